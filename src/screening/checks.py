@@ -1,0 +1,452 @@
+"""Semantic checks of a whole definition.
+
+Each check yields bare `Issue`s with a path into the definition; the loader adds file, line and
+column. All checks run, so a definition's problems are reported at once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from .definition import (
+    AllCondition,
+    AnyCondition,
+    ContextCondition,
+    CountCondition,
+    Instrument,
+    ItemCondition,
+    NotCondition,
+    Scale,
+    ScaleCondition,
+    is_identifier,
+    source_keys,
+)
+from .errors import Issue, PathPart
+
+Path = tuple[PathPart, ...]
+
+
+def check_instrument(inst: Instrument) -> list[Issue]:
+    """Every semantic problem of a structurally valid definition."""
+    issues: list[Issue] = []
+    for check in (
+        _check_sources,
+        _check_options,
+        _check_items,
+        _check_scales,
+        _check_conditions,
+        _check_cases,
+    ):
+        issues.extend(check(inst))
+    return issues
+
+
+def item_score_values(inst: Instrument, item_id: str) -> list[int]:
+    """The scores an item can take (its option values; reversing keeps the same set)."""
+    item = next((i for i in inst.items if i.id == item_id), None)
+    if item is None:
+        return []
+    values = [o.value for o in inst.item_options(item)]
+    if item.reverse and values:
+        lo, hi = min(values), max(values)
+        values = [lo + hi - v for v in values]
+    return sorted(set(values))
+
+
+def scale_range(inst: Instrument, scale: Scale) -> tuple[float, float] | None:
+    """The lowest and highest final score of a scale, or None if an item is unresolved."""
+    lo = hi = 0
+    for item_id in scale.items:
+        values = item_score_values(inst, item_id)
+        if not values:
+            return None
+        lo += values[0]
+        hi += values[-1]
+    return lo * scale.multiplier, hi * scale.multiplier
+
+
+def scale_is_integral(scale: Scale) -> bool:
+    """Whether every final score is a whole number."""
+    unrounded = scale.missing.prorate and scale.missing.rounding == "none"
+    return isinstance(scale.multiplier, int) and not unrounded
+
+
+def _duplicates(values: list[str]) -> set[str]:
+    return {v for v, n in Counter(values).items() if n > 1}
+
+
+def _check_sources(inst: Instrument) -> Iterator[Issue]:
+    used: set[str] = set()
+
+    def refs(path: Path, sources: Any) -> Iterator[Issue]:
+        for key in source_keys(sources):
+            used.add(key)
+            if key not in inst.sources:
+                yield Issue(
+                    "unknown_source",
+                    f"source '{key}' is not listed under sources "
+                    f"(known: {', '.join(sorted(inst.sources))})",
+                    path,
+                )
+
+    for name, scale in inst.scales.items():
+        yield from refs(("scales", name, "source"), scale.source)
+        yield from refs(("scales", name, "missing", "source"), scale.missing.source)
+    for i, flag in enumerate(inst.flags):
+        yield from refs(("flags", i, "source"), flag.source)
+    for name, cls in inst.classifications.items():
+        yield from refs(("classifications", name, "source"), cls.source)
+    for i, case in enumerate(inst.cases):
+        yield from refs(("cases", i, "source"), case.source)
+    for key in inst.sources:
+        if key not in used:
+            yield Issue(
+                "unused_source", f"source '{key}' is cited by no rule", ("sources", key), "warning"
+            )
+
+
+def _check_options(inst: Instrument) -> Iterator[Issue]:
+    used = {i.options for i in inst.items if isinstance(i.options, str)}
+    for name, options in inst.option_sets.items():
+        yield from _check_option_list(("option_sets", name), options)
+        if name not in used:
+            yield Issue(
+                "unused_option_set",
+                f"option set '{name}' is used by no item",
+                ("option_sets", name),
+                "warning",
+            )
+
+
+def _check_option_list(path: Path, options: list[Any]) -> Iterator[Issue]:
+    if len(options) < 2:
+        yield Issue("too_few_options", "needs at least two options", path)
+    for value in _duplicates([str(o.value) for o in options]):
+        index = next(i for i, o in enumerate(options) if str(o.value) == value)
+        yield Issue("duplicate_option", f"option value {value} is listed twice", (*path, index))
+    for label in _duplicates([o.label for o in options]):
+        index = next(i for i, o in enumerate(options) if o.label == label)
+        yield Issue("duplicate_option", f"option label '{label}' is listed twice", (*path, index))
+
+
+def _check_items(inst: Instrument) -> Iterator[Issue]:
+    ids = [i.id for i in inst.items]
+    for dup in _duplicates(ids):
+        index = len(ids) - 1 - ids[::-1].index(dup)
+        yield Issue("duplicate_id", f"item id '{dup}' is used twice", ("items", index, "id"))
+    for index, item in enumerate(inst.items):
+        path: Path = ("items", index)
+        if isinstance(item.options, str):
+            if item.options not in inst.option_sets:
+                yield Issue(
+                    "unknown_option_set",
+                    f"item '{item.id}' uses option set '{item.options}', which is not defined "
+                    f"(defined: {', '.join(sorted(inst.option_sets)) or 'none'})",
+                    (*path, "options"),
+                )
+        else:
+            yield from _check_option_list((*path, "options"), item.options)
+        if item.if_skipped is not None:
+            if item.ask_if is None:
+                yield Issue(
+                    "if_skipped_without_ask_if",
+                    f"item '{item.id}' gives a score for when it is skipped but has no ask_if",
+                    (*path, "if_skipped"),
+                )
+            possible = item_score_values(inst, item.id)
+            if possible and item.if_skipped not in possible:
+                yield Issue(
+                    "invalid_value",
+                    f"item '{item.id}': if_skipped must be one of its scores "
+                    f"{', '.join(map(str, possible))} (got {item.if_skipped})",
+                    (*path, "if_skipped"),
+                )
+        if item.text is not None and not inst.license.redistribute_text:
+            yield Issue(
+                "text_not_redistributable",
+                f"item '{item.id}' carries wording, but the licence does not permit "
+                "redistributing it (license.redistribute_text is false); use a short label and "
+                "supply wording in an overlay file",
+                (*path, "text"),
+            )
+
+
+def _check_scales(inst: Instrument) -> Iterator[Issue]:
+    known = {i.id for i in inst.items}
+    for name, scale in inst.scales.items():
+        path: Path = ("scales", name)
+        if not is_identifier(name):
+            yield Issue(
+                "invalid_name",
+                f"scale name '{name}' must be lower-case letters, digits and _",
+                path,
+            )
+        for index, item_id in enumerate(scale.items):
+            if item_id not in known:
+                yield Issue(
+                    "unknown_item",
+                    f"scale '{name}' lists item '{item_id}', which is not defined",
+                    (*path, "items", index),
+                )
+        for dup in _duplicates(scale.items):
+            yield Issue(
+                "duplicate_item",
+                f"scale '{name}' lists item '{dup}' twice",
+                (*path, "items", scale.items.index(dup)),
+            )
+        rule = scale.missing
+        if rule.max_missing >= len(scale.items):
+            yield Issue(
+                "max_missing_too_large",
+                f"scale '{name}' allows {rule.max_missing} missing item(s) of "
+                f"{len(scale.items)}; it must be fewer than the item count",
+                (*path, "missing", "max_missing"),
+            )
+        if rule.max_missing > 0 and not rule.prorate:
+            yield Issue(
+                "missing_without_proration",
+                f"scale '{name}' allows missing items without prorating, which scores a "
+                "missing item as 0; set prorate: true as the source prescribes",
+                (*path, "missing", "prorate"),
+            )
+        if rule.max_missing > 0 and rule.source is None:
+            yield Issue(
+                "uncited_rule",
+                f"scale '{name}': the missing-data rule must cite its source",
+                (*path, "missing"),
+            )
+        if scale.multiplier <= 0:
+            yield Issue(
+                "invalid_multiplier",
+                f"scale '{name}': multiplier must be positive",
+                (*path, "multiplier"),
+            )
+        yield from _check_bands(inst, name, scale)
+
+
+def _check_bands(inst: Instrument, name: str, scale: Scale) -> Iterator[Issue]:
+    if not scale.bands:
+        return
+    path: Path = ("scales", name, "bands")
+    if not scale_is_integral(scale):
+        yield Issue(
+            "bands_on_fractional_scale",
+            f"scale '{name}' can score fractions (unrounded proration or a fractional "
+            "multiplier); bands need whole-number scores",
+            path,
+        )
+        return
+    for label in _duplicates([b.label for b in scale.bands]):
+        yield Issue("duplicate_band", f"scale '{name}': band '{label}' is listed twice", path)
+    for index, band in enumerate(scale.bands):
+        if band.min > band.max:
+            yield Issue(
+                "band_order",
+                f"scale '{name}': band '{band.label}' has min {band.min} above max {band.max}",
+                (*path, index, "min"),
+            )
+        if index > 0:
+            previous = scale.bands[index - 1]
+            if band.min != previous.max + 1:
+                kind = "overlaps" if band.min <= previous.max else "leaves a gap after"
+                yield Issue(
+                    "bands_not_contiguous",
+                    f"scale '{name}': band '{band.label}' starts at {band.min}, which {kind} "
+                    f"band '{previous.label}' (ends at {previous.max}); it must start at "
+                    f"{previous.max + 1}",
+                    (*path, index, "min"),
+                )
+    bounds = scale_range(inst, scale)
+    if bounds is None:
+        return
+    lo, hi = bounds
+    first, last = scale.bands[0], scale.bands[-1]
+    if first.min != lo:
+        yield Issue(
+            "bands_range",
+            f"scale '{name}': bands start at {first.min} but the lowest possible score is "
+            f"{_num(lo)}",
+            (*path, 0, "min"),
+        )
+    if last.max != hi:
+        yield Issue(
+            "bands_range",
+            f"scale '{name}': bands end at {last.max} but the highest possible score is "
+            f"{_num(hi)}",
+            (*path, len(scale.bands) - 1, "max"),
+        )
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def walk_conditions(inst: Instrument) -> Iterator[tuple[Path, Any]]:
+    """Every condition in the definition with its path, nested ones included."""
+
+    def walk(path: Path, cond: Any) -> Iterator[tuple[Path, Any]]:
+        yield path, cond
+        if isinstance(cond, AnyCondition):
+            for i, sub in enumerate(cond.any):
+                yield from walk((*path, "any", i), sub)
+        elif isinstance(cond, AllCondition):
+            for i, sub in enumerate(cond.all):
+                yield from walk((*path, "all", i), sub)
+        elif isinstance(cond, NotCondition):
+            yield from walk((*path, "not"), cond.not_)
+
+    for index, item in enumerate(inst.items):
+        if item.ask_if is not None:
+            yield from walk(("items", index, "ask_if"), item.ask_if)
+    for index, flag in enumerate(inst.flags):
+        yield from walk(("flags", index, "when"), flag.when)
+    for name, cls in inst.classifications.items():
+        for index, rule in enumerate(cls.rules):
+            yield from walk(("classifications", name, "rules", index, "when"), rule.when)
+
+
+def _check_conditions(inst: Instrument) -> Iterator[Issue]:
+    flag_ids = [f.id for f in inst.flags]
+    for dup in _duplicates(flag_ids):
+        yield Issue(
+            "duplicate_id",
+            f"flag id '{dup}' is used twice",
+            ("flags", len(flag_ids) - 1 - flag_ids[::-1].index(dup), "id"),
+        )
+    for name in inst.classifications:
+        if not is_identifier(name):
+            yield Issue(
+                "invalid_name",
+                f"classification name '{name}' must be lower-case letters, digits and _",
+                ("classifications", name),
+            )
+    order = {item.id: index for index, item in enumerate(inst.items)}
+    for path, cond in walk_conditions(inst):
+        asker = path[1] if path[0] == "items" else None
+        yield from _check_condition(inst, path, cond, order, asker)
+
+
+def _check_condition(
+    inst: Instrument, path: Path, cond: Any, order: dict[str, int], asker: PathPart | None
+) -> Iterator[Issue]:
+    if isinstance(cond, ItemCondition | CountCondition):
+        targets = [cond.item] if isinstance(cond, ItemCondition) else cond.count.items
+        key = "item" if isinstance(cond, ItemCondition) else "count"
+        comparison = cond if isinstance(cond, ItemCondition) else cond.count
+        for target in targets:
+            if target not in order:
+                yield Issue(
+                    "unknown_item", f"condition names item '{target}', which is not defined",
+                    (*path, key),
+                )
+                continue
+            if isinstance(asker, int) and order[target] >= asker:
+                yield Issue(
+                    "ask_if_order",
+                    f"skip logic may only look at earlier items; '{target}' does not come "
+                    f"before '{inst.items[asker].id}'",
+                    (*path, key),
+                )
+            possible = item_score_values(inst, target)
+            if possible and not any(_holds(comparison.op, v, comparison.operand)
+                                    for v in possible):
+                yield Issue(
+                    "condition_never_holds",
+                    f"item '{target}' scores {', '.join(map(str, possible))}; "
+                    f"'{comparison.op} {comparison.operand}' never holds",
+                    (*path, key),
+                )
+    elif isinstance(cond, ScaleCondition):
+        if cond.scale not in inst.scales:
+            yield Issue(
+                "unknown_scale",
+                f"condition names scale '{cond.scale}', which is not defined "
+                f"(defined: {', '.join(inst.scales)})",
+                (*path, "scale"),
+            )
+        elif asker is not None:
+            yield Issue("ask_if_scale", "skip logic may not depend on a scale", (*path, "scale"))
+    elif isinstance(cond, ContextCondition):
+        var = inst.context.get(cond.context)
+        if var is None:
+            yield Issue(
+                "unknown_context",
+                f"condition names context variable '{cond.context}', which is not declared "
+                "under context",
+                (*path, "context"),
+            )
+        else:
+            for value in [cond.eq, cond.ne, *(cond.in_ or [])]:
+                if value is not None and value not in var.values:
+                    yield Issue(
+                        "unknown_context_value",
+                        f"context '{cond.context}' takes {', '.join(var.values)} (got '{value}')",
+                        path,
+                    )
+
+
+def _holds(op: str, value: float, operand: Any) -> bool:
+    if op == "in":
+        return value in operand
+    return bool(
+        {
+            "eq": value == operand,
+            "ne": value != operand,
+            "gt": value > operand,
+            "gte": value >= operand,
+            "lt": value < operand,
+            "lte": value <= operand,
+        }[op]
+    )
+
+
+def _check_cases(inst: Instrument) -> Iterator[Issue]:
+    flag_ids = {f.id for f in inst.flags}
+    for index, case in enumerate(inst.cases):
+        path: Path = ("cases", index)
+        if isinstance(case.responses, list) and len(case.responses) != len(inst.items):
+            yield Issue(
+                "case_responses",
+                f"case '{case.name}': a list of responses needs one entry per item "
+                f"({len(inst.items)}, got {len(case.responses)})",
+                (*path, "responses"),
+            )
+        for name, expected in case.expect.scales.items():
+            scale = inst.scales.get(name)
+            if scale is None:
+                yield Issue(
+                    "unknown_scale", f"case '{case.name}' expects unknown scale '{name}'",
+                    (*path, "expect", "scales", name),
+                )
+            elif expected.band is not None and expected.band not in {b.label for b in scale.bands}:
+                yield Issue(
+                    "unknown_band",
+                    f"case '{case.name}' expects band '{expected.band}', which scale '{name}' "
+                    "does not have",
+                    (*path, "expect", "scales", name, "band"),
+                )
+        for flag in case.expect.flags:
+            if flag not in flag_ids:
+                yield Issue(
+                    "unknown_flag", f"case '{case.name}' expects unknown flag '{flag}'",
+                    (*path, "expect", "flags"),
+                )
+        for name, label in case.expect.classifications.items():
+            cls = inst.classifications.get(name)
+            if cls is None:
+                yield Issue(
+                    "unknown_classification",
+                    f"case '{case.name}' expects unknown classification '{name}'",
+                    (*path, "expect", "classifications", name),
+                )
+            elif label is not None and label not in {r.label for r in cls.rules} | {
+                cls.otherwise
+            }:
+                yield Issue(
+                    "unknown_label",
+                    f"case '{case.name}' expects '{label}', which classification '{name}' "
+                    "never gives",
+                    (*path, "expect", "classifications", name),
+                )

@@ -1,0 +1,354 @@
+"""The instrument format: frozen pydantic models of a YAML definition.
+
+These models check form (types, required keys, unknown keys). Cross-references and the rules
+that need the whole definition (bands covering the range, names that resolve, ...) live in
+`checks.py`, so that every problem is reported at once with its position.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    Tag,
+    model_validator,
+)
+
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+LOINC_PATTERN = r"^\d{1,8}-\d$"
+LOINC_ANSWER_PATTERN = r"^LA\d{1,8}-\d$"
+
+Number = StrictInt | StrictFloat
+Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
+SourceRef = Annotated[str, Field(min_length=1, max_length=64)]
+Sources = SourceRef | list[SourceRef]
+Severity = Literal["critical", "warning", "info"]
+LicenseStatus = Literal[
+    "public-domain", "permissive", "non-commercial", "permission-required", "unknown"
+]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, populate_by_name=True, validate_default=False
+    )
+
+
+# --- the condition language -------------------------------------------------------------------
+
+COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "in")
+
+
+class _Comparison(Model):
+    """Exactly one of eq, ne, gt, gte, lt, lte, in."""
+
+    eq: Number | None = None
+    ne: Number | None = None
+    gt: Number | None = None
+    gte: Number | None = None
+    lt: Number | None = None
+    lte: Number | None = None
+    in_: list[Number] | None = Field(default=None, alias="in", min_length=1)
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> _Comparison:
+        given = [op for op in COMPARISONS if self.operand_of(op) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"needs exactly one comparison of {', '.join(COMPARISONS)} (got {len(given)})"
+            )
+        return self
+
+    def operand_of(self, op: str) -> Any:
+        return getattr(self, "in_" if op == "in" else op)
+
+    @property
+    def op(self) -> str:
+        return next(op for op in COMPARISONS if self.operand_of(op) is not None)
+
+    @property
+    def operand(self) -> Any:
+        return self.operand_of(self.op)
+
+
+class ItemCondition(_Comparison):
+    """Compares an item's score (after reverse scoring) with a number."""
+
+    item: str
+
+
+class ScaleCondition(_Comparison):
+    """Compares a scale's final score with a number."""
+
+    scale: str
+
+
+class ContextCondition(Model):
+    """Compares a context variable (e.g. sex) with one or more of its declared values."""
+
+    context: str
+    eq: str | None = None
+    ne: str | None = None
+    in_: list[str] | None = Field(default=None, alias="in", min_length=1)
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> ContextCondition:
+        given = [v for v in (self.eq, self.ne, self.in_) if v is not None]
+        if len(given) != 1:
+            raise ValueError(f"needs exactly one of eq, ne, in (got {len(given)})")
+        return self
+
+
+class CountSpec(_Comparison):
+    """The items to count and the comparison each must meet."""
+
+    items: list[str] = Field(min_length=1)
+
+
+class CountCondition(_Comparison):
+    """How many of `count.items` meet `count`'s comparison, compared with a number."""
+
+    count: CountSpec
+
+
+class AnyCondition(Model):
+    any: list[Condition] = Field(min_length=1)
+
+
+class AllCondition(Model):
+    all: list[Condition] = Field(min_length=1)
+
+
+class NotCondition(Model):
+    not_: Condition = Field(alias="not")
+
+
+_CONDITION_KEYS = ("item", "scale", "context", "count", "any", "all", "not")
+
+
+def _condition_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        kinds = [k for k in _CONDITION_KEYS if k in value]
+        return kinds[0] if len(kinds) == 1 else None
+    if isinstance(value, BaseModel):
+        for kind, cls in _CONDITION_CLASSES.items():
+            if isinstance(value, cls):
+                return kind
+    return None
+
+
+Condition = Annotated[
+    Annotated[ItemCondition, Tag("item")]
+    | Annotated[ScaleCondition, Tag("scale")]
+    | Annotated[ContextCondition, Tag("context")]
+    | Annotated[CountCondition, Tag("count")]
+    | Annotated[AnyCondition, Tag("any")]
+    | Annotated[AllCondition, Tag("all")]
+    | Annotated[NotCondition, Tag("not")],
+    Discriminator(
+        _condition_kind,
+        custom_error_type="condition_kind",
+        custom_error_message="a condition needs exactly one of item, scale, context, count, "
+        "any, all, not",
+    ),
+]
+
+_CONDITION_CLASSES: dict[str, type[BaseModel]] = {
+    "item": ItemCondition,
+    "scale": ScaleCondition,
+    "context": ContextCondition,
+    "count": CountCondition,
+    "any": AnyCondition,
+    "all": AllCondition,
+    "not": NotCondition,
+}
+
+
+# --- the definition ---------------------------------------------------------------------------
+
+
+class Codes(Model):
+    loinc: Annotated[str, Field(pattern=LOINC_PATTERN)] | None = None
+
+
+class SourceEntry(Model):
+    citation: str = Field(min_length=1)
+    url: str | None = None
+
+
+class License(Model):
+    status: LicenseStatus
+    holder: str = Field(min_length=1)
+    notice: str = Field(min_length=1)
+    url: str | None = None
+    redistribute_text: StrictBool
+    """Whether item wording may be shipped in this file."""
+
+
+class Option(Model):
+    value: StrictInt
+    label: str = Field(min_length=1)
+    code: Annotated[str, Field(pattern=LOINC_ANSWER_PATTERN)] | None = None
+
+
+class Item(Model):
+    id: Id
+    label: str = Field(min_length=1, max_length=80)
+    """A short neutral label, always present."""
+    text: str | None = None
+    """Published wording, only where the licence permits redistribution."""
+    options: Annotated[str, Field(min_length=1)] | list[Option]
+    """The name of an option set, or the item's own options."""
+    reverse: StrictBool = False
+    """Scored as (lowest + highest option value) - value."""
+    ask_if: Condition | None = None
+    """Skip logic: the item is asked only when this holds; a skipped item is not missing."""
+    if_skipped: StrictInt | None = None
+    """The score a skipped item takes where the source gives one (K10: 1); else it is left out."""
+    codes: Codes | None = None
+
+
+class MissingRule(Model):
+    max_missing: StrictInt = Field(default=0, ge=0)
+    prorate: StrictBool = False
+    """Scale the sum of the answered items up to the full item count."""
+    rounding: Literal["half_up", "none"] = "half_up"
+    """How a prorated sum is rounded, before any multiplier."""
+    source: Sources | None = None
+
+
+class Band(Model):
+    min: StrictInt
+    max: StrictInt
+    label: str = Field(min_length=1)
+    note: str | None = None
+
+
+class Scale(Model):
+    label: str | None = None
+    items: list[str] = Field(min_length=1)
+    method: Literal["sum"] = "sum"
+    multiplier: Number = 1
+    """Applied after summing and proration (DASS-21 x2, WHO-5 percentage x4)."""
+    missing: MissingRule = MissingRule()
+    bands: list[Band] = Field(default_factory=list)
+    role: Literal["primary", "secondary"] = "primary"
+    """A secondary scale (a sub-score) does not decide the result's validity."""
+    source: Sources
+    codes: Codes | None = None
+
+
+class Flag(Model):
+    id: Id
+    severity: Severity
+    when: Condition
+    message: str = Field(min_length=1)
+    source: Sources
+
+
+class ClassificationRule(Model):
+    label: str = Field(min_length=1)
+    when: Condition
+    note: str | None = None
+
+
+class Classification(Model):
+    label: str | None = None
+    rules: list[ClassificationRule] = Field(min_length=1)
+    otherwise: str = Field(min_length=1)
+    """The label when no rule holds (every rule definitely false)."""
+    source: Sources
+
+
+class ContextVariable(Model):
+    values: list[str] = Field(min_length=1)
+    required: StrictBool = True
+    description: str | None = None
+
+
+class ScaleExpectation(Model):
+    score: Number | None = None
+    band: str | None = None
+    prorated: StrictBool | None = None
+    answered: StrictInt | None = None
+    missing: StrictInt | None = None
+    valid: StrictBool | None = None
+
+
+class Expectation(Model):
+    valid: StrictBool
+    scales: dict[str, ScaleExpectation] = Field(default_factory=dict)
+    flags: list[str] = Field(default_factory=list)
+    """Exactly the flags raised."""
+    classifications: dict[str, str | None] = Field(default_factory=dict)
+    errors: list[str] = Field(default_factory=list)
+    """Exactly the response-error codes expected (the result is then invalid)."""
+
+
+class Case(Model):
+    """A golden case: a response and what its cited source says it must score."""
+
+    name: str = Field(min_length=1)
+    source: Sources
+    responses: dict[str, Any] | list[Any]
+    """By item id, or a list in item order (null for a missing item)."""
+    context: dict[str, Any] = Field(default_factory=dict)
+    expect: Expectation
+
+
+class Instrument(Model):
+    id: Id
+    name: str = Field(min_length=1)
+    abbreviation: str | None = None
+    definition_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+    construct_: str = Field(alias="construct", min_length=1)
+    """What the instrument measures (YAML key `construct`)."""
+    timeframe: str | None = None
+    description: str | None = None
+    codes: Codes | None = None
+    license: License
+    sources: dict[str, str | SourceEntry] = Field(min_length=1)
+    context: dict[str, ContextVariable] = Field(default_factory=dict)
+    option_sets: dict[str, list[Option]] = Field(default_factory=dict)
+    items: list[Item] = Field(min_length=1)
+    scales: dict[str, Scale] = Field(min_length=1)
+    flags: list[Flag] = Field(default_factory=list)
+    classifications: dict[str, Classification] = Field(default_factory=dict)
+    cases: list[Case] = Field(default_factory=list)
+
+    _compiled: Any = PrivateAttr(default=None)
+
+    def item_options(self, item: Item) -> list[Option]:
+        """The options of an item, resolving a named option set."""
+        if isinstance(item.options, str):
+            return self.option_sets.get(item.options, [])
+        return item.options
+
+    def citation(self, key: str) -> str:
+        entry = self.sources.get(key)
+        if entry is None:
+            return key
+        return entry if isinstance(entry, str) else entry.citation
+
+
+def source_keys(sources: Sources | None) -> list[str]:
+    if sources is None:
+        return []
+    return [sources] if isinstance(sources, str) else list(sources)
+
+
+def is_identifier(name: str) -> bool:
+    return re.fullmatch(ID_PATTERN, name) is not None
+
+
+for _model in (AnyCondition, AllCondition, NotCondition):
+    _model.model_rebuild()

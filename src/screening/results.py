@@ -1,0 +1,94 @@
+"""Results: immutable plain data that serializes to JSON.
+
+Named tuples rather than models: a clinical app scores one response in microseconds, and these
+are built per call (a frozen dataclass costs about four times as much to build).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from .errors import Issue
+
+
+class Provenance(NamedTuple):
+    """Which definition, at which version and content, scored a result, with which library."""
+
+    instrument: str
+    definition_version: str
+    definition_hash: str
+    library_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+class ScaleResult(NamedTuple):
+    """One scale of one response.
+
+    `score` is the final score (None when the scale could not be scored; `reason` says why),
+    `raw` the sum of the answered items' scores, `unrounded` the prorated score before rounding.
+    """
+
+    score: int | float | None
+    band: str | None
+    raw: int | None
+    prorated: bool
+    unrounded: float | None
+    answered: int
+    missing: int
+    skipped: int
+    valid: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+class FlagResult(NamedTuple):
+    """A raised flag: its id, severity, the source's message and the items that raised it."""
+
+    id: str
+    severity: str
+    message: str
+    items: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self._asdict()
+        out["items"] = list(self.items)
+        return out
+
+
+class ScoreResult(NamedTuple):
+    """The score of one response to one instrument."""
+
+    instrument: str
+    valid: bool
+    scales: Mapping[str, ScaleResult]
+    flags: tuple[FlagResult, ...]
+    classifications: Mapping[str, str | None]
+    reasons: tuple[str, ...]
+    issues: tuple[Issue, ...]
+    provenance: Provenance
+
+    @property
+    def flag_ids(self) -> list[str]:
+        return [f.id for f in self.flags]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, with provenance."""
+        return {
+            "instrument": self.instrument,
+            "valid": self.valid,
+            "reasons": list(self.reasons),
+            "scales": {name: s.to_dict() for name, s in self.scales.items()},
+            "flags": [f.to_dict() for f in self.flags],
+            "classifications": dict(self.classifications),
+            "issues": [i.to_dict() for i in self.issues],
+            "provenance": self.provenance.to_dict(),
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)

@@ -1,0 +1,430 @@
+"""One response → `ScoreResult`.
+
+Each definition is compiled once into a `Plan` (lookup tables, compiled conditions, band edges)
+and cached on the instrument, so a call does one pass over the items and builds the result.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+from bisect import bisect_right
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
+
+from ._version import __version__
+from .checks import scale_is_integral
+from .definition import Instrument
+from .errors import Issue, ResponseError
+from .loading import content_hash, load_instrument
+from .results import FlagResult, Provenance, ScaleResult, ScoreResult
+from .rules import Env, Evaluator, compile_condition, describe, item_tests
+
+OnError = Literal["raise", "invalid"]
+
+
+class ItemPlan(NamedTuple):
+    id: str
+    scores: Mapping[int, int]
+    """Accepted response value → score (reverse scoring applied)."""
+    allowed: str
+    ask_if: Evaluator | None
+    ask_if_text: str
+    if_skipped: int | None
+
+
+class ScalePlan(NamedTuple):
+    name: str
+    items: tuple[str, ...]
+    max_missing: int
+    prorate: bool
+    round_half_up: bool
+    multiplier: int | float
+    integral: bool
+    band_mins: tuple[int, ...]
+    band_labels: tuple[str, ...]
+    primary: bool
+
+
+class FlagPlan(NamedTuple):
+    id: str
+    severity: str
+    message: str
+    when: Evaluator
+    tests: tuple[tuple[str, Callable[[Any], bool]], ...]
+
+
+class ClassificationPlan(NamedTuple):
+    name: str
+    rules: tuple[tuple[str, Evaluator], ...]
+    otherwise: str
+
+
+class ContextPlan(NamedTuple):
+    name: str
+    values: frozenset[str]
+    required: bool
+
+
+class Plan:
+    """A definition compiled for scoring."""
+
+    def __init__(self, inst: Instrument) -> None:
+        self.instrument = inst
+        self.items = tuple(_item_plan(inst, i) for i in range(len(inst.items)))
+        self.item_ids = frozenset(p.id for p in self.items)
+        self.scales = tuple(_scale_plan(name, s) for name, s in inst.scales.items())
+        self.flags = tuple(
+            FlagPlan(f.id, f.severity, f.message, compile_condition(f.when),
+                     tuple(item_tests(f.when)))
+            for f in inst.flags
+        )
+        self.classifications = tuple(
+            ClassificationPlan(
+                name,
+                tuple((r.label, compile_condition(r.when)) for r in c.rules),
+                c.otherwise,
+            )
+            for name, c in inst.classifications.items()
+        )
+        self.context = tuple(
+            ContextPlan(name, frozenset(v.values), v.required) for name, v in inst.context.items()
+        )
+        self.context_names = frozenset(inst.context)
+        self.provenance = Provenance(
+            inst.id, inst.definition_version, content_hash(inst), __version__
+        )
+        self.has_skip_logic = any(p.ask_if is not None for p in self.items)
+
+
+def _item_plan(inst: Instrument, index: int) -> ItemPlan:
+    item = inst.items[index]
+    values = [o.value for o in inst.item_options(item)]
+    lo, hi = min(values), max(values)
+    scores = {v: (lo + hi - v if item.reverse else v) for v in values}
+    ask_if = compile_condition(item.ask_if) if item.ask_if is not None else None
+    return ItemPlan(
+        item.id,
+        MappingProxyType(scores),
+        ", ".join(str(v) for v in values),
+        ask_if,
+        describe(item.ask_if) if item.ask_if is not None else "",
+        item.if_skipped,
+    )
+
+
+def _scale_plan(name: str, scale: Any) -> ScalePlan:
+    return ScalePlan(
+        name,
+        tuple(scale.items),
+        scale.missing.max_missing,
+        scale.missing.prorate,
+        scale.missing.rounding == "half_up",
+        scale.multiplier,
+        scale_is_integral(scale),
+        tuple(b.min for b in scale.bands),
+        tuple(b.label for b in scale.bands),
+        scale.role == "primary",
+    )
+
+
+def compile_instrument(inst: Instrument) -> Plan:
+    """The cached scoring plan of a definition."""
+    plan: Plan | None = inst._compiled
+    if plan is None:
+        plan = Plan(inst)
+        inst._compiled = plan
+    return plan
+
+
+_PLANS: dict[str, Plan] = {}
+
+
+def plan_for(instrument: Instrument | str) -> Plan:
+    if isinstance(instrument, str):
+        plan = _PLANS.get(instrument)
+        if plan is None:
+            plan = _PLANS[instrument] = compile_instrument(load_instrument(instrument))
+        return plan
+    return compile_instrument(load_instrument(instrument))
+
+
+def score(
+    instrument: Instrument | str,
+    responses: Mapping[str, Any],
+    *,
+    on_error: OnError = "raise",
+    **context: Any,
+) -> ScoreResult:
+    """Score one response.
+
+    `instrument` is an `Instrument`, a built-in id or a definition file's path; `responses`
+    maps item ids to option values (None or NaN for a missing item); context variables the
+    instrument declares (e.g. `sex="female"`) are keywords. Too many missing items give a
+    result with `valid=False` and the reason. A malformed response raises `ResponseError`
+    naming the item, the value and the allowed values; the error's `result` (or, with
+    `on_error="invalid"`, the returned result) is scored from the valid items, risk flags
+    included.
+    """
+    return score_plan(plan_for(instrument), responses, context, on_error)
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return type(value).__name__ == "NAType" or (
+        isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
+        and math.isnan(value)
+    )
+
+
+def _describe_value(value: Any) -> str:
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if _is_bool(value):
+        return f"{value}, a boolean"
+    if isinstance(value, numbers.Real):
+        return repr(value.item()) if hasattr(value, "item") else repr(value)
+    return f"a value of type {type(value).__name__}"
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool) or type(value).__name__ in ("bool_", "bool")
+
+
+def check_value(item: ItemPlan, value: Any) -> tuple[int | None, Issue | None]:
+    """The score of a non-missing value, or the issue that makes it unacceptable."""
+    if _is_bool(value) or isinstance(value, str) or not isinstance(value, numbers.Real):
+        return None, Issue(
+            "invalid_type",
+            f"item '{item.id}' must be a whole number, one of {item.allowed} "
+            f"(got {_describe_value(value)})",
+            item=item.id,
+            value=value,
+        )
+    if isinstance(value, numbers.Integral) or float(value).is_integer():
+        found = item.scores.get(int(value))
+        if found is not None:
+            return found, None
+    return None, Issue(
+        "invalid_value",
+        f"item '{item.id}' must be one of {item.allowed} (got {_describe_value(value)})",
+        item=item.id,
+        value=value,
+    )
+
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+def score_plan(
+    plan: Plan, responses: Mapping[str, Any], context: Mapping[str, Any], on_error: OnError
+) -> ScoreResult:
+    issues: list[Issue] = []
+    if not isinstance(responses, Mapping):
+        raise ResponseError(
+            [Issue("invalid_responses",
+                   f"responses must map item ids to values (got {type(responses).__name__})")]
+        )
+    if not plan.item_ids.issuperset(responses):
+        issues.extend(_unknown_items(plan, responses))
+    ctx = _check_context(plan, context, issues) if (context or plan.context) else {}
+
+    scores: dict[str, int] = {}
+    bad: set[str] = set()
+    skipped: set[str] | frozenset[str] = _EMPTY
+    get = responses.get
+    for item in plan.items:
+        value = get(item.id)
+        if item.ask_if is not None:
+            env = Env(scores, skipped, {}, ctx)
+            if item.ask_if(env) is False:
+                if skipped is _EMPTY:
+                    skipped = set()
+                skipped.add(item.id)  # type: ignore[union-attr]
+                if value is None or _is_missing(value):
+                    if item.if_skipped is not None:
+                        scores[item.id] = item.if_skipped
+                    continue
+                issues.append(
+                    Issue(
+                        "skipped_item_answered",
+                        f"item '{item.id}' is asked only when {item.ask_if_text}, which does not "
+                        f"hold, but it was answered (got {_describe_value(value)})",
+                        item=item.id,
+                        value=value,
+                    )
+                )
+                bad.add(item.id)
+                # the answer still counts for risk flags: an endorsement is never hidden
+                found, _ = check_value(item, value)
+                if found is not None:
+                    scores[item.id] = found
+                continue
+        if value is None:
+            continue
+        if type(value) is int:
+            found = item.scores.get(value)
+            if found is not None:
+                scores[item.id] = found
+                continue
+        elif _is_missing(value):
+            continue
+        found, issue = check_value(item, value)
+        if issue is None:
+            scores[item.id] = found  # type: ignore[assignment]
+        else:
+            issues.append(issue)
+            bad.add(item.id)
+
+    scale_results: dict[str, ScaleResult] = {}
+    scale_scores: dict[str, float | None] = {}
+    reasons: list[str] = [i.message for i in issues]
+    for scale in plan.scales:
+        result = _score_scale(scale, scores, skipped, bad)
+        scale_results[scale.name] = result
+        scale_scores[scale.name] = result.score
+        if scale.primary and not result.valid and not bad.intersection(scale.items):
+            reasons.append(f"{scale.name}: {result.reason}")
+
+    env = Env(scores, skipped, scale_scores, ctx)
+    flags: list[FlagResult] = []
+    for flag in plan.flags:
+        if flag.when(env) is True:
+            raised = tuple(i for i, test in flag.tests if i in scores and test(scores[i]))
+            flags.append(FlagResult(flag.id, flag.severity, flag.message, raised))
+    classifications: dict[str, str | None] = {}
+    for cls in plan.classifications:
+        classifications[cls.name] = _classify(cls, env)
+
+    valid = not issues and all(r.valid for s, r in zip(plan.scales, scale_results.values(),
+                                                        strict=True) if s.primary)
+    result = ScoreResult(
+        plan.provenance.instrument,
+        valid,
+        MappingProxyType(scale_results),
+        tuple(flags),
+        MappingProxyType(classifications),
+        tuple(reasons),
+        tuple(issues),
+        plan.provenance,
+    )
+    if issues and on_error == "raise":
+        raise ResponseError(issues, result)
+    return result
+
+
+def _classify(cls: ClassificationPlan, env: Env) -> str | None:
+    for label, when in cls.rules:
+        truth = when(env)
+        if truth is True:
+            return label
+        if truth is None:
+            return None  # an earlier rule might hold: undetermined, never a guess
+    return cls.otherwise
+
+
+def _score_scale(
+    scale: ScalePlan,
+    scores: Mapping[str, int],
+    skipped: set[str] | frozenset[str],
+    bad: set[str],
+) -> ScaleResult:
+    raw = answered = missing = n_skipped = scored_skips = 0
+    invalid: list[str] = []
+    for item_id in scale.items:
+        value = scores.get(item_id)
+        if item_id in bad:
+            invalid.append(item_id)
+        elif item_id in skipped:
+            n_skipped += 1
+            if value is not None:
+                raw += value
+                scored_skips += 1
+        elif value is None:
+            missing += 1
+        else:
+            raw += value
+            answered += 1
+    if invalid:
+        return ScaleResult(None, None, None, False, None, answered, missing, n_skipped, False,
+                           f"item(s) {', '.join(invalid)} invalid")
+    counted = answered + scored_skips
+    if missing > scale.max_missing:
+        allowed = f"at most {scale.max_missing} allowed" if scale.max_missing else "none allowed"
+        return ScaleResult(None, None, raw, False, None, answered, missing, n_skipped, False,
+                           f"{missing} of {len(scale.items)} items missing ({allowed})")
+    if counted == 0:
+        return ScaleResult(None, None, raw, False, None, answered, missing, n_skipped, False,
+                           "no item to score (all skipped)")
+    prorated = missing > 0
+    unrounded: float | None = None
+    value: int | float = raw
+    if prorated:
+        total = counted + missing
+        unrounded = raw * total / counted * scale.multiplier
+        if scale.round_half_up:
+            # exact half-up on the rational raw*total/counted, free of float error
+            value = (2 * raw * total + counted) // (2 * counted)
+        else:
+            value = raw * total / counted
+    final = value * scale.multiplier
+    if scale.integral:
+        final = int(final)
+    band = None
+    if scale.band_mins:
+        band = scale.band_labels[bisect_right(scale.band_mins, final) - 1]
+    return ScaleResult(final, band, raw, prorated, unrounded, answered, missing, n_skipped,
+                       True, "")
+
+
+def _unknown_items(plan: Plan, responses: Mapping[str, Any]) -> list[Issue]:
+    out = []
+    known = [i.id for i in plan.items]
+    for key in responses:
+        if key in plan.item_ids:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        out.append(
+            Issue(
+                "unknown_item",
+                f"unknown item '{key}' for {plan.provenance.instrument} "
+                f"(items: {known[0]} … {known[-1]}){hint}",
+                item=str(key),
+            )
+        )
+    return out
+
+
+def _check_context(plan: Plan, context: Mapping[str, Any], issues: list[Issue]) -> dict[str, str]:
+    ctx: dict[str, str] = {}
+    for key in context:
+        if key not in plan.context_names:
+            declared = ", ".join(sorted(plan.context_names)) or "none"
+            issues.append(Issue("unknown_context",
+                                f"{plan.provenance.instrument} takes no context '{key}' "
+                                f"(declared: {declared})", item=key))
+    for var in plan.context:
+        value = context.get(var.name)
+        if value is None or _is_missing(value):
+            if var.required:
+                issues.append(Issue(
+                    "context_missing",
+                    f"{plan.provenance.instrument} needs context '{var.name}' "
+                    f"(one of {', '.join(sorted(var.values))}), e.g. score(..., "
+                    f"{var.name}={sorted(var.values)[0]!r})",
+                    item=var.name))
+        elif not isinstance(value, str) or value not in var.values:
+            issues.append(Issue(
+                "context_invalid",
+                f"context '{var.name}' must be one of {', '.join(sorted(var.values))} "
+                f"(got {_describe_value(value)})",
+                item=var.name, value=value))
+        else:
+            ctx[var.name] = value
+    return ctx

@@ -174,6 +174,9 @@ def _check_items(inst: Instrument) -> Iterator[Issue]:
 
 
 def _check_scales(inst: Instrument) -> Iterator[Issue]:
+    if not inst.scales and not inst.classifications:
+        yield Issue("nothing_scored", "a definition needs at least one scale or classification",
+                    ("scales",))
     known = {i.id for i in inst.items}
     for name, scale in inst.scales.items():
         path: Path = ("scales", name)

@@ -320,7 +320,7 @@ class Instrument(Model):
     context: dict[str, ContextVariable] = Field(default_factory=dict)
     option_sets: dict[str, list[Option]] = Field(default_factory=dict)
     items: list[Item] = Field(min_length=1)
-    scales: dict[str, Scale] = Field(min_length=1)
+    scales: dict[str, Scale] = Field(default_factory=dict)
     flags: list[Flag] = Field(default_factory=list)
     classifications: dict[str, Classification] = Field(default_factory=dict)
     cases: list[Case] = Field(default_factory=list)

@@ -99,7 +99,20 @@ def parse_instrument(text: str | bytes, file: str | None = None) -> Instrument:
 
 def check_text(text: str | bytes, file: str | None = None) -> tuple[Instrument | None, list[Issue]]:
     """Every problem of a definition (errors and warnings), and the instrument if it has none."""
+    inst, issues, _ = check_parsed(text, file)
+    return inst, issues
+
+
+def check_parsed(
+    text: str | bytes, file: str | None = None
+) -> tuple[Instrument | None, list[Issue], ParsedYaml]:
+    """`check_text`, also returning the parsed document to locate further issues in."""
     parsed = parse_yaml(text, file)
+    inst, issues = _check(parsed, file)
+    return inst, issues, parsed
+
+
+def _check(parsed: ParsedYaml, file: str | None) -> tuple[Instrument | None, list[Issue]]:
     if parsed.issues:
         return None, parsed.issues
     if not isinstance(parsed.data, dict):
@@ -108,9 +121,33 @@ def check_text(text: str | bytes, file: str | None = None) -> tuple[Instrument |
     try:
         inst = Instrument.model_validate(parsed.data)
     except ValidationError as exc:
-        return None, _sorted(pydantic_issues(exc, parsed, file))
+        structural = pydantic_issues(exc, parsed, file)
+        # Unknown keys (typos, mostly) can be set aside so the semantic checks still run and
+        # every problem is reported at once; the definition stays rejected.
+        if all(i.code == "unknown_key" for i in structural):
+            data = _without(parsed.data, [tuple(e["loc"]) for e in exc.errors()], parsed)
+            try:
+                stripped = Instrument.model_validate(data)
+            except ValidationError:
+                return None, _sorted(structural)
+            semantic = [locate(i, parsed, file) for i in check_instrument(stripped)]
+            return None, _sorted(structural + semantic)
+        return None, _sorted(structural)
     issues = [locate(i, parsed, file) for i in check_instrument(inst)]
     return inst, _sorted(issues)
+
+
+def _without(data: Any, locs: list[tuple[Any, ...]], parsed: ParsedYaml) -> Any:
+    """A deep copy of the data with the keys at these validation locations removed."""
+    copied = json.loads(json.dumps(data))
+    for loc in locs:
+        path = parsed.data_path(loc[:-1])
+        node = copied
+        for part in path:
+            node = node[part]
+        if isinstance(node, dict):
+            node.pop(loc[-1], None)
+    return copied
 
 
 def _sorted(issues: Iterable[Issue]) -> list[Issue]:

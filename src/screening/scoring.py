@@ -246,7 +246,10 @@ def score_plan(
                 if skipped is _EMPTY:
                     skipped = set()
                 skipped.add(item.id)  # type: ignore[union-attr]
-                if value is None or _is_missing(value):
+                absent = value is None or _is_missing(value)
+                found = None if absent else check_value(item, value)[0]
+                if absent or (found is not None and found == item.if_skipped):
+                    # not answered, or answered with the score the source gives a skipped item
                     if item.if_skipped is not None:
                         scores[item.id] = item.if_skipped
                     continue
@@ -261,7 +264,6 @@ def score_plan(
                 )
                 bad.add(item.id)
                 # the answer still counts for risk flags: an endorsement is never hidden
-                found, _ = check_value(item, value)
                 if found is not None:
                     scores[item.id] = found
                 continue
@@ -299,10 +301,13 @@ def score_plan(
             flags.append(FlagResult(flag.id, flag.severity, flag.message, raised))
     classifications: dict[str, str | None] = {}
     for cls in plan.classifications:
-        classifications[cls.name] = _classify(cls, env)
+        label = classifications[cls.name] = _classify(cls, env)
+        if label is None and not bad:
+            reasons.append(f"{cls.name}: undetermined, an answer or context it needs is missing")
 
-    valid = not issues and all(r.valid for s, r in zip(plan.scales, scale_results.values(),
-                                                        strict=True) if s.primary)
+    valid = not issues and None not in classifications.values() and all(
+        r.valid for s, r in zip(plan.scales, scale_results.values(), strict=True) if s.primary
+    )
     result = ScoreResult(
         plan.provenance.instrument,
         valid,

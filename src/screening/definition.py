@@ -64,7 +64,7 @@ class _Comparison(Model):
         given = [op for op in COMPARISONS if self.operand_of(op) is not None]
         if len(given) != 1:
             raise ValueError(
-                f"needs exactly one comparison of {', '.join(COMPARISONS)} (got {len(given)})"
+                f"needs exactly one comparison of {', '.join(COMPARISONS)}; found {len(given)}"
             )
         return self
 
@@ -104,7 +104,7 @@ class ContextCondition(Model):
     def _one_operator(self) -> ContextCondition:
         given = [v for v in (self.eq, self.ne, self.in_) if v is not None]
         if len(given) != 1:
-            raise ValueError(f"needs exactly one of eq, ne, in (got {len(given)})")
+            raise ValueError(f"needs exactly one of eq, ne, in; found {len(given)}")
         return self
 
 
@@ -138,22 +138,22 @@ _CONDITION_KEYS = ("item", "scale", "context", "count", "any", "all", "not")
 def _condition_kind(value: Any) -> str | None:
     if isinstance(value, dict):
         kinds = [k for k in _CONDITION_KEYS if k in value]
-        return kinds[0] if len(kinds) == 1 else None
+        return f"{kinds[0]} condition" if len(kinds) == 1 else None
     if isinstance(value, BaseModel):
         for kind, cls in _CONDITION_CLASSES.items():
             if isinstance(value, cls):
-                return kind
+                return f"{kind} condition"
     return None
 
 
 Condition = Annotated[
-    Annotated[ItemCondition, Tag("item")]
-    | Annotated[ScaleCondition, Tag("scale")]
-    | Annotated[ContextCondition, Tag("context")]
-    | Annotated[CountCondition, Tag("count")]
-    | Annotated[AnyCondition, Tag("any")]
-    | Annotated[AllCondition, Tag("all")]
-    | Annotated[NotCondition, Tag("not")],
+    Annotated[ItemCondition, Tag("item condition")]
+    | Annotated[ScaleCondition, Tag("scale condition")]
+    | Annotated[ContextCondition, Tag("context condition")]
+    | Annotated[CountCondition, Tag("count condition")]
+    | Annotated[AnyCondition, Tag("any condition")]
+    | Annotated[AllCondition, Tag("all condition")]
+    | Annotated[NotCondition, Tag("not condition")],
     Discriminator(
         _condition_kind,
         custom_error_type="condition_kind",

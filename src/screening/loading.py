@@ -174,7 +174,8 @@ def pydantic_issues(exc: ValidationError, parsed: ParsedYaml, file: str | None) 
             code, message = "unknown_key", f"{where}: unknown key '{loc[-1]}'"
         else:
             code = "invalid_value"
-            message = f"{where}: {err['msg']} (got {_short(err.get('input'))})"
+            text = err["msg"].removeprefix("Value error, ")
+            message = f"{where}: {text} (got {_short(err.get('input'))})"
         issue = locate(Issue(code, message, path), parsed, file)
         key = (path, code)
         if key in out and code == "invalid_value":

@@ -150,6 +150,10 @@ class _Walker:
             return {}
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == f"{_CORE}merge":
+                self.issue("yaml_merge", "merge keys (<<) are not allowed; write the keys out",
+                           path, key_node)
+                continue
             if not isinstance(key_node, ScalarNode) or key_node.tag != f"{_CORE}str":
                 shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
                 self.issue(

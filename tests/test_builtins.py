@@ -1,0 +1,71 @@
+"""Every built-in definition: valid, conventional, licensed, and right on its golden cases."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import screening
+from screening.linting import lint_file
+from screening.loading import builtin_dir
+
+BUILTINS = screening.list_instruments()
+
+
+@pytest.mark.parametrize("instrument_id", BUILTINS)
+def test_golden_cases_pass(instrument_id: str) -> None:
+    inst = screening.load_instrument(instrument_id)
+    assert len(inst.cases) >= 5, "every built-in carries golden cases from its source"
+    assert [f.message for f in screening.run_cases(inst)] == []
+
+
+@pytest.mark.parametrize("instrument_id", BUILTINS)
+def test_definition_has_no_problem_or_warning(instrument_id: str) -> None:
+    assert [i.format() for i in lint_file(builtin_dir() / f"{instrument_id}.yaml")] == []
+
+
+@pytest.mark.parametrize("instrument_id", BUILTINS)
+def test_conventions(instrument_id: str) -> None:
+    path = builtin_dir() / f"{instrument_id}.yaml"
+    first = path.read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../docs/instrument.schema.json"
+    inst = screening.load_instrument(instrument_id)
+    assert inst.id == instrument_id
+    pattern = re.compile(rf"^{instrument_id}_(\d+)[a-z]?$")
+    positions = []
+    for item in inst.items:
+        found = pattern.match(item.id)
+        assert found, f"item id {item.id} is not {instrument_id}_<n>"
+        positions.append(int(found.group(1)))
+    assert positions == sorted(positions)
+    assert positions[0] == 1
+
+
+@pytest.mark.parametrize("instrument_id", BUILTINS)
+def test_wording_only_where_the_licence_permits(instrument_id: str) -> None:
+    inst = screening.load_instrument(instrument_id)
+    if not inst.license.redistribute_text:
+        assert all(item.text is None for item in inst.items)
+
+
+@pytest.mark.parametrize("instrument_id", BUILTINS)
+def test_golden_cases_cover_every_band_on_both_sides(instrument_id: str) -> None:
+    inst = screening.load_instrument(instrument_id)
+    for name, scale in inst.scales.items():
+        if not scale.bands:
+            continue
+        seen = {
+            case.expect.scales[name].score
+            for case in inst.cases
+            if name in case.expect.scales and case.expect.scales[name].score is not None
+        }
+        step = scale.multiplier
+        for below, above in zip(scale.bands, scale.bands[1:], strict=False):
+            # the last reachable score below the cut and the first at or above it
+            last_below = below.max - (below.max % step if isinstance(step, int) else 0)
+            first_above = above.min + (-above.min % step if isinstance(step, int) else 0)
+            assert {last_below, first_above} <= seen, (
+                f"{instrument_id}.{name}: no golden case at {last_below} and {first_above} "
+                f"(cut between '{below.label}' and '{above.label}')"
+            )

@@ -1,0 +1,116 @@
+"""Properties over every built-in, on responses hypothesis generates from the definitions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import screening
+from screening.checks import scale_range
+
+BUILTINS = screening.list_instruments()
+
+
+@st.composite
+def valid_responses(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """A built-in id and a complete, valid response to it (skip logic respected)."""
+    instrument_id = draw(st.sampled_from(BUILTINS))
+    inst = screening.load_instrument(instrument_id)
+    responses: dict[str, Any] = {}
+    for item in inst.items:
+        values = [o.value for o in inst.item_options(item)]
+        responses[item.id] = draw(st.sampled_from(values))
+    # drop answers to items the skip logic skips, earlier items first
+    plan = screening.scoring.plan_for(inst)
+    kept: dict[str, Any] = {}
+    for item_plan in plan.items:
+        if item_plan.ask_if is not None:
+            scores = {k: plan.items[[p.id for p in plan.items].index(k)].scores[v]
+                      for k, v in kept.items()}
+            env = screening.rules.Env(scores, frozenset(), {}, {})
+            if item_plan.ask_if(env) is False:
+                continue
+        kept[item_plan.id] = responses[item_plan.id]
+    return instrument_id, kept
+
+
+def context_for(instrument_id: str) -> dict[str, str]:
+    inst = screening.load_instrument(instrument_id)
+    return {name: var.values[0] for name, var in inst.context.items()}
+
+
+@settings(max_examples=300, deadline=None)
+@given(valid_responses())
+def test_valid_responses_score_within_range_and_never_raise(
+    drawn: tuple[str, dict[str, Any]],
+) -> None:
+    instrument_id, responses = drawn
+    inst = screening.load_instrument(instrument_id)
+    r = screening.score(instrument_id, responses, **context_for(instrument_id))
+    assert r.issues == ()
+    for name, scale in inst.scales.items():
+        result = r.scales[name]
+        assert result.valid, result.reason
+        bounds = scale_range(inst, scale)
+        assert bounds is not None
+        assert bounds[0] <= result.score <= bounds[1]  # type: ignore[operator]
+        if scale.bands:
+            assert result.band is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(valid_responses(), st.data())
+def test_raising_an_item_score_never_lowers_a_sum(
+    drawn: tuple[str, dict[str, Any]], data: st.DataObject
+) -> None:
+    instrument_id, responses = drawn
+    plan = screening.scoring.plan_for(instrument_id)
+    ctx = context_for(instrument_id)
+    candidates = [p for p in plan.items if p.id in responses and p.ask_if is None]
+    item = data.draw(st.sampled_from(candidates))
+    current = item.scores[responses[item.id]]
+    higher = [v for v, s in item.scores.items() if s > current]
+    if not higher:
+        return
+    before = screening.score(instrument_id, responses, on_error="invalid", **ctx)
+    raised = {**responses, item.id: data.draw(st.sampled_from(higher))}
+    after = screening.score(instrument_id, raised, on_error="invalid", **ctx)
+    for name, result in before.scales.items():
+        if result.score is not None and after.scales[name].score is not None:
+            assert after.scales[name].score >= result.score
+
+
+@settings(max_examples=200, deadline=None)
+@given(valid_responses())
+def test_result_json_round_trips(drawn: tuple[str, dict[str, Any]]) -> None:
+    instrument_id, responses = drawn
+    r = screening.score(instrument_id, responses, **context_for(instrument_id))
+    data = r.to_dict()
+    assert json.loads(json.dumps(data, allow_nan=False)) == data
+
+
+@settings(max_examples=200, deadline=None)
+@given(valid_responses(), st.data())
+def test_risk_flags_survive_a_bad_item(drawn: tuple[str, dict[str, Any]], data: st.DataObject) -> None:
+    """Spoiling one item never removes a flag raised by items it does not feed."""
+    instrument_id, responses = drawn
+    inst = screening.load_instrument(instrument_id)
+    ctx = context_for(instrument_id)
+    clean = screening.score(instrument_id, responses, **ctx)
+    victim = data.draw(st.sampled_from(sorted(responses)))
+    spoiled = screening.score(instrument_id, {**responses, victim: 99}, on_error="invalid", **ctx)
+    assert spoiled.valid is False
+    for flag in clean.flags:
+        if victim not in flag.items and not _flag_reads(inst, flag.id, victim):
+            assert flag.id in spoiled.flag_ids
+
+
+def _flag_reads(inst: screening.Instrument, flag_id: str, item_id: str) -> bool:
+    flag = next(f for f in inst.flags if f.id == flag_id)
+    reads = set(screening.rules.referenced(flag.when))
+    if ("item", item_id) in reads:
+        return True
+    return any(kind == "scale" and item_id in inst.scales[name].items for kind, name in reads)

@@ -1,0 +1,182 @@
+"""The public scoring contract and response validation."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+
+import screening
+from screening import ResponseError
+
+
+def test_contract_example(phq9_answers: dict[str, int]) -> None:
+    r = screening.score("phq9", phq9_answers)
+    assert r.valid is True
+    assert r.scales["total"].score == 15
+    assert r.scales["total"].band == "moderately severe"
+    assert [f.id for f in r.flags] == ["suicidal_ideation"]
+    assert r.flags[0].severity == "critical"
+    assert r.flags[0].items == ("phq9_9",)
+    assert r.classifications == {}
+    data = r.to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert data["provenance"]["instrument"] == "phq9"
+    assert data["provenance"]["definition_version"] == "1.0.0"
+    assert data["provenance"]["definition_hash"].startswith("sha256:")
+    assert data["provenance"]["library_version"] == screening.__version__
+
+
+def test_list_instruments_has_the_core_four() -> None:
+    assert {"gad2", "gad7", "phq2", "phq9"} <= set(screening.list_instruments())
+    assert screening.list_instruments() == sorted(screening.list_instruments())
+
+
+def test_score_accepts_an_instrument_or_a_path(phq9_answers: dict[str, int]) -> None:
+    inst = screening.load_instrument("phq9")
+    assert screening.score(inst, phq9_answers).scales["total"].score == 15
+    path = screening.loading.builtin_dir() / "phq9.yaml"
+    assert screening.score(str(path), phq9_answers).scales["total"].score == 15
+
+
+def test_unknown_builtin_names_the_builtins() -> None:
+    with pytest.raises(screening.UnknownInstrumentError, match="built-ins: .*phq9"):
+        screening.load_instrument("phq10")
+
+
+def test_results_are_immutable(phq9_answers: dict[str, int]) -> None:
+    r = screening.score("phq9", phq9_answers)
+    with pytest.raises(AttributeError):
+        r.valid = False  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        r.scales["total"] = r.scales["phq2"]  # type: ignore[index]
+
+
+def answers(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {f"phq9_{n}": 1 for n in range(1, 10)}
+    base.update(changes)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("value", "code", "message"),
+    [
+        (5, "invalid_value", "item 'phq9_3' must be one of 0, 1, 2, 3 (got 5)"),
+        (-1, "invalid_value", "item 'phq9_3' must be one of 0, 1, 2, 3 (got -1)"),
+        (2.5, "invalid_value", "item 'phq9_3' must be one of 0, 1, 2, 3 (got 2.5)"),
+        ("2", "invalid_type",
+         "item 'phq9_3' must be a whole number, one of 0, 1, 2, 3 (got the text '2')"),
+        (True, "invalid_type",
+         "item 'phq9_3' must be a whole number, one of 0, 1, 2, 3 (got True, a boolean)"),
+        ([1], "invalid_type",
+         "item 'phq9_3' must be a whole number, one of 0, 1, 2, 3 (got a value of type list)"),
+    ],
+)
+def test_bad_values_raise_response_error(value: Any, code: str, message: str) -> None:
+    with pytest.raises(ResponseError) as caught:
+        screening.score("phq9", answers(phq9_3=value))
+    assert isinstance(caught.value, ValueError)
+    (issue,) = caught.value.issues
+    assert (issue.code, issue.item, issue.message) == (code, "phq9_3", message)
+
+
+def test_the_error_carries_the_result_and_its_risk_flags() -> None:
+    with pytest.raises(ResponseError) as caught:
+        screening.score("phq9", answers(phq9_3=7, phq9_9=3))
+    result = caught.value.result
+    assert result is not None
+    assert result.valid is False
+    assert [f.id for f in result.flags] == ["suicidal_ideation"]
+    assert result.scales["total"].score is None
+    assert "risk flags raised from the valid items: suicidal_ideation (critical)" in str(
+        caught.value)
+
+
+def test_on_error_invalid_returns_the_result() -> None:
+    r = screening.score("phq9", answers(phq9_3=7, phq9_9=3), on_error="invalid")
+    assert r.valid is False
+    assert r.reasons == ("item 'phq9_3' must be one of 0, 1, 2, 3 (got 7)",)
+    assert [f.id for f in r.flags] == ["suicidal_ideation"]
+    assert r.scales["phq2"].score == 2  # a scale without the bad item is still scored
+
+
+def test_unknown_item_suggests_the_closest() -> None:
+    with pytest.raises(ResponseError, match="unknown item 'phq9_09'.*did you mean 'phq9_9'"):
+        screening.score("phq9", {**answers(), "phq9_09": 1})
+
+
+def test_responses_must_be_a_mapping() -> None:
+    with pytest.raises(ResponseError, match="responses must map item ids"):
+        screening.score("phq9", [1, 2, 3])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("missing", [None, float("nan")])
+def test_none_and_nan_are_missing(missing: Any) -> None:
+    r = screening.score("phq9", answers(phq9_4=missing))
+    total = r.scales["total"]
+    assert (total.missing, total.answered, total.prorated) == (1, 8, True)
+    assert total.score == 9  # 8 x 9/8
+    assert total.unrounded == pytest.approx(9.0)
+
+
+def test_numpy_and_integral_float_values_are_accepted() -> None:
+    np = pytest.importorskip("numpy")
+    r = screening.score("phq9", answers(phq9_1=np.int64(3), phq9_2=np.float64(2.0), phq9_3=2.0))
+    assert r.scales["total"].score == 3 + 2 + 2 + 6
+    with pytest.raises(ResponseError, match="got True, a boolean"):
+        screening.score("phq9", answers(phq9_1=np.bool_(True)))
+    r = screening.score("phq9", answers(phq9_1=np.nan))
+    assert r.scales["total"].missing == 1
+
+
+def test_pandas_na_is_missing() -> None:
+    pd = pytest.importorskip("pandas")
+    r = screening.score("phq9", answers(phq9_1=pd.NA))
+    assert r.scales["total"].missing == 1
+
+
+def test_too_many_missing_is_invalid_with_reason_not_an_error() -> None:
+    r = screening.score("phq9", {"phq9_9": 2})
+    assert r.valid is False
+    assert r.issues == ()
+    assert r.reasons == ("total: 8 of 9 items missing (at most 2 allowed)",)
+    assert r.scales["total"].score is None
+    assert [f.id for f in r.flags] == ["suicidal_ideation"]
+
+
+def test_empty_response_is_invalid_and_raises_nothing() -> None:
+    r = screening.score("phq9", {})
+    assert r.valid is False
+    assert r.flags == ()
+    assert r.scales["total"].missing == 9
+
+
+def test_half_up_rounding_is_exact() -> None:
+    # 4 x 9/8 = 4.5: half up gives 5 (mild); banker's rounding would give 4 (minimal)
+    r = screening.score("phq9", answers(phq9_5=None, phq9_6=0, phq9_7=0, phq9_8=0, phq9_9=0))
+    total = r.scales["total"]
+    assert (total.raw, total.unrounded, total.score, total.band) == (4, 4.5, 5, "mild")
+
+
+def test_unknown_context_is_an_error() -> None:
+    with pytest.raises(ResponseError, match="phq9 takes no context 'sex'"):
+        screening.score("phq9", answers(), sex="female")
+
+
+def test_item_10_is_recorded_but_not_scored() -> None:
+    r = screening.score("phq9", answers(phq9_10=3))
+    assert r.scales["total"].score == 9
+
+
+def test_gad7_has_no_proration() -> None:
+    r = screening.score("gad7", {f"gad7_{n}": 2 for n in range(1, 7)})
+    assert r.valid is False
+    assert r.reasons == ("total: 1 of 7 items missing (none allowed)",)
+
+
+def test_result_json_round_trips(phq9_answers: dict[str, int]) -> None:
+    r = screening.score("phq9", phq9_answers)
+    assert json.loads(r.to_json()) == r.to_dict()
+    assert not any(isinstance(v, float) and math.isnan(v) for v in r.to_dict()["scales"]["total"].values())

@@ -18,7 +18,7 @@ MARK = re.compile(r"# <- ([a-z_ ]+)$")
 
 
 def marked(path: Path) -> set[tuple[str, int]]:
-    out = set()
+    out: set[tuple[str, int]] = set()
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         found = MARK.search(line)
         if found:

@@ -23,21 +23,25 @@ def valid_responses(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     for item in inst.items:
         values = [o.value for o in inst.item_options(item)]
         responses[item.id] = draw(st.sampled_from(values))
-    # drop answers to items the skip logic skips, earlier items first
+    # drop answers to items the skip logic skips, earlier items first; a skipped item's
+    # comparisons are false, and it scores what the source gives a skipped item, if anything
     plan = screening.scoring.plan_for(inst)
     kept: dict[str, Any] = {}
+    scores: dict[str, int] = {}
+    skipped: set[str] = set()
     for item_plan in plan.items:
-        if item_plan.ask_if is not None:
-            scores = {k: plan.items[[p.id for p in plan.items].index(k)].scores[v]
-                      for k, v in kept.items()}
-            env = screening.rules.Env(scores, frozenset(), {}, {})
-            if item_plan.ask_if(env) is False:
-                continue
+        env = screening.rules.Env(scores, skipped, {}, context_for(instrument_id))
+        if item_plan.ask_if is not None and item_plan.ask_if(env) is False:
+            skipped.add(item_plan.id)
+            if item_plan.if_skipped is not None:
+                scores[item_plan.id] = item_plan.if_skipped
+            continue
         kept[item_plan.id] = responses[item_plan.id]
+        scores[item_plan.id] = item_plan.scores[responses[item_plan.id]]
     return instrument_id, kept
 
 
-def context_for(instrument_id: str) -> dict[str, str]:
+def context_for(instrument_id: str) -> dict[str, Any]:
     inst = screening.load_instrument(instrument_id)
     return {name: var.values[0] for name, var in inst.context.items()}
 
@@ -56,7 +60,11 @@ def test_valid_responses_score_within_range_and_never_raise(
         assert result.valid, result.reason
         bounds = scale_range(inst, scale)
         assert bounds is not None
-        assert bounds[0] <= result.score <= bounds[1]  # type: ignore[operator]
+        lo, hi = bounds
+        value = result.score
+        assert value is not None
+        assert lo <= value
+        assert value <= hi
         if scale.bands:
             assert result.band is not None
 
@@ -79,8 +87,9 @@ def test_raising_an_item_score_never_lowers_a_sum(
     raised = {**responses, item.id: data.draw(st.sampled_from(higher))}
     after = screening.score(instrument_id, raised, on_error="invalid", **ctx)
     for name, result in before.scales.items():
-        if result.score is not None and after.scales[name].score is not None:
-            assert after.scales[name].score >= result.score
+        old, new = result.score, after.scales[name].score
+        if old is not None and new is not None:
+            assert new >= old
 
 
 @settings(max_examples=200, deadline=None)
@@ -94,7 +103,9 @@ def test_result_json_round_trips(drawn: tuple[str, dict[str, Any]]) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(valid_responses(), st.data())
-def test_risk_flags_survive_a_bad_item(drawn: tuple[str, dict[str, Any]], data: st.DataObject) -> None:
+def test_risk_flags_survive_a_bad_item(
+    drawn: tuple[str, dict[str, Any]], data: st.DataObject
+) -> None:
     """Spoiling one item never removes a flag raised by items it does not feed."""
     instrument_id, responses = drawn
     inst = screening.load_instrument(instrument_id)

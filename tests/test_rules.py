@@ -114,4 +114,6 @@ def test_undetermined_classification_makes_the_result_invalid() -> None:
 def test_context_value_must_be_declared() -> None:
     r = run(i1=0, i4=0, i5=3, i6=0, sex="unknown")
     assert [i.code for i in r.issues] == ["context_invalid"]
-    assert r.issues[0].message == "context 'sex' must be one of female, male (got the text 'unknown')"
+    assert r.issues[0].message == (
+        "context 'sex' must be one of female, male (got the text 'unknown')"
+    )

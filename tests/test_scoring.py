@@ -42,7 +42,7 @@ def test_score_accepts_an_instrument_or_a_path(phq9_answers: dict[str, int]) -> 
 
 
 def test_unknown_builtin_names_the_builtins() -> None:
-    with pytest.raises(screening.UnknownInstrumentError, match="built-ins: .*phq9"):
+    with pytest.raises(screening.UnknownInstrumentError, match=r"built-ins: .*phq9"):
         screening.load_instrument("phq10")
 
 
@@ -103,7 +103,7 @@ def test_on_error_invalid_returns_the_result() -> None:
 
 
 def test_unknown_item_suggests_the_closest() -> None:
-    with pytest.raises(ResponseError, match="unknown item 'phq9_09'.*did you mean 'phq9_9'"):
+    with pytest.raises(ResponseError, match=r"unknown item 'phq9_09'.*did you mean 'phq9_9'"):
         screening.score("phq9", {**answers(), "phq9_09": 1})
 
 
@@ -179,4 +179,5 @@ def test_gad7_has_no_proration() -> None:
 def test_result_json_round_trips(phq9_answers: dict[str, int]) -> None:
     r = screening.score("phq9", phq9_answers)
     assert json.loads(r.to_json()) == r.to_dict()
-    assert not any(isinstance(v, float) and math.isnan(v) for v in r.to_dict()["scales"]["total"].values())
+    total = r.to_dict()["scales"]["total"]
+    assert not any(isinstance(v, float) and math.isnan(v) for v in total.values())

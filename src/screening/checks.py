@@ -20,10 +20,12 @@ from .definition import (
     NotCondition,
     Scale,
     ScaleCondition,
+    _Comparison,
     is_identifier,
     source_keys,
 )
 from .errors import Issue, PathPart
+from .rules import predicate
 
 Path = tuple[PathPart, ...]
 
@@ -335,32 +337,7 @@ def _check_condition(
     inst: Instrument, path: Path, cond: Any, order: dict[str, int], asker: PathPart | None
 ) -> Iterator[Issue]:
     if isinstance(cond, ItemCondition | CountCondition):
-        targets = [cond.item] if isinstance(cond, ItemCondition) else cond.count.items
-        key = "item" if isinstance(cond, ItemCondition) else "count"
-        comparison = cond if isinstance(cond, ItemCondition) else cond.count
-        for target in targets:
-            if target not in order:
-                yield Issue(
-                    "unknown_item", f"condition names item '{target}', which is not defined",
-                    (*path, key),
-                )
-                continue
-            if isinstance(asker, int) and order[target] >= asker:
-                yield Issue(
-                    "ask_if_order",
-                    f"skip logic may only look at earlier items; '{target}' does not come "
-                    f"before '{inst.items[asker].id}'",
-                    (*path, key),
-                )
-            possible = item_score_values(inst, target)
-            if possible and not any(_holds(comparison.op, v, comparison.operand)
-                                    for v in possible):
-                yield Issue(
-                    "condition_never_holds",
-                    f"item '{target}' scores {', '.join(map(str, possible))}; "
-                    f"'{comparison.op} {comparison.operand}' never holds",
-                    (*path, key),
-                )
+        yield from _check_item_refs(inst, path, cond, order, asker)
     elif isinstance(cond, ScaleCondition):
         if cond.scale not in inst.scales:
             yield Issue(
@@ -372,37 +349,63 @@ def _check_condition(
         elif asker is not None:
             yield Issue("ask_if_scale", "skip logic may not depend on a scale", (*path, "scale"))
     elif isinstance(cond, ContextCondition):
-        var = inst.context.get(cond.context)
-        if var is None:
+        yield from _check_context_ref(inst, path, cond)
+
+
+def _check_item_refs(
+    inst: Instrument,
+    path: Path,
+    cond: ItemCondition | CountCondition,
+    order: dict[str, int],
+    asker: PathPart | None,
+) -> Iterator[Issue]:
+    comparison: _Comparison
+    if isinstance(cond, ItemCondition):
+        targets, key, comparison = [cond.item], "item", cond
+    else:
+        targets, key, comparison = cond.count.items, "count", cond.count
+    test = predicate(comparison)
+    for target in targets:
+        if target not in order:
             yield Issue(
-                "unknown_context",
-                f"condition names context variable '{cond.context}', which is not declared "
-                "under context",
-                (*path, "context"),
+                "unknown_item", f"condition names item '{target}', which is not defined",
+                (*path, key),
             )
-        else:
-            for value in [cond.eq, cond.ne, *(cond.in_ or [])]:
-                if value is not None and value not in var.values:
-                    yield Issue(
-                        "unknown_context_value",
-                        f"context '{cond.context}' takes {', '.join(var.values)} (got '{value}')",
-                        path,
-                    )
+            continue
+        if isinstance(asker, int) and order[target] >= asker:
+            yield Issue(
+                "ask_if_order",
+                f"skip logic may only look at earlier items; '{target}' does not come "
+                f"before '{inst.items[asker].id}'",
+                (*path, key),
+            )
+        possible = item_score_values(inst, target)
+        if possible and not any(test(v) for v in possible):
+            yield Issue(
+                "condition_never_holds",
+                f"item '{target}' scores {', '.join(map(str, possible))}; "
+                f"'{comparison.op} {comparison.operand}' never holds",
+                (*path, key),
+            )
 
 
-def _holds(op: str, value: float, operand: Any) -> bool:
-    if op == "in":
-        return value in operand
-    return bool(
-        {
-            "eq": value == operand,
-            "ne": value != operand,
-            "gt": value > operand,
-            "gte": value >= operand,
-            "lt": value < operand,
-            "lte": value <= operand,
-        }[op]
-    )
+def _check_context_ref(inst: Instrument, path: Path, cond: ContextCondition) -> Iterator[Issue]:
+    var = inst.context.get(cond.context)
+    if var is None:
+        yield Issue(
+            "unknown_context",
+            f"condition names context variable '{cond.context}', which is not declared "
+            "under context",
+            (*path, "context"),
+        )
+        return
+    for value in [cond.eq, cond.ne, *(cond.in_ or [])]:
+        if value is not None and value not in var.values:
+            yield Issue(
+                "unknown_context_value",
+                f"context '{cond.context}' takes {', '.join(var.values)} (got '{value}')",
+                path,
+            )
 
 
 def _check_cases(inst: Instrument) -> Iterator[Issue]:

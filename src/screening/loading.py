@@ -205,6 +205,7 @@ def apply_overlay(inst: Instrument, path: Path) -> Instrument:
     """Item wording from the user's licensed copy, laid over a definition."""
     parsed = parse_yaml(path.read_bytes(), str(path))
     issues = list(parsed.issues)
+    wording: dict[str, Any] = {}
     data = parsed.data if isinstance(parsed.data, dict) else {}
     if not issues:
         if set(data) - {"instrument", "items"}:
@@ -214,11 +215,12 @@ def apply_overlay(inst: Instrument, path: Path) -> Instrument:
         if data.get("instrument") != inst.id:
             issues.append(Issue("overlay_instrument", f"overlay is for '{data.get('instrument')}', "
                                 f"not '{inst.id}'", ("instrument",)))
-        wording = data.get("items")
+        given = data.get("items")
         known = {i.id for i in inst.items}
-        if not isinstance(wording, dict):
+        if isinstance(given, dict):
+            wording = given
+        else:
             issues.append(Issue("overlay_items", "items must map item ids to wording", ("items",)))
-            wording = {}
         for item_id, text in wording.items():
             if item_id not in known:
                 issues.append(Issue("unknown_item", f"overlay names unknown item '{item_id}'",

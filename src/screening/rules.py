@@ -108,7 +108,8 @@ def _context(cond: ContextCondition) -> Evaluator:
 
 
 def count_truth(test: Callable[[Any], bool], known: int, unknown: int) -> Truth:
-    """Whether the count holds for every, no, or only some possible count in [known, known+unknown]."""
+    """True if the test holds for every count in [known, known + unknown], False if for none,
+    else unknown."""
     outcomes = {test(n) for n in range(known, known + unknown + 1)}
     return outcomes.pop() if len(outcomes) == 1 else None
 
@@ -226,7 +227,7 @@ _SYMBOLS = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "
 
 def _describe_cmp(subject: str, op: str, operand: Any) -> str:
     if op == "in":
-        shown = ", ".join(str(v) for v in (sorted(operand) if isinstance(operand, list) else operand))
+        shown = ", ".join(str(v) for v in sorted(operand))
         return f"{subject} in [{shown}]"
     return f"{subject} {_SYMBOLS[op]} {operand}"
 

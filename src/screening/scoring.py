@@ -12,7 +12,7 @@ import numbers
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, SupportsInt, cast
 
 from ._version import __version__
 from .checks import scale_is_integral
@@ -132,7 +132,8 @@ def _scale_plan(name: str, scale: Any) -> ScalePlan:
 
 def compile_instrument(inst: Instrument) -> Plan:
     """The cached scoring plan of a definition."""
-    plan: Plan | None = inst._compiled
+    private = inst.__pydantic_private__  # read directly: pydantic's accessor costs a microsecond
+    plan: Plan | None = private.get("_compiled") if private else None
     if plan is None:
         plan = Plan(inst)
         inst._compiled = plan
@@ -148,6 +149,8 @@ def plan_for(instrument: Instrument | str) -> Plan:
         if plan is None:
             plan = _PLANS[instrument] = compile_instrument(load_instrument(instrument))
         return plan
+    if isinstance(instrument, Instrument):
+        return compile_instrument(instrument)
     return compile_instrument(load_instrument(instrument))
 
 
@@ -207,7 +210,7 @@ def check_value(item: ItemPlan, value: Any) -> tuple[int | None, Issue | None]:
             value=value,
         )
     if isinstance(value, numbers.Integral) or float(value).is_integer():
-        found = item.scores.get(int(value))
+        found = item.scores.get(int(cast(SupportsInt, value)))
         if found is not None:
             return found, None
     return None, Issue(
@@ -234,64 +237,17 @@ def score_plan(
         issues.extend(_unknown_items(plan, responses))
     ctx = _check_context(plan, context, issues) if (context or plan.context) else {}
 
-    scores: dict[str, int] = {}
-    bad: set[str] = set()
-    skipped: set[str] | frozenset[str] = _EMPTY
-    get = responses.get
-    for item in plan.items:
-        value = get(item.id)
-        if item.ask_if is not None:
-            env = Env(scores, skipped, {}, ctx)
-            if item.ask_if(env) is False:
-                if skipped is _EMPTY:
-                    skipped = set()
-                skipped.add(item.id)  # type: ignore[union-attr]
-                absent = value is None or _is_missing(value)
-                found = None if absent else check_value(item, value)[0]
-                if absent or (found is not None and found == item.if_skipped):
-                    # not answered, or answered with the score the source gives a skipped item
-                    if item.if_skipped is not None:
-                        scores[item.id] = item.if_skipped
-                    continue
-                issues.append(
-                    Issue(
-                        "skipped_item_answered",
-                        f"item '{item.id}' is asked only when {item.ask_if_text}, which does not "
-                        f"hold, but it was answered (got {_describe_value(value)})",
-                        item=item.id,
-                        value=value,
-                    )
-                )
-                bad.add(item.id)
-                # the answer still counts for risk flags: an endorsement is never hidden
-                if found is not None:
-                    scores[item.id] = found
-                continue
-        if value is None:
-            continue
-        if type(value) is int:
-            found = item.scores.get(value)
-            if found is not None:
-                scores[item.id] = found
-                continue
-        elif _is_missing(value):
-            continue
-        found, issue = check_value(item, value)
-        if issue is None:
-            scores[item.id] = found  # type: ignore[assignment]
-        else:
-            issues.append(issue)
-            bad.add(item.id)
+    scores, skipped, bad = _read_items(plan, responses, ctx, issues)
 
     scale_results: dict[str, ScaleResult] = {}
     scale_scores: dict[str, float | None] = {}
     reasons: list[str] = [i.message for i in issues]
     for scale in plan.scales:
-        result = _score_scale(scale, scores, skipped, bad)
-        scale_results[scale.name] = result
-        scale_scores[scale.name] = result.score
-        if scale.primary and not result.valid and not bad.intersection(scale.items):
-            reasons.append(f"{scale.name}: {result.reason}")
+        scaled = _score_scale(scale, scores, skipped, bad)
+        scale_results[scale.name] = scaled
+        scale_scores[scale.name] = scaled.score
+        if scale.primary and not scaled.valid and not bad.intersection(scale.items):
+            reasons.append(f"{scale.name}: {scaled.reason}")
 
     env = Env(scores, skipped, scale_scores, ctx)
     flags: list[FlagResult] = []
@@ -323,6 +279,64 @@ def score_plan(
     return result
 
 
+def _read_items(
+    plan: Plan, responses: Mapping[str, Any], ctx: Mapping[str, str], issues: list[Issue]
+) -> tuple[dict[str, int], set[str] | frozenset[str], set[str]]:
+    """Each item's score, the items skip logic skipped, and the items with a bad answer."""
+    scores: dict[str, int] = {}
+    bad: set[str] = set()
+    skipped: set[str] | frozenset[str] = _EMPTY
+    get = responses.get
+    for item in plan.items:
+        value = get(item.id)
+        if item.ask_if is not None and item.ask_if(Env(scores, skipped, {}, ctx)) is False:
+            if skipped is _EMPTY:
+                skipped = set()
+            skipped.add(item.id)  # type: ignore[union-attr]
+            _read_skipped(item, value, scores, bad, issues)
+            continue
+        if value is None:
+            continue
+        if type(value) is int:  # the common case, checked without a call
+            found = item.scores.get(value)
+            if found is not None:
+                scores[item.id] = found
+                continue
+        elif _is_missing(value):
+            continue
+        found, issue = check_value(item, value)
+        if issue is None:
+            scores[item.id] = found  # type: ignore[assignment]
+        else:
+            issues.append(issue)
+            bad.add(item.id)
+    return scores, skipped, bad
+
+
+def _read_skipped(
+    item: ItemPlan, value: Any, scores: dict[str, int], bad: set[str], issues: list[Issue]
+) -> None:
+    absent = value is None or _is_missing(value)
+    found = None if absent else check_value(item, value)[0]
+    if absent or (found is not None and found == item.if_skipped):
+        # not answered, or answered with the score the source gives a skipped item
+        if item.if_skipped is not None:
+            scores[item.id] = item.if_skipped
+        return
+    issues.append(
+        Issue(
+            "skipped_item_answered",
+            f"item '{item.id}' is asked only when {item.ask_if_text}, which does not "
+            f"hold, but it was answered (got {_describe_value(value)})",
+            item=item.id,
+            value=value,
+        )
+    )
+    bad.add(item.id)
+    if found is not None:
+        scores[item.id] = found  # the answer still counts for risk flags: never hidden
+
+
 def _classify(cls: ClassificationPlan, env: Env) -> str | None:
     for label, when in cls.rules:
         truth = when(env)
@@ -333,12 +347,18 @@ def _classify(cls: ClassificationPlan, env: Env) -> str | None:
     return cls.otherwise
 
 
-def _score_scale(
-    scale: ScalePlan,
-    scores: Mapping[str, int],
-    skipped: set[str] | frozenset[str],
-    bad: set[str],
-) -> ScaleResult:
+class _Tally(NamedTuple):
+    raw: int
+    answered: int
+    missing: int
+    skipped: int
+    scored_skips: int
+    invalid: tuple[str, ...]
+
+
+def _tally(
+    scale: ScalePlan, scores: Mapping[str, int], skipped: set[str] | frozenset[str], bad: set[str]
+) -> _Tally:
     raw = answered = missing = n_skipped = scored_skips = 0
     invalid: list[str] = []
     for item_id in scale.items:
@@ -355,6 +375,25 @@ def _score_scale(
         else:
             raw += value
             answered += 1
+    return _Tally(raw, answered, missing, n_skipped, scored_skips, tuple(invalid))
+
+
+def _score_scale(
+    scale: ScalePlan,
+    scores: Mapping[str, int],
+    skipped: set[str] | frozenset[str],
+    bad: set[str],
+) -> ScaleResult:
+    if not bad and not skipped:
+        try:
+            raw = sum([scores[i] for i in scale.items])
+        except KeyError:
+            pass  # an item is missing: the full tally below
+        else:  # every item answered, the common case
+            final = raw * scale.multiplier
+            band = _band(scale, final) if scale.band_mins else None
+            return ScaleResult(final, band, raw, False, None, len(scale.items), 0, 0, True, "")
+    raw, answered, missing, n_skipped, scored_skips, invalid = _tally(scale, scores, skipped, bad)
     if invalid:
         return ScaleResult(None, None, None, False, None, answered, missing, n_skipped, False,
                            f"item(s) {', '.join(invalid)} invalid")
@@ -380,11 +419,13 @@ def _score_scale(
     final = value * scale.multiplier
     if scale.integral:
         final = int(final)
-    band = None
-    if scale.band_mins:
-        band = scale.band_labels[bisect_right(scale.band_mins, final) - 1]
+    band = _band(scale, final) if scale.band_mins else None
     return ScaleResult(final, band, raw, prorated, unrounded, answered, missing, n_skipped,
                        True, "")
+
+
+def _band(scale: ScalePlan, score: float) -> str:
+    return scale.band_labels[bisect_right(scale.band_mins, score) - 1]
 
 
 def _unknown_items(plan: Plan, responses: Mapping[str, Any]) -> list[Issue]:

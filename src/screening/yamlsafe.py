@@ -47,14 +47,12 @@ class ParsedYaml:
         """A validation error's location mapped onto the document, skipping union tags."""
         cursor, path = self.data, []
         for part in loc:
-            if isinstance(cursor, dict) and part in cursor:
+            in_dict = isinstance(cursor, dict) and part in cursor
+            in_list = isinstance(cursor, list) and isinstance(part, int) and part < len(cursor)
+            if in_dict or in_list:
                 cursor = cursor[part]
                 path.append(part)
-            elif isinstance(cursor, list) and isinstance(part, int) and 0 <= part < len(cursor):
-                cursor = cursor[part]
-                path.append(part)
-            elif isinstance(cursor, dict | list):
-                continue  # a discriminator tag or a missing key
+            # anything else is a union member's tag or a missing key: skipped
         return tuple(path)
 
 
@@ -123,7 +121,8 @@ class _Walker:
         if getattr(node, "anchor", None) is not None:
             self.issue(
                 "yaml_anchor",
-                f"anchors and aliases are not allowed (found '&{node.anchor}'); write the value out",
+                f"anchors and aliases are not allowed (found '&{node.anchor}'); "
+                "write the value out",
                 path,
                 node,
             )

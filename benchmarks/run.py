@@ -1,0 +1,20 @@
+"""Run every benchmark and print its table: `python benchmarks/run.py`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_score
+
+
+def main() -> None:
+    for module in (bench_score,):
+        module.main()
+        print()
+
+
+if __name__ == "__main__":
+    main()

@@ -60,6 +60,7 @@ def test_messages_name_what_is_wrong() -> None:
 
 
 def test_a_case_failure_shows_expected_and_actual() -> None:
-    (issue,) = [i for i in lint_file(DEFINITIONS / "bad" / "case_fails.yaml")
-                if i.code == "case_failed"]
+    (issue,) = [
+        i for i in lint_file(DEFINITIONS / "bad" / "case_fails.yaml") if i.code == "case_failed"
+    ]
     assert issue.message == "case 'low': scales.total.score expected 3, got 2"

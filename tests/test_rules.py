@@ -97,8 +97,7 @@ def test_count_with_a_missing_item_is_unknown_not_false() -> None:
 def test_classification_order_and_otherwise() -> None:
     assert run(i1=1, i2=1, i3=0, i4=0, i5=3, i6=0).classifications["level"] == "high"
     assert run(i1=0, i4=3, i5=0, i6=4).classifications["level"] == "high"  # total 10
-    assert run(i1=0, i4=2, i5=3, i6=0, sex="female").classifications["level"] == (
-        "female-specific")
+    assert run(i1=0, i4=2, i5=3, i6=0, sex="female").classifications["level"] == ("female-specific")
     assert run(i1=0, i4=2, i5=3, i6=0, sex="male").classifications["level"] == "low"
     assert run(i1=0, i4=0, i5=3, i6=0, sex="male").classifications["level"] == "none"
 

@@ -66,12 +66,21 @@ def answers(**changes: Any) -> dict[str, Any]:
         (5, "invalid_value", "item 'phq9_3' must be one of 0, 1, 2, 3 (got 5)"),
         (-1, "invalid_value", "item 'phq9_3' must be one of 0, 1, 2, 3 (got -1)"),
         (2.5, "invalid_value", "item 'phq9_3' must be one of 0, 1, 2, 3 (got 2.5)"),
-        ("2", "invalid_type",
-         "item 'phq9_3' must be a whole number, one of 0, 1, 2, 3 (got the text '2')"),
-        (True, "invalid_type",
-         "item 'phq9_3' must be a whole number, one of 0, 1, 2, 3 (got True, a boolean)"),
-        ([1], "invalid_type",
-         "item 'phq9_3' must be a whole number, one of 0, 1, 2, 3 (got a value of type list)"),
+        (
+            "2",
+            "invalid_type",
+            "item 'phq9_3' must be a whole number, one of 0, 1, 2, 3 (got the text '2')",
+        ),
+        (
+            True,
+            "invalid_type",
+            "item 'phq9_3' must be a whole number, one of 0, 1, 2, 3 (got True, a boolean)",
+        ),
+        (
+            [1],
+            "invalid_type",
+            "item 'phq9_3' must be a whole number, one of 0, 1, 2, 3 (got a value of type list)",
+        ),
     ],
 )
 def test_bad_values_raise_response_error(value: Any, code: str, message: str) -> None:
@@ -91,7 +100,8 @@ def test_the_error_carries_the_result_and_its_risk_flags() -> None:
     assert [f.id for f in result.flags] == ["suicidal_ideation"]
     assert result.scales["total"].score is None
     assert "risk flags raised from the valid items: suicidal_ideation (critical)" in str(
-        caught.value)
+        caught.value
+    )
 
 
 def test_on_error_invalid_returns_the_result() -> None:

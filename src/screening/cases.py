@@ -25,8 +25,7 @@ class CaseFailure(NamedTuple):
     @property
     def message(self) -> str:
         field = ".".join(str(p) for p in self.path[3:]) or "result"
-        return (f"case '{self.name}': {field} expected {self.expected!r}, "
-                f"got {self.actual!r}")
+        return f"case '{self.name}': {field} expected {self.expected!r}, got {self.actual!r}"
 
     def issue(self) -> Issue:
         return Issue("case_failed", self.message, self.path)
@@ -36,12 +35,16 @@ def case_responses(inst: Instrument, case: Case) -> dict[str, Any]:
     """A case's responses as a mapping (a list is in item order)."""
     if isinstance(case.responses, dict):
         return dict(case.responses)
-    return {item.id: value for item, value in zip(inst.items, case.responses, strict=False)
-            if value is not None}
+    return {
+        item.id: value
+        for item, value in zip(inst.items, case.responses, strict=False)
+        if value is not None
+    }
 
 
-def _score_one(inst: Instrument, responses: Mapping[str, Any],
-               context: Mapping[str, Any]) -> ScoreResult:
+def _score_one(
+    inst: Instrument, responses: Mapping[str, Any], context: Mapping[str, Any]
+) -> ScoreResult:
     return score(inst, responses, on_error="invalid", **context)
 
 

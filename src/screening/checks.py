@@ -177,8 +177,9 @@ def _check_items(inst: Instrument) -> Iterator[Issue]:
 
 def _check_scales(inst: Instrument) -> Iterator[Issue]:
     if not inst.scales and not inst.classifications:
-        yield Issue("nothing_scored", "a definition needs at least one scale or classification",
-                    ("scales",))
+        yield Issue(
+            "nothing_scored", "a definition needs at least one scale or classification", ("scales",)
+        )
     known = {i.id for i in inst.items}
     for name, scale in inst.scales.items():
         path: Path = ("scales", name)
@@ -278,8 +279,7 @@ def _check_bands(inst: Instrument, name: str, scale: Scale) -> Iterator[Issue]:
     if last.max != hi:
         yield Issue(
             "bands_range",
-            f"scale '{name}': bands end at {last.max} but the highest possible score is "
-            f"{_num(hi)}",
+            f"scale '{name}': bands end at {last.max} but the highest possible score is {_num(hi)}",
             (*path, len(scale.bands) - 1, "max"),
         )
 
@@ -368,7 +368,8 @@ def _check_item_refs(
     for target in targets:
         if target not in order:
             yield Issue(
-                "unknown_item", f"condition names item '{target}', which is not defined",
+                "unknown_item",
+                f"condition names item '{target}', which is not defined",
                 (*path, key),
             )
             continue
@@ -423,7 +424,8 @@ def _check_cases(inst: Instrument) -> Iterator[Issue]:
             scale = inst.scales.get(name)
             if scale is None:
                 yield Issue(
-                    "unknown_scale", f"case '{case.name}' expects unknown scale '{name}'",
+                    "unknown_scale",
+                    f"case '{case.name}' expects unknown scale '{name}'",
                     (*path, "expect", "scales", name),
                 )
             elif expected.band is not None and expected.band not in {b.label for b in scale.bands}:
@@ -436,7 +438,8 @@ def _check_cases(inst: Instrument) -> Iterator[Issue]:
         for flag in case.expect.flags:
             if flag not in flag_ids:
                 yield Issue(
-                    "unknown_flag", f"case '{case.name}' expects unknown flag '{flag}'",
+                    "unknown_flag",
+                    f"case '{case.name}' expects unknown flag '{flag}'",
                     (*path, "expect", "flags"),
                 )
         for name, label in case.expect.classifications.items():
@@ -447,9 +450,7 @@ def _check_cases(inst: Instrument) -> Iterator[Issue]:
                     f"case '{case.name}' expects unknown classification '{name}'",
                     (*path, "expect", "classifications", name),
                 )
-            elif label is not None and label not in {r.label for r in cls.rules} | {
-                cls.otherwise
-            }:
+            elif label is not None and label not in {r.label for r in cls.rules} | {cls.otherwise}:
                 yield Issue(
                     "unknown_label",
                     f"case '{case.name}' expects '{label}', which classification '{name}' "

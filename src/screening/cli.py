@@ -41,12 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("score", help="score responses from a JSON file")
     p.add_argument("instrument", help="a built-in id or a definition file")
-    p.add_argument("input", help="JSON: one response object (item id -> value), "
-                   "{'responses': {...}, 'context': {...}}, or a list of either")
-    p.add_argument("--context", action="append", default=[], metavar="NAME=VALUE",
-                   help="a context variable, e.g. sex=female (repeatable)")
-    p.add_argument("--fail-on-invalid", action="store_true",
-                   help="exit 1 when any response is invalid")
+    p.add_argument(
+        "input",
+        help="JSON: one response object (item id -> value), "
+        "{'responses': {...}, 'context': {...}}, or a list of either",
+    )
+    p.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a context variable, e.g. sex=female (repeatable)",
+    )
+    p.add_argument(
+        "--fail-on-invalid", action="store_true", help="exit 1 when any response is invalid"
+    )
     p.add_argument("--indent", type=int, default=2)
 
     p = sub.add_parser("validate", help="check definition files and run their golden cases")
@@ -129,8 +138,13 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
         issues.extend(lint_file(path))
     failing = [i for i in issues if i.severity == "error" or args.strict]
     if args.format == "json":
-        out.write(json.dumps({"files": [str(f) for f in files],
-                              "issues": [i.to_dict() for i in issues]}, indent=2) + "\n")
+        out.write(
+            json.dumps(
+                {"files": [str(f) for f in files], "issues": [i.to_dict() for i in issues]},
+                indent=2,
+            )
+            + "\n"
+        )
     else:
         for issue in issues:
             out.write((_github(issue) if args.format == "github" else issue.format()) + "\n")
@@ -138,8 +152,10 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
             errors = sum(1 for i in issues if i.severity == "error")
             warnings = len(issues) - errors
             verdict = "invalid" if failing else "valid"
-            sys.stderr.write(f"{len(files)} file(s) checked, {errors} error(s), "
-                             f"{warnings} warning(s): {verdict}\n")
+            sys.stderr.write(
+                f"{len(files)} file(s) checked, {errors} error(s), "
+                f"{warnings} warning(s): {verdict}\n"
+            )
     return EXIT_INVALID if failing else EXIT_OK
 
 
@@ -163,10 +179,13 @@ def _list(args: argparse.Namespace, out: TextIO) -> int:
 
 def _show(args: argparse.Namespace, out: TextIO) -> int:
     inst = _load(args.instrument)
-    lines = [f"{inst.name} ({inst.id}, definition {inst.definition_version})",
-             f"measures: {inst.construct_}" + (f", {inst.timeframe}" if inst.timeframe else ""),
-             f"licence: {inst.license.status}, {inst.license.holder}",
-             f"  {inst.license.notice}", "items:"]
+    lines = [
+        f"{inst.name} ({inst.id}, definition {inst.definition_version})",
+        f"measures: {inst.construct_}" + (f", {inst.timeframe}" if inst.timeframe else ""),
+        f"licence: {inst.license.status}, {inst.license.holder}",
+        f"  {inst.license.notice}",
+        "items:",
+    ]
     for item in inst.items:
         values = ", ".join(f"{o.value}={o.label}" for o in inst.item_options(item))
         flags = " (reverse-scored)" if item.reverse else ""

@@ -31,8 +31,18 @@ def lint_file(path: Path) -> list[Issue]:
     if inst is None or any(i.severity == "error" for i in issues):
         return issues
     if inst.id != path.stem:
-        issues.append(locate(Issue("id_filename", f"id '{inst.id}' differs from the file name "
-                                   f"'{path.stem}'", ("id",), "warning"), parsed, str(path)))
+        issues.append(
+            locate(
+                Issue(
+                    "id_filename",
+                    f"id '{inst.id}' differs from the file name '{path.stem}'",
+                    ("id",),
+                    "warning",
+                ),
+                parsed,
+                str(path),
+            )
+        )
     for failure in run_cases(inst):
         issues.append(locate(failure.issue(), parsed, str(path)))
     return issues

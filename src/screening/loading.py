@@ -116,8 +116,11 @@ def _check(parsed: ParsedYaml, file: str | None) -> tuple[Instrument | None, lis
     if parsed.issues:
         return None, parsed.issues
     if not isinstance(parsed.data, dict):
-        return None, [Issue("not_a_mapping", "a definition is a mapping of keys", (), file=file,
-                            line=1, col=1)]
+        return None, [
+            Issue(
+                "not_a_mapping", "a definition is a mapping of keys", (), file=file, line=1, col=1
+            )
+        ]
     try:
         inst = Instrument.model_validate(parsed.data)
     except ValidationError as exc:
@@ -210,11 +213,21 @@ def apply_overlay(inst: Instrument, path: Path) -> Instrument:
     if not issues:
         if set(data) - {"instrument", "items"}:
             extra = sorted(set(data) - {"instrument", "items"})
-            issues.append(Issue("unknown_key", f"unknown key(s) {', '.join(extra)}; an overlay has "
-                                "instrument and items", (extra[0],)))
+            issues.append(
+                Issue(
+                    "unknown_key",
+                    f"unknown key(s) {', '.join(extra)}; an overlay has instrument and items",
+                    (extra[0],),
+                )
+            )
         if data.get("instrument") != inst.id:
-            issues.append(Issue("overlay_instrument", f"overlay is for '{data.get('instrument')}', "
-                                f"not '{inst.id}'", ("instrument",)))
+            issues.append(
+                Issue(
+                    "overlay_instrument",
+                    f"overlay is for '{data.get('instrument')}', not '{inst.id}'",
+                    ("instrument",),
+                )
+            )
         given = data.get("items")
         known = {i.id for i in inst.items}
         if isinstance(given, dict):
@@ -223,11 +236,19 @@ def apply_overlay(inst: Instrument, path: Path) -> Instrument:
             issues.append(Issue("overlay_items", "items must map item ids to wording", ("items",)))
         for item_id, text in wording.items():
             if item_id not in known:
-                issues.append(Issue("unknown_item", f"overlay names unknown item '{item_id}'",
-                                    ("items", item_id)))
+                issues.append(
+                    Issue(
+                        "unknown_item",
+                        f"overlay names unknown item '{item_id}'",
+                        ("items", item_id),
+                    )
+                )
             elif not isinstance(text, str) or not text.strip():
-                issues.append(Issue("overlay_items", f"wording of '{item_id}' must be text",
-                                    ("items", item_id)))
+                issues.append(
+                    Issue(
+                        "overlay_items", f"wording of '{item_id}' must be text", ("items", item_id)
+                    )
+                )
     if issues:
         raise DefinitionError([locate(i, parsed, str(path)) for i in issues], str(path))
     items = [

@@ -77,8 +77,9 @@ class Plan:
         self.item_ids = frozenset(p.id for p in self.items)
         self.scales = tuple(_scale_plan(name, s) for name, s in inst.scales.items())
         self.flags = tuple(
-            FlagPlan(f.id, f.severity, f.message, compile_condition(f.when),
-                     tuple(item_tests(f.when)))
+            FlagPlan(
+                f.id, f.severity, f.message, compile_condition(f.when), tuple(item_tests(f.when))
+            )
             for f in inst.flags
         )
         self.classifications = tuple(
@@ -180,7 +181,8 @@ def _is_missing(value: Any) -> bool:
     if isinstance(value, float):
         return math.isnan(value)
     return type(value).__name__ == "NAType" or (
-        isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
+        isinstance(value, numbers.Real)
+        and not isinstance(value, numbers.Integral)
         and math.isnan(value)
     )
 
@@ -230,8 +232,12 @@ def score_plan(
     issues: list[Issue] = []
     if not isinstance(responses, Mapping):
         raise ResponseError(
-            [Issue("invalid_responses",
-                   f"responses must map item ids to values (got {type(responses).__name__})")]
+            [
+                Issue(
+                    "invalid_responses",
+                    f"responses must map item ids to values (got {type(responses).__name__})",
+                )
+            ]
         )
     if not plan.item_ids.issuperset(responses):
         issues.extend(_unknown_items(plan, responses))
@@ -261,8 +267,12 @@ def score_plan(
         if label is None and not bad:
             reasons.append(f"{cls.name}: undetermined, an answer or context it needs is missing")
 
-    valid = not issues and None not in classifications.values() and all(
-        r.valid for s, r in zip(plan.scales, scale_results.values(), strict=True) if s.primary
+    valid = (
+        not issues
+        and None not in classifications.values()
+        and all(
+            r.valid for s, r in zip(plan.scales, scale_results.values(), strict=True) if s.primary
+        )
     )
     result = ScoreResult(
         plan.provenance.instrument,
@@ -395,16 +405,46 @@ def _score_scale(
             return ScaleResult(final, band, raw, False, None, len(scale.items), 0, 0, True, "")
     raw, answered, missing, n_skipped, scored_skips, invalid = _tally(scale, scores, skipped, bad)
     if invalid:
-        return ScaleResult(None, None, None, False, None, answered, missing, n_skipped, False,
-                           f"item(s) {', '.join(invalid)} invalid")
+        return ScaleResult(
+            None,
+            None,
+            None,
+            False,
+            None,
+            answered,
+            missing,
+            n_skipped,
+            False,
+            f"item(s) {', '.join(invalid)} invalid",
+        )
     counted = answered + scored_skips
     if missing > scale.max_missing:
         allowed = f"at most {scale.max_missing} allowed" if scale.max_missing else "none allowed"
-        return ScaleResult(None, None, raw, False, None, answered, missing, n_skipped, False,
-                           f"{missing} of {len(scale.items)} items missing ({allowed})")
+        return ScaleResult(
+            None,
+            None,
+            raw,
+            False,
+            None,
+            answered,
+            missing,
+            n_skipped,
+            False,
+            f"{missing} of {len(scale.items)} items missing ({allowed})",
+        )
     if counted == 0:
-        return ScaleResult(None, None, raw, False, None, answered, missing, n_skipped, False,
-                           "no item to score (all skipped)")
+        return ScaleResult(
+            None,
+            None,
+            raw,
+            False,
+            None,
+            answered,
+            missing,
+            n_skipped,
+            False,
+            "no item to score (all skipped)",
+        )
     prorated = missing > 0
     unrounded: float | None = None
     value: int | float = raw
@@ -420,8 +460,9 @@ def _score_scale(
     if scale.integral:
         final = int(final)
     band = _band(scale, final) if scale.band_mins else None
-    return ScaleResult(final, band, raw, prorated, unrounded, answered, missing, n_skipped,
-                       True, "")
+    return ScaleResult(
+        final, band, raw, prorated, unrounded, answered, missing, n_skipped, True, ""
+    )
 
 
 def _band(scale: ScalePlan, score: float) -> str:
@@ -452,25 +493,36 @@ def _check_context(plan: Plan, context: Mapping[str, Any], issues: list[Issue]) 
     for key in context:
         if key not in plan.context_names:
             declared = ", ".join(sorted(plan.context_names)) or "none"
-            issues.append(Issue("unknown_context",
-                                f"{plan.provenance.instrument} takes no context '{key}' "
-                                f"(declared: {declared})", item=key))
+            issues.append(
+                Issue(
+                    "unknown_context",
+                    f"{plan.provenance.instrument} takes no context '{key}' (declared: {declared})",
+                    item=key,
+                )
+            )
     for var in plan.context:
         value = context.get(var.name)
         if value is None or _is_missing(value):
             if var.required:
-                issues.append(Issue(
-                    "context_missing",
-                    f"{plan.provenance.instrument} needs context '{var.name}' "
-                    f"(one of {', '.join(sorted(var.values))}), e.g. score(..., "
-                    f"{var.name}={sorted(var.values)[0]!r})",
-                    item=var.name))
+                issues.append(
+                    Issue(
+                        "context_missing",
+                        f"{plan.provenance.instrument} needs context '{var.name}' "
+                        f"(one of {', '.join(sorted(var.values))}), e.g. score(..., "
+                        f"{var.name}={sorted(var.values)[0]!r})",
+                        item=var.name,
+                    )
+                )
         elif not isinstance(value, str) or value not in var.values:
-            issues.append(Issue(
-                "context_invalid",
-                f"context '{var.name}' must be one of {', '.join(sorted(var.values))} "
-                f"(got {_describe_value(value)})",
-                item=var.name, value=value))
+            issues.append(
+                Issue(
+                    "context_invalid",
+                    f"context '{var.name}' must be one of {', '.join(sorted(var.values))} "
+                    f"(got {_describe_value(value)})",
+                    item=var.name,
+                    value=value,
+                )
+            )
         else:
             ctx[var.name] = value
     return ctx

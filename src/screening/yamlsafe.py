@@ -69,8 +69,14 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> ParsedYaml:
         return ParsedYaml(
             None,
             {},
-            [Issue("file_too_large", f"file is {size} bytes; the limit is {MAX_BYTES}", (),
-                   file=file)],
+            [
+                Issue(
+                    "file_too_large",
+                    f"file is {size} bytes; the limit is {MAX_BYTES}",
+                    (),
+                    file=file,
+                )
+            ],
         )
     if isinstance(text, bytes):
         try:
@@ -150,8 +156,12 @@ class _Walker:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == f"{_CORE}merge":
-                self.issue("yaml_merge", "merge keys (<<) are not allowed; write the keys out",
-                           path, key_node)
+                self.issue(
+                    "yaml_merge",
+                    "merge keys (<<) are not allowed; write the keys out",
+                    path,
+                    key_node,
+                )
                 continue
             if not isinstance(key_node, ScalarNode) or key_node.tag != f"{_CORE}str":
                 shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
@@ -163,9 +173,7 @@ class _Walker:
             if key in out:
                 first = self.positions.get((*path, key))
                 where = f" (first at line {first[0]})" if first else ""
-                self.issue(
-                    "duplicate_key", f"duplicate key '{key}'{where}", (*path, key), key_node
-                )
+                self.issue("duplicate_key", f"duplicate key '{key}'{where}", (*path, key), key_node)
                 continue
             out[key] = self.build(value_node, (*path, key), depth + 1)
         return out

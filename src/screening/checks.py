@@ -150,6 +150,12 @@ def _check_items(inst: Instrument) -> Iterator[Issue]:
                 )
         else:
             yield from _check_option_list((*path, "options"), item.options)
+        if item.answered_when_skipped != "error" and item.ask_if is None:
+            yield Issue(
+                "skip_rule_without_ask_if",
+                f"item '{item.id}' says how to treat an answer when skipped but has no ask_if",
+                (*path, "answered_when_skipped"),
+            )
         if item.if_skipped is not None:
             if item.ask_if is None:
                 yield Issue(

@@ -214,6 +214,9 @@ class Item(Model):
     """Skip logic: the item is asked only when this holds; a skipped item is not missing."""
     if_skipped: StrictInt | None = None
     """The score a skipped item takes where the source gives one (K10: 1); else it is left out."""
+    answered_when_skipped: Literal["error", "score"] = "error"
+    """An answer to a skipped item: an error (the skip is logical), or scored as given (the
+    skip only shortens an interview, as in the AUDIT; a self-report form asks every item)."""
     codes: Codes | None = None
 
 

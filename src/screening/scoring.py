@@ -33,6 +33,7 @@ class ItemPlan(NamedTuple):
     ask_if: Evaluator | None
     ask_if_text: str
     if_skipped: int | None
+    score_when_skipped: bool
 
 
 class ScalePlan(NamedTuple):
@@ -113,6 +114,7 @@ def _item_plan(inst: Instrument, index: int) -> ItemPlan:
         ask_if,
         describe(item.ask_if) if item.ask_if is not None else "",
         item.if_skipped,
+        item.answered_when_skipped == "score",
     )
 
 
@@ -299,7 +301,11 @@ def _read_items(
     get = responses.get
     for item in plan.items:
         value = get(item.id)
-        if item.ask_if is not None and item.ask_if(Env(scores, skipped, {}, ctx)) is False:
+        if (
+            item.ask_if is not None
+            and not (item.score_when_skipped and not (value is None or _is_missing(value)))
+            and item.ask_if(Env(scores, skipped, {}, ctx)) is False
+        ):
             if skipped is _EMPTY:
                 skipped = set()
             skipped.add(item.id)  # type: ignore[union-attr]

@@ -39,6 +39,7 @@ def check_instrument(inst: Instrument) -> list[Issue]:
         _check_items,
         _check_scales,
         _check_conditions,
+        _check_change,
         _check_cases,
     ):
         issues.extend(check(inst))
@@ -102,6 +103,17 @@ def _check_sources(inst: Instrument) -> Iterator[Issue]:
         yield from refs(("classifications", name, "source"), cls.source)
     for i, case in enumerate(inst.cases):
         yield from refs(("cases", i, "source"), case.source)
+    for name, spec in inst.change.items():
+        for part in (
+            "reliable_change",
+            "clinical_significance",
+            "caseness",
+            "response",
+            "remission",
+        ):
+            rule = getattr(spec, part)
+            if rule is not None:
+                yield from refs(("change", name, part, "source"), rule.source)
     for key in inst.sources:
         if key not in used:
             yield Issue(
@@ -412,6 +424,17 @@ def _check_context_ref(inst: Instrument, path: Path, cond: ContextCondition) -> 
                 "unknown_context_value",
                 f"context '{cond.context}' takes {', '.join(var.values)} (got '{value}')",
                 path,
+            )
+
+
+def _check_change(inst: Instrument) -> Iterator[Issue]:
+    for name in inst.change:
+        if name not in inst.scales:
+            yield Issue(
+                "unknown_scale",
+                f"change parameters for scale '{name}', which is not defined "
+                f"(defined: {', '.join(inst.scales)})",
+                ("change", name),
             )
 
 

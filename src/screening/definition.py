@@ -297,6 +297,87 @@ class Expectation(Model):
     """Exactly the response-error codes expected (the result is then invalid)."""
 
 
+class ReliableChange(Model):
+    """Reliable change: the Jacobson-Truax index from reliability and SD, or a fixed threshold
+    a programme publishes (NHS Talking Therapies: PHQ-9 6 points)."""
+
+    reliability: StrictFloat | None = Field(default=None, gt=0, lt=1)
+    sd: Number | None = Field(default=None, gt=0)
+    """The standard deviation the index is computed with (of the reference sample)."""
+    threshold: Number | None = Field(default=None, gt=0)
+    """A change of at least this many points is reliable."""
+    criterion: StrictFloat = Field(default=1.96, gt=0)
+    """|RCI| above this is reliable (1.96: 95%)."""
+    source: Sources
+
+    @model_validator(mode="after")
+    def _one_method(self) -> ReliableChange:
+        index = self.reliability is not None and self.sd is not None
+        partial = (self.reliability is None) != (self.sd is None)
+        if partial or index == (self.threshold is not None):
+            raise ValueError("needs either reliability and sd (Jacobson-Truax) or a threshold")
+        return self
+
+
+class Norms(Model):
+    mean: Number
+    sd: Number = Field(gt=0)
+
+
+class ClinicalSignificance(Model):
+    """Jacobson-Truax cut-offs: a (2 SD beyond the clinical mean), b (2 SD from the
+    functional mean), c (between both); or a fixed cut-off the source gives."""
+
+    clinical: Norms | None = None
+    functional: Norms | None = None
+    cutoff: Literal["a", "b", "c"] | None = None
+    threshold: Number | None = None
+    source: Sources
+
+    @model_validator(mode="after")
+    def _one_method(self) -> ClinicalSignificance:
+        if (self.cutoff is None) == (self.threshold is None):
+            raise ValueError("needs either cutoff (a, b or c, with norms) or threshold")
+        needs = {"a": ("clinical",), "b": ("functional",), "c": ("clinical", "functional")}
+        for name in needs.get(self.cutoff or "", ()):
+            if getattr(self, name) is None:
+                raise ValueError(f"cutoff {self.cutoff} needs {name} norms (mean and sd)")
+        return self
+
+
+class Range(Model):
+    """A score range, inclusive: `min` and/or `max`."""
+
+    min: Number | None = None
+    max: Number | None = None
+    source: Sources
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> Range:
+        if self.min is None and self.max is None:
+            raise ValueError("needs min, max or both")
+        return self
+
+
+class Response(Model):
+    relative_reduction: StrictFloat = Field(gt=0, le=1)
+    """Response when the score falls by at least this share of the baseline (0.5 = 50%)."""
+    source: Sources
+
+
+class ChangeSpec(Model):
+    """How change on one scale is judged across administrations."""
+
+    direction: Literal["higher_is_worse", "higher_is_better"] = "higher_is_worse"
+    reliable_change: ReliableChange | None = None
+    clinical_significance: ClinicalSignificance | None = None
+    caseness: Range | None = None
+    """The scores that count as a clinical case."""
+    response: Response | None = None
+    remission: Range | None = None
+    """The scores that count as remission."""
+
+
 class Case(Model):
     """A golden case: a response and what its cited source says it must score."""
 
@@ -326,6 +407,8 @@ class Instrument(Model):
     scales: dict[str, Scale] = Field(default_factory=dict)
     flags: list[Flag] = Field(default_factory=list)
     classifications: dict[str, Classification] = Field(default_factory=dict)
+    change: dict[str, ChangeSpec] = Field(default_factory=dict)
+    """Change parameters by scale name."""
     cases: list[Case] = Field(default_factory=list)
 
     _compiled: Any = PrivateAttr(default=None)

@@ -61,10 +61,15 @@ def item_score_values(inst: Instrument, item_id: str) -> list[int]:
 def scale_range(inst: Instrument, scale: Scale) -> tuple[float, float] | None:
     """The lowest and highest final score of a scale, or None if an item is unresolved."""
     lo = hi = 0
+    by_id = {item.id: item for item in inst.items}
     for item_id in scale.items:
         values = item_score_values(inst, item_id)
         if not values:
             return None
+        item = by_id[item_id]
+        if item.ask_if is not None and item.if_skipped is None:
+            # a skipped item adds nothing: the sum can fall below the items' lowest scores
+            values = sorted({*values, 0})
         lo += values[0]
         hi += values[-1]
     return lo * scale.multiplier, hi * scale.multiplier

@@ -18,7 +18,7 @@ from .definition import Instrument
 from .errors import DefinitionError, Issue
 from .linting import definition_files, lint_file
 from .loading import UnknownInstrumentError, list_instruments, load_instrument
-from .scoring import score
+from .scoring import plan_for, score_plan
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -103,14 +103,15 @@ def _parse_context(pairs: list[str]) -> dict[str, str]:
 
 
 def _score(args: argparse.Namespace, out: TextIO) -> int:
-    inst = _load(args.instrument)
+    plan = plan_for(_load(args.instrument))
     context = _parse_context(args.context)
     data = json.loads(Path(args.input).read_text(encoding="utf-8"))
     records = data if isinstance(data, list) else [data]
     results = []
     for record in records:
         responses, ctx = _record(record, context)
-        results.append(score(inst, responses, on_error="invalid", **ctx).to_dict())
+        # the plan directly: a context variable may have any name, "on_error" included
+        results.append(score_plan(plan, responses, ctx, "invalid").to_dict())
     payload: Any = results if isinstance(data, list) else results[0]
     out.write(json.dumps(payload, indent=args.indent or None, ensure_ascii=False) + "\n")
     invalid = any(not r["valid"] for r in results)
@@ -124,7 +125,10 @@ def _record(record: Any, context: dict[str, str]) -> tuple[dict[str, Any], dict[
         extra = set(record) - {"responses", "context"}
         if extra:
             raise ValueError(f"unexpected keys {sorted(extra)} beside responses/context")
-        return record["responses"], {**record.get("context", {}), **context}
+        given = record.get("context", {})
+        if not isinstance(given, dict):
+            raise ValueError(f"context must be a JSON object (got {type(given).__name__})")
+        return record["responses"], {**given, **context}
     return record, dict(context)
 
 
@@ -159,15 +163,25 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_INVALID if failing else EXIT_OK
 
 
+def _github_property(value: str) -> str:
+    return (
+        value.replace("%", "%25")
+        .replace("\r", "%0D")
+        .replace("\n", "%0A")
+        .replace(":", "%3A")
+        .replace(",", "%2C")
+    )
+
+
 def _github(issue: Issue) -> str:
     kind = "error" if issue.severity == "error" else "warning"
-    where = [f"file={issue.file}"] if issue.file else []
+    where = [f"file={_github_property(issue.file)}"] if issue.file else []
     if issue.line is not None:
         where.append(f"line={issue.line}")
     if issue.col is not None:
         where.append(f"col={issue.col}")
     message = issue.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return f"::{kind} {','.join(where)},title={issue.code}::{message}"
+    return f"::{kind} {','.join(where)},title={_github_property(issue.code)}::{message}"
 
 
 def _list(args: argparse.Namespace, out: TextIO) -> int:

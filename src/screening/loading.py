@@ -250,7 +250,8 @@ def apply_overlay(inst: Instrument, path: Path) -> Instrument:
                     )
                 )
     if issues:
-        raise DefinitionError([locate(i, parsed, str(path)) for i in issues], str(path))
+        located = [i if i.line is not None else locate(i, parsed, str(path)) for i in issues]
+        raise DefinitionError(located, str(path))
     items = [
         item.model_copy(update={"text": wording[item.id]}) if item.id in wording else item
         for item in inst.items

@@ -171,20 +171,165 @@ def _not(cond: NotCondition) -> Evaluator:
     return evaluate
 
 
-_COMPILERS: dict[type[Any], Callable[[Any], Evaluator]] = {
-    ItemCondition: _item,
-    ScaleCondition: _scale,
-    ContextCondition: _context,
-    CountCondition: _count,
-    AnyCondition: _any,
-    AllCondition: _all,
-    NotCondition: _not,
-}
-
-
 def compile_condition(cond: Any) -> Evaluator:
     """A condition model → a function of an `Env` giving True, False or None (unknown)."""
-    return _COMPILERS[type(cond)](cond)
+    return _KINDS[type(cond)][0](cond)
+
+
+# --- vectorized: the same semantics over columns ------------------------------------------------
+# A truth column is a pair of boolean arrays (definitely true, unknown); false is neither.
+
+
+class VEnv:
+    """What a condition can look at for many responses at once (numpy arrays, one per row)."""
+
+    __slots__ = ("context", "items", "n", "scales", "skipped")
+
+    def __init__(
+        self,
+        n: int,
+        items: Mapping[str, tuple[Any, Any]],
+        skipped: Mapping[str, Any],
+        scales: Mapping[str, tuple[Any, Any]],
+        context: Mapping[str, tuple[Any, Any]],
+    ) -> None:
+        self.n = n
+        self.items = items  # id -> (scores, known)
+        self.skipped = skipped  # id -> skipped mask
+        self.scales = scales  # name -> (scores, known)
+        self.context = context  # name -> (values, known)
+
+
+VTruth = tuple[Any, Any]
+VEvaluator = Callable[[VEnv], VTruth]
+
+
+def vector_predicate(cmp: _Comparison | ContextCondition) -> Callable[[Any], Any]:
+    """The comparison of a condition as a test over an array."""
+    import numpy as np
+
+    if isinstance(cmp, ContextCondition):
+        if cmp.in_ is not None:
+            options = list(cmp.in_)
+            return lambda values: np.isin(values, options)
+        if cmp.eq is not None:
+            eq = cmp.eq
+            return lambda values: values == eq
+        ne = cmp.ne
+        return lambda values: values != ne
+    if cmp.op == "in":
+        options = list(cmp.operand)
+        return lambda values: np.isin(values, options)
+    return _bind(cmp.op, cmp.operand)
+
+
+def _item_vec(cond: ItemCondition) -> VEvaluator:
+    test, item = vector_predicate(cond), cond.item
+
+    def evaluate(env: VEnv) -> VTruth:
+        scores, known = env.items[item]
+        skipped = env.skipped.get(item)
+        unknown = ~known if skipped is None else ~known & ~skipped
+        return known & test(scores), unknown
+
+    return evaluate
+
+
+def _scale_vec(cond: ScaleCondition) -> VEvaluator:
+    test, scale = vector_predicate(cond), cond.scale
+
+    def evaluate(env: VEnv) -> VTruth:
+        scores, known = env.scales[scale]
+        return known & test(scores), ~known
+
+    return evaluate
+
+
+def _context_vec(cond: ContextCondition) -> VEvaluator:
+    test, name = vector_predicate(cond), cond.context
+
+    def evaluate(env: VEnv) -> VTruth:
+        values, known = env.context[name]
+        return known & test(values), ~known
+
+    return evaluate
+
+
+def _count_vec(cond: CountCondition) -> VEvaluator:
+    import numpy as np
+
+    each, outer = vector_predicate(cond.count), predicate(cond)
+    items = tuple(cond.count.items)
+    # holds[k]: whether the outer comparison holds for a count of k; a row whose count lies in
+    # [known, known + unknown] is true if it holds for all of them, false if for none
+    cumulative = np.concatenate(([0], np.cumsum([outer(k) for k in range(len(items) + 1)])))
+
+    def evaluate(env: VEnv) -> VTruth:
+        known = np.zeros(env.n, dtype=np.int64)
+        unknown = np.zeros(env.n, dtype=np.int64)
+        for item in items:
+            scores, is_known = env.items[item]
+            known += is_known & each(scores)
+            skipped = env.skipped.get(item)
+            unknown += ~is_known if skipped is None else ~is_known & ~skipped
+        holding = cumulative[known + unknown + 1] - cumulative[known]
+        return holding == unknown + 1, (holding > 0) & (holding <= unknown)
+
+    return evaluate
+
+
+def _any_vec(cond: AnyCondition) -> VEvaluator:
+    parts = tuple(compile_vector(c) for c in cond.any)
+
+    def evaluate(env: VEnv) -> VTruth:
+        true, unknown = parts[0](env)
+        for part in parts[1:]:
+            t, u = part(env)
+            true, unknown = true | t, unknown | u
+        return true, unknown & ~true
+
+    return evaluate
+
+
+def _all_vec(cond: AllCondition) -> VEvaluator:
+    parts = tuple(compile_vector(c) for c in cond.all)
+
+    def evaluate(env: VEnv) -> VTruth:
+        true, unknown = parts[0](env)
+        false = ~true & ~unknown
+        for part in parts[1:]:
+            t, u = part(env)
+            true, false = true & t, false | (~t & ~u)
+        return true, ~true & ~false
+
+    return evaluate
+
+
+def _not_vec(cond: NotCondition) -> VEvaluator:
+    inner = compile_vector(cond.not_)
+
+    def evaluate(env: VEnv) -> VTruth:
+        true, unknown = inner(env)
+        return ~true & ~unknown, unknown
+
+    return evaluate
+
+
+def compile_vector(cond: Any) -> VEvaluator:
+    """A condition model → a function of a `VEnv` giving (definitely true, unknown) arrays."""
+    return _KINDS[type(cond)][1](cond)
+
+
+# Each kind of condition: its scalar and its vectorized evaluation, side by side.
+_KINDS: dict[type[Any], tuple[Callable[[Any], Evaluator], Callable[[Any], VEvaluator]]] = {
+    ItemCondition: (_item, _item_vec),
+    ScaleCondition: (_scale, _scale_vec),
+    ContextCondition: (_context, _context_vec),
+    CountCondition: (_count, _count_vec),
+    AnyCondition: (_any, _any_vec),
+    AllCondition: (_all, _all_vec),
+    NotCondition: (_not, _not_vec),
+}
 
 
 def item_tests(cond: Any) -> list[tuple[str, Callable[[Any], bool]]]:

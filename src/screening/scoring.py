@@ -160,6 +160,7 @@ def plan_for(instrument: Instrument | str) -> Plan:
 def score(
     instrument: Instrument | str,
     responses: Mapping[str, Any],
+    /,
     *,
     on_error: OnError = "raise",
     **context: Any,

@@ -1,0 +1,346 @@
+"""The command line through its real entry points, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import screening
+from screening.yamlsafe import parse_yaml
+
+from .conftest import DEFINITIONS, ROOT
+
+GOOD = DEFINITIONS / "good.yaml"
+SEVERAL = DEFINITIONS / "bad" / "several_problems.yaml"
+GCC_LINE = re.compile(r"^(?P<file>.+):(?P<line>\d+):(?P<col>\d+): error: (?P<code>[a-z_]+): .+$")
+BUILTINS = {
+    "audit",
+    "audit_c",
+    "cssrs_screener",
+    "dass21",
+    "epds",
+    "gad2",
+    "gad7",
+    "k10",
+    "pcl5",
+    "phq2",
+    "phq9",
+    "pss10",
+    "who5",
+}
+SCRIPT = Path(sys.executable).parent / "screening"
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "screening.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+        timeout=120,
+    )
+
+
+def score_json(*args: str, cwd: Path = ROOT) -> Any:
+    done = run("score", *args, cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+AUDIT_C_THREE = {"audit_c_1": 2, "audit_c_2": 1, "audit_c_3": 0}  # total 3
+
+
+# --- score ----------------------------------------------------------------------------------
+
+
+def test_score_the_bundled_example() -> None:
+    result = score_json("phq9", "examples/phq9.json")
+    assert result["instrument"] == "phq9"
+    assert result["valid"] is True
+    total = result["scales"]["total"]
+    assert total["score"] == 15
+    assert total["band"] == "moderately severe"
+    assert total["prorated"] is False
+    assert [f["id"] for f in result["flags"]] == ["suicidal_ideation"]
+    assert result["flags"][0]["severity"] == "critical"
+    assert result["flags"][0]["items"] == ["phq9_9"]
+    assert result["provenance"]["definition_hash"].startswith("sha256:")
+
+
+def test_score_a_list_gives_a_list(tmp_path: Path) -> None:
+    zero = {f"phq9_{n}": 0 for n in range(1, 10)}
+    high = {f"phq9_{n}": 3 for n in range(1, 10)}
+    prorated = {**zero, "phq9_1": None, "phq9_2": 2, "phq9_3": 2}  # 4 x 9/8 = 4.5 -> 5
+    results = score_json("phq9", str(write_json(tmp_path / "many.json", [zero, high, prorated])))
+    assert isinstance(results, list)
+    assert [r["scales"]["total"]["score"] for r in results] == [0, 27, 5]
+    assert [r["scales"]["total"]["band"] for r in results] == ["minimal", "severe", "mild"]
+    assert results[2]["scales"]["total"]["prorated"] is True
+    assert results[2]["scales"]["total"]["unrounded"] == 4.5
+    assert [[f["id"] for f in r["flags"]] for r in results] == [[], ["suicidal_ideation"], []]
+
+
+def test_score_responses_with_context(tmp_path: Path) -> None:
+    records = [
+        {"responses": AUDIT_C_THREE, "context": {"sex": "female"}},
+        {"responses": AUDIT_C_THREE, "context": {"sex": "male"}},
+    ]
+    results = score_json("audit_c", str(write_json(tmp_path / "ctx.json", records)))
+    assert [r["scales"]["total"]["score"] for r in results] == [3, 3]
+    assert [r["classifications"]["screen"] for r in results] == ["positive", "negative"]
+    assert all(r["valid"] for r in results)
+    single = score_json("audit_c", str(write_json(tmp_path / "one.json", records[0])))
+    assert single["classifications"] == {"screen": "positive"}
+
+
+def test_score_context_option(tmp_path: Path) -> None:
+    path = str(write_json(tmp_path / "audit_c.json", AUDIT_C_THREE))
+    female = score_json("audit_c", path, "--context", "sex=female")
+    assert female["classifications"]["screen"] == "positive"
+    male = score_json("audit_c", path, "--context", "sex=male")
+    assert male["classifications"]["screen"] == "negative"
+    absent = score_json("audit_c", path)
+    assert absent["valid"] is False
+    assert [i["code"] for i in absent["issues"]] == ["context_missing"]
+
+
+def test_score_context_option_must_be_name_value(tmp_path: Path) -> None:
+    path = str(write_json(tmp_path / "audit_c.json", AUDIT_C_THREE))
+    done = run("score", "audit_c", path, "--context", "female")
+    assert done.returncode == 2
+    assert "--context takes NAME=VALUE" in done.stderr
+
+
+def test_score_context_of_any_name_is_an_issue_not_a_crash(tmp_path: Path) -> None:
+    path = str(write_json(tmp_path / "audit_c.json", AUDIT_C_THREE))
+    for name in ("instrument", "on_error", "responses"):
+        result = score_json("audit_c", path, "--context", "sex=female", "--context", f"{name}=x")
+        assert [i["code"] for i in result["issues"]] == ["unknown_context"]
+        assert result["valid"] is False
+
+
+def test_score_context_must_be_an_object(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "bad.json", {"responses": AUDIT_C_THREE, "context": 5})
+    done = run("score", "audit_c", str(path))
+    assert done.returncode == 2
+    assert "context must be a JSON object (got int)" in done.stderr
+
+
+def test_fail_on_invalid(tmp_path: Path) -> None:
+    bad = {f"phq9_{n}": 1 for n in range(1, 10)} | {"phq9_3": 5}
+    path = str(write_json(tmp_path / "bad.json", bad))
+    lenient = run("score", "phq9", path)
+    assert lenient.returncode == 0
+    result = json.loads(lenient.stdout)
+    assert result["valid"] is False
+    assert [(i["code"], i["item"]) for i in result["issues"]] == [("invalid_value", "phq9_3")]
+    assert [f["id"] for f in result["flags"]] == ["suicidal_ideation"]  # never lost
+    strict = run("score", "phq9", path, "--fail-on-invalid")
+    assert strict.returncode == 1
+    assert json.loads(strict.stdout)["valid"] is False
+    good = run("score", "phq9", "examples/phq9.json", "--fail-on-invalid")
+    assert good.returncode == 0
+
+
+def test_score_unknown_instrument_and_missing_input() -> None:
+    unknown = run("score", "phq10", "examples/phq9.json")
+    assert unknown.returncode == 2
+    assert "no built-in instrument 'phq10'" in unknown.stderr
+    missing = run("score", "phq9", "no-such-file.json")
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("screening: error:")
+
+
+# --- validate -------------------------------------------------------------------------------
+
+
+def test_validate_builtins_and_good_definition() -> None:
+    builtins = run("validate", "instruments/")
+    assert builtins.returncode == 0, builtins.stdout + builtins.stderr
+    assert f"{len(BUILTINS)} file(s) checked, 0 error(s)" in builtins.stderr
+    good = run("validate", str(GOOD))
+    assert good.returncode == 0
+    assert good.stdout == ""
+    assert "1 file(s) checked, 0 error(s), 0 warning(s): valid" in good.stderr
+
+
+def test_validate_reports_every_problem_gcc_style() -> None:
+    done = run("validate", str(SEVERAL))
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    matches = [GCC_LINE.match(line) for line in lines]
+    assert all(matches), lines
+    found = {(m["code"], int(m["line"])) for m in matches if m}
+    assert found == {
+        ("unknown_option_set", 14),
+        ("unknown_key", 14),
+        ("unknown_item", 19),
+        ("bands_not_contiguous", 23),
+    }
+    assert {m["file"] for m in matches if m} == {str(SEVERAL)}
+    assert f"{SEVERAL}:19:29: error: unknown_item: " in done.stdout
+    assert "4 error(s)" in done.stderr
+    assert done.stderr.rstrip().endswith("invalid")
+
+
+def test_validate_json() -> None:
+    done = run("validate", "--format", "json", str(SEVERAL), str(GOOD))
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert report["files"] == [str(SEVERAL), str(GOOD)]
+    issues = report["issues"]
+    assert sorted(i["code"] for i in issues) == [
+        "bands_not_contiguous",
+        "unknown_item",
+        "unknown_key",
+        "unknown_option_set",
+    ]
+    assert all(i["file"] == str(SEVERAL) and i["severity"] == "error" for i in issues)
+    (unknown_item,) = [i for i in issues if i["code"] == "unknown_item"]
+    assert (unknown_item["line"], unknown_item["col"]) == (19, 29)
+    assert unknown_item["path"] == "scales.total.items[2]"
+
+
+def test_validate_github() -> None:
+    done = run("validate", "--format", "github", str(SEVERAL))
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4
+    assert all(line.startswith(f"::error file={SEVERAL},line=") for line in lines)
+    assert f"::error file={SEVERAL},line=19,col=29,title=unknown_item::scale 'total'" in (
+        done.stdout
+    )
+
+
+def _with_unused_source(tmp_path: Path) -> Path:
+    text = GOOD.read_text(encoding="utf-8").replace(
+        "sources:\n", "sources:\n  unused: Nobody N. A paper no rule cites. 2020.\n", 1
+    )
+    path = tmp_path / "good.yaml"  # the id is 'good': no id_filename warning
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_validate_strict_fails_on_a_warning(tmp_path: Path) -> None:
+    path = _with_unused_source(tmp_path)
+    lenient = run("validate", str(path))
+    assert lenient.returncode == 0
+    assert lenient.stdout.startswith(f"{path}:")
+    assert ": warning: unused_source: source 'unused' is cited by no rule" in lenient.stdout
+    assert "0 error(s), 1 warning(s): valid" in lenient.stderr
+    strict = run("validate", "--strict", str(path))
+    assert strict.returncode == 1
+    assert "0 error(s), 1 warning(s): invalid" in strict.stderr
+
+
+def test_validate_usage_and_io_errors(tmp_path: Path) -> None:
+    missing = run("validate", str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 2
+    assert "no such file" in missing.stderr
+    assert missing.stdout == ""
+    bad_option = run("validate", "--format", "xml", str(GOOD))
+    assert bad_option.returncode == 2
+    assert "invalid choice: 'xml'" in bad_option.stderr
+    unknown_flag = run("validate", "--no-such-option", str(GOOD))
+    assert unknown_flag.returncode == 2
+    no_command = run()
+    assert no_command.returncode == 2
+
+
+# --- list, show, schema ---------------------------------------------------------------------
+
+
+def test_list_shows_every_builtin() -> None:
+    done = run("list")
+    assert done.returncode == 0
+    rows = {line.split()[0]: line for line in done.stdout.splitlines()}
+    assert set(rows) >= BUILTINS
+    assert set(rows) == {p.stem for p in (ROOT / "instruments").glob("*.yaml")}
+    assert rows["phq9"].endswith("Patient Health Questionnaire-9 [permissive]")
+    assert rows["epds"].endswith("[permission-required]")
+
+
+def test_show_epds_mentions_reverse_scoring_and_licence() -> None:
+    done = run("show", "epds")
+    assert done.returncode == 0
+    out = done.stdout
+    assert out.startswith("Edinburgh Postnatal Depression Scale (epds, definition ")
+    assert "licence: permission-required, The Royal College of Psychiatrists" in out
+    assert "  epds_3: self-blame (reverse-scored)" in out
+    assert "  epds_1: anhedonia (humour) [" in out  # not reversed
+    assert out.count("(reverse-scored)") == 7  # items 3 and 5-10
+    assert "  13-30: probable depression" in out
+    assert "flag self_harm_thoughts (critical)" in out
+    assert out.rstrip().endswith("A screening score is not a diagnosis.")
+
+
+def test_schema_matches_the_committed_file() -> None:
+    done = run("schema")
+    assert done.returncode == 0
+    assert done.stdout == (ROOT / "docs" / "instrument.schema.json").read_text(encoding="utf-8")
+    schema = json.loads(done.stdout)
+    assert schema["title"] == "screening instrument definition"
+    assert schema["additionalProperties"] is False
+
+
+def test_version() -> None:
+    done = run("--version")
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"screening {screening.__version__}"
+
+
+# --- the pre-commit hook --------------------------------------------------------------------
+
+
+def _hook() -> dict[str, Any]:
+    parsed = parse_yaml((ROOT / ".pre-commit-hooks.yaml").read_bytes())
+    assert parsed.issues == []
+    (hook,) = parsed.data
+    assert isinstance(hook, dict)
+    return hook
+
+
+def test_pre_commit_hook_definition() -> None:
+    hook = _hook()
+    assert hook["id"] == "screening-validate"
+    assert hook["entry"] == "screening validate"
+    assert hook["language"] == "python"
+    assert hook["pass_filenames"] is True
+    files = re.compile(hook["files"])
+    assert files.search("instruments/phq9.yaml")
+    assert files.search("my/definition.yml")
+    assert not files.search("examples/phq9.json")
+    assert not files.search("instruments/phq9.yaml.orig")
+
+
+@pytest.mark.parametrize(("path", "code"), [(GOOD, 0), (SEVERAL, 1)], ids=["good", "bad"])
+def test_pre_commit_hook_entry(path: Path, code: int) -> None:
+    assert SCRIPT.is_file(), f"console script not found next to {sys.executable}"
+    entry = shlex.split(_hook()["entry"])
+    assert entry[0] == "screening"
+    done = subprocess.run(
+        [str(SCRIPT), *entry[1:], str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == code, done.stdout + done.stderr
+    if code:
+        assert f"{path}:19:29: error: unknown_item:" in done.stdout
+    else:
+        assert done.stdout == ""

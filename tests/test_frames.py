@@ -1,0 +1,333 @@
+"""The DataFrame scorer: same answers as the single-response scorer, every row kept."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import screening
+from screening.cases import case_responses, compare
+from screening.results import FlagResult, ScaleResult, ScoreResult
+
+BUILTINS = screening.list_instruments()
+
+
+def _same(a: Any, b: Any) -> bool:
+    a = None if a is pd.NA or (isinstance(a, float) and math.isnan(a)) else a
+    b = None if b is pd.NA or (isinstance(b, float) and math.isnan(b)) else b
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and abs(a - b) < 1e-9
+    return bool(a == b)
+
+
+def assert_rows_match(
+    inst: screening.Instrument, df: pd.DataFrame, context: dict[str, Any] | None = None
+) -> None:
+    """Each row of score_frame equals score() on that row."""
+    out = screening.score_frame(inst, df, context=context, allow_missing_columns=True)
+    assert list(out.index) == list(df.index)
+    for position in range(len(df)):
+        responses = {c: df[c].iloc[position] for c in df.columns}
+        ctx = {}
+        for name, value in (context or {}).items():
+            cell = value.iloc[position] if isinstance(value, pd.Series) else value
+            if cell is not None and not (isinstance(cell, float) and math.isnan(cell)):
+                ctx[name] = cell
+        expected = screening.score(inst, responses, on_error="invalid", **ctx)
+        row = out.iloc[position]
+        where = f"{inst.id} row {position}: {responses} {ctx}"
+        assert bool(row["valid"]) == expected.valid, where
+        assert row["reason"] == "; ".join(expected.reasons), where
+        for name, scale in expected.scales.items():
+            assert _same(row[name], scale.score), (where, name)
+            if f"{name}_band" in out:
+                assert _same(row[f"{name}_band"], scale.band), (where, name)
+            assert row[f"{name}_answered"] == scale.answered, (where, name)
+            assert row[f"{name}_missing"] == scale.missing, (where, name)
+            assert bool(row[f"{name}_prorated"]) == scale.prorated, (where, name)
+            if f"{name}_unrounded" in out:
+                assert _same(row[f"{name}_unrounded"], scale.unrounded), (where, name)
+        for flag in inst.flags:
+            assert bool(row[f"flag_{flag.id}"]) == (flag.id in expected.flag_ids), (where, flag.id)
+        for name in inst.classifications:
+            assert _same(row[name], expected.classifications[name]), (where, name)
+
+
+CELL_KINDS = ("valid", "valid", "valid", "valid", "missing", "out_of_range", "fraction", "text")
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> tuple[str, pd.DataFrame, dict[str, Any]]:
+    instrument_id = draw(st.sampled_from(BUILTINS))
+    inst = screening.load_instrument(instrument_id)
+    n = draw(st.integers(min_value=1, max_value=12))
+    data: dict[str, Any] = {}
+    for item in inst.items:
+        values = [o.value for o in inst.item_options(item)]
+        column_kind = draw(st.sampled_from(["int", "float", "object"]))
+        allowed = {"int": ("valid", "out_of_range"), "float": CELL_KINDS[:-1]}.get(
+            column_kind, CELL_KINDS
+        )
+        cells: list[Any] = []
+        for _ in range(n):
+            kind = draw(st.sampled_from(allowed))
+            if kind == "valid":
+                cells.append(draw(st.sampled_from(values)))
+            elif kind == "missing":
+                cells.append(None if column_kind == "object" else np.nan)
+            elif kind == "out_of_range":
+                cells.append(draw(st.sampled_from([max(values) + 1, min(values) - 1, 99])))
+            elif kind == "fraction":
+                cells.append(values[0] + 0.5)
+            else:
+                cells.append(draw(st.sampled_from([str(values[0]), True, "x"])))
+        dtype = {"int": "int64", "float": "float64"}.get(column_kind, object)
+        data[item.id] = pd.Series(cells, dtype=dtype)
+    context: dict[str, Any] = {}
+    for name, var in inst.context.items():
+        options = [*var.values, None, "other"]
+        context[name] = pd.Series([draw(st.sampled_from(options)) for _ in range(n)], dtype=object)
+    df = pd.DataFrame(data)
+    df.index = pd.Index([f"r{i}" for i in range(n)])
+    for value in context.values():
+        value.index = df.index
+    return instrument_id, df, context
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames())
+def test_every_row_equals_the_single_response_scorer(
+    drawn: tuple[str, pd.DataFrame, dict[str, Any]],
+) -> None:
+    instrument_id, df, context = drawn
+    assert_rows_match(screening.load_instrument(instrument_id), df, context)
+
+
+def frame_result(
+    inst: screening.Instrument, responses: dict[str, Any], context: dict[str, Any]
+) -> ScoreResult:
+    """One response through the DataFrame path, read back as a ScoreResult for `compare`."""
+    df = pd.DataFrame(
+        {k: pd.Series([v], dtype=object) for k, v in responses.items()}, index=pd.RangeIndex(1)
+    )
+    ctx = {k: pd.Series([v], dtype=object) for k, v in context.items()}
+    out = screening.score_frame(inst, df, context=ctx, allow_missing_columns=True).iloc[0]
+    issues = screening.issues_frame(inst, df, context=ctx, allow_missing_columns=True)
+
+    def value(name: str) -> Any:
+        cell = out.get(name)
+        missing = cell is None or cell is pd.NA or (isinstance(cell, float) and math.isnan(cell))
+        return None if missing else cell
+
+    scales = {
+        name: ScaleResult(
+            value(name),
+            value(f"{name}_band"),
+            None,
+            bool(out[f"{name}_prorated"]),
+            value(f"{name}_unrounded"),
+            int(out[f"{name}_answered"]),
+            int(out[f"{name}_missing"]),
+            0,
+            value(name) is not None,
+            "",
+        )
+        for name in inst.scales
+    }
+    flags = tuple(
+        FlagResult(f.id, f.severity, f.message, ()) for f in inst.flags if out[f"flag_{f.id}"]
+    )
+    from screening.errors import Issue
+
+    found = tuple(Issue(code, "") for code in issues["code"] if code != "scale_unscored")
+    return ScoreResult(
+        inst.id,
+        bool(out["valid"]),
+        scales,
+        flags,
+        {name: value(name) for name in inst.classifications},
+        (),
+        found,
+        screening.scoring.plan_for(inst).provenance,
+    )
+
+
+@pytest.mark.parametrize("instrument_id", BUILTINS)
+def test_golden_cases_through_the_dataframe_path(instrument_id: str) -> None:
+    inst = screening.load_instrument(instrument_id)
+    item_ids = {i.id for i in inst.items}
+    failures = []
+    for index, case in enumerate(inst.cases):
+        responses = case_responses(inst, case)
+        if not set(responses) <= item_ids:
+            continue  # unknown items: a DataFrame's other columns are not items
+        context = dict(case.context)
+        if set(context) - set(inst.context):
+            continue
+        result = frame_result(inst, responses, context)
+        failures += [f.message for f in compare(index, case, result)]
+    assert failures == []
+
+
+def phq9_frame(rows: list[list[Any]], columns: list[str] | None = None) -> pd.DataFrame:
+    names = columns or [f"phq9_{n}" for n in range(1, 10)]
+    return pd.DataFrame(rows, columns=names)
+
+
+def test_index_order_and_every_row_are_kept() -> None:
+    df = phq9_frame([[3, 2, 1, 2, 1, 2, 1, 2, 1], [0] * 9, [None] * 9])
+    df.index = pd.Index([30, 10, 20], name="visit")
+    out = screening.score_frame("phq9", df)
+    assert list(out.index) == [30, 10, 20]
+    assert out.index.name == "visit"
+    assert out["total"].tolist() == [15, 0, pd.NA]
+    assert out["total_band"].tolist()[:2] == ["moderately severe", "minimal"]
+    assert out["flag_suicidal_ideation"].tolist() == [True, False, False]
+    assert out["valid"].tolist() == [True, True, False]
+    assert out["reason"].tolist() == ["", "", "total: 9 of 9 items missing (at most 2 allowed)"]
+
+
+def test_nullable_dtypes_and_ordered_bands() -> None:
+    out = screening.score_frame("phq9", phq9_frame([[3, 2, 1, 2, 1, 2, 1, 2, 1], [1] * 9]))
+    assert str(out["total"].dtype) == "Int16"
+    assert str(out["flag_suicidal_ideation"].dtype) == "boolean"
+    assert out["total_band"].cat.ordered
+    assert out[out["total_band"] >= "moderate"].index.tolist() == [0]
+    who5 = screening.score_frame("who5", pd.DataFrame({f"who5_{n}": [5, 2] for n in range(1, 6)}))
+    assert who5["percentage"].tolist() == [100, 40]
+
+
+def test_missing_items_are_never_scored_as_zero() -> None:
+    # BioPsyKit scores one empty item as the sum of the other eight, and an empty row as 0
+    out = screening.score_frame("phq9", phq9_frame([[2] * 8 + [None], [None] * 9]))
+    assert out["total"].tolist() == [18, pd.NA]  # 16 x 9/8 = 18, prorated as the source says
+    assert out["total_prorated"].tolist() == [True, False]
+    assert out["total_unrounded"].tolist()[0] == pytest.approx(18.0)
+
+
+def test_bad_cells_invalidate_their_row_only_and_flags_survive() -> None:
+    df = phq9_frame([[1, 1, 7, 1, 1, 1, 1, 1, 2], [1] * 9, [1, 1, 2.5, 1, 1, 1, 1, 1, 0]])
+    out = screening.score_frame("phq9", df)
+    assert out["valid"].tolist() == [False, True, False]
+    assert out["total"].tolist() == [pd.NA, 9, pd.NA]
+    assert out["flag_suicidal_ideation"].tolist() == [True, True, False]
+    assert out["reason"][0] == "item 'phq9_3' must be one of 0, 1, 2, 3 (got 7.0)"
+
+
+def test_text_and_booleans_are_not_numbers() -> None:
+    df = phq9_frame([["2", 1, 1, 1, 1, 1, 1, 1, 0], [True, 1, 1, 1, 1, 1, 1, 1, 0]])
+    df = df.astype({"phq9_1": object})
+    out = screening.score_frame("phq9", df)
+    assert out["valid"].tolist() == [False, False]
+    assert "got the text '2'" in out["reason"][0]
+    assert "got True, a boolean" in out["reason"][1]
+    bools = phq9_frame([[True] * 9])
+    assert screening.score_frame("phq9", bools)["valid"].tolist() == [False]
+
+
+def test_issues_frame_is_tidy_and_joins_on_the_index() -> None:
+    df = phq9_frame([[1, 1, 7, 1, 1, 1, 1, 1, 2], [1] * 9, [None] * 3 + [1] * 6])
+    df.index = pd.Index(["a", "b", "c"])
+    issues = screening.issues_frame("phq9", df)
+    assert list(issues.columns) == [
+        "row",
+        "instrument",
+        "item",
+        "column",
+        "code",
+        "value",
+        "message",
+    ]
+    assert issues[["row", "code"]].values.tolist() == [
+        ["a", "invalid_value"],
+        ["c", "scale_unscored"],
+    ]
+    assert issues["item"][0] == "phq9_3"
+    assert pd.isna(issues["item"][1])
+    assert issues["value"][0] == 7
+    joined = issues.merge(df, left_on="row", right_index=True)
+    assert len(joined) == 2
+
+
+def test_columns_by_mapping_format_and_prefix() -> None:
+    values = [[3, 2, 1, 2, 1, 2, 1, 2, 1]]
+    padded = phq9_frame(values, [f"PHQ_{n:02d}" for n in range(1, 10)])
+    assert screening.score_frame("phq9", padded, prefix="PHQ_")["total"][0] == 15
+    assert screening.score_frame("phq9", padded, columns="PHQ_{n:0>2}")["total"][0] == 15
+    plain = phq9_frame(values, [f"q{n}" for n in range(1, 10)])
+    mapping = {f"phq9_{n}": f"q{n}" for n in range(1, 10)}
+    assert screening.score_frame("phq9", plain, columns=mapping)["total"][0] == 15
+
+
+def test_an_absent_scored_column_is_an_error_unless_allowed() -> None:
+    df = phq9_frame([[1] * 9]).drop(columns=["phq9_4"])
+    with pytest.raises(ValueError, match=r"no column for scored item\(s\) phq9_4"):
+        screening.score_frame("phq9", df)
+    out = screening.score_frame("phq9", df, allow_missing_columns=True)
+    assert out["total"][0] == 9  # 8 x 9/8
+    with pytest.raises(ValueError, match="no column for any phq9 item"):
+        screening.score_frame("phq9", pd.DataFrame({"x": [1]}))
+
+
+def test_several_instruments_do_not_collide() -> None:
+    df = pd.concat(
+        [phq9_frame([[1] * 9]), pd.DataFrame({f"gad7_{n}": [2] for n in range(1, 8)})], axis=1
+    )
+    out = screening.score_frame(["phq9", "gad7"], df)
+    assert out["phq9_total"][0] == 9
+    assert out["gad7_total"][0] == 14
+    assert {"phq9_valid", "gad7_valid", "phq9_reason", "gad7_reason"} <= set(out.columns)
+    assert len(set(out.columns)) == len(out.columns)
+
+
+def test_context_from_a_column_or_a_scalar() -> None:
+    df = pd.DataFrame({"audit_c_1": [1, 1, 1], "audit_c_2": [1, 1, 1], "audit_c_3": [1, 1, 1]})
+    sex = pd.Series(["female", "male", None])
+    out = screening.score_frame("audit_c", df, context={"sex": sex})
+    assert out["screen"].tolist()[:2] == ["positive", "negative"]
+    assert out["valid"].tolist() == [True, True, False]
+    assert "needs context 'sex'" in out["reason"][2]
+    scalar = screening.score_frame("audit_c", df, context={"sex": "female"})
+    assert scalar["screen"].tolist() == ["positive"] * 3
+    with pytest.raises(ValueError, match="takes no context 'age'"):
+        screening.score_frame("audit_c", df, context={"age": 40})
+
+
+def test_accessor() -> None:
+    df = phq9_frame([[3, 2, 1, 2, 1, 2, 1, 2, 1]])
+    assert df.screening.score("phq9")["total"][0] == 15
+    assert df.screening.issues("phq9").empty
+
+
+def test_output_schema_matches_the_output() -> None:
+    schema = screening.output_schema("phq9")
+    out = screening.score_frame("phq9", phq9_frame([[1] * 9]))
+    assert len(schema) == 0
+    assert list(schema.columns) == list(out.columns)
+    assert schema.dtypes.astype(str).tolist() == out.dtypes.astype(str).tolist()
+    arrow = screening.arrow_schema(["phq9", "gad7"])
+    assert "phq9_total" in arrow.names
+    assert str(arrow.field("phq9_total").type) == "int16"
+
+
+def test_dask_map_partitions_equals_the_in_memory_result() -> None:
+    dd = pytest.importorskip("dask.dataframe")
+    import dask
+
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 4, size=(200, 9)).astype(float)
+    values[rng.random(values.shape) < 0.05] = np.nan
+    df = pd.DataFrame(values, columns=[f"phq9_{n}" for n in range(1, 10)])
+    expected = screening.score_frame("phq9", df)
+    ddf = dd.from_pandas(df, npartitions=4)
+    with dask.config.set(scheduler="synchronous"):
+        got = ddf.map_partitions(
+            screening.score_frame, "phq9", meta=screening.output_schema("phq9")
+        ).compute()
+    pd.testing.assert_frame_equal(got, expected)

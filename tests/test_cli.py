@@ -344,3 +344,25 @@ def test_pre_commit_hook_entry(path: Path, code: int) -> None:
         assert f"{path}:19:29: error: unknown_item:" in done.stdout
     else:
         assert done.stdout == ""
+
+
+def test_export_fhir_questionnaire_and_redcap(tmp_path: Path) -> None:
+    done = run("export", "phq9", "--format", "fhir-questionnaire")
+    assert done.returncode == 0, done.stderr
+    questionnaire = json.loads(done.stdout)
+    assert questionnaire["resourceType"] == "Questionnaire"
+    link_ids = [i["linkId"] for i in questionnaire["item"]]
+    assert [i for i in link_ids if i.startswith("phq9_")][:2] == ["phq9_1", "phq9_2"]
+    out = tmp_path / "epds.csv"
+    assert run("export", "epds", "--format", "redcap", "-o", str(out)).returncode == 0
+    rows = out.read_text().splitlines()
+    assert rows[0].startswith("Variable / Field Name,")
+    assert any(row.startswith("epds_10,") for row in rows)
+    assert run("export", "phq9").returncode == 2  # --format is required
+
+
+def test_score_a_fhir_questionnaire_response() -> None:
+    result = score_json("phq9", str(ROOT / "tests" / "fhir" / "phq9-loinc.json"))
+    assert result["instrument"] == "phq9"
+    assert isinstance(result["scales"]["total"]["score"], int)
+    assert result["valid"] is True

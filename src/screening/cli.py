@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,20 +40,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"screening {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("score", help="score responses from a JSON file")
+    p = sub.add_parser("score", help="score responses from a JSON, CSV, Parquet or JSON Lines file")
     p.add_argument("instrument", help="a built-in id or a definition file")
     p.add_argument(
         "input",
         help="JSON: one response object (item id -> value), "
-        "{'responses': {...}, 'context': {...}}, or a list of either",
+        "{'responses': {...}, 'context': {...}}, or a list of either; or a table: "
+        ".csv, .parquet, .jsonl (one row per administration, streamed in chunks)",
     )
+    p.add_argument(
+        "-o", "--output", help="a table's scores: .csv, .parquet or .jsonl (CSV to stdout)"
+    )
+    p.add_argument("--input-format", choices=["json", "csv", "parquet", "jsonl"])
+    p.add_argument("--output-format", choices=["csv", "parquet", "jsonl"])
     p.add_argument(
         "--context",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a context variable, e.g. sex=female (repeatable)",
+        help="a context variable, e.g. sex=female (repeatable); for a table, VALUE may name "
+        "a column",
     )
+    p.add_argument("--prefix", help="item columns are PREFIX<n>: PHQ_ finds PHQ_1 or PHQ_01")
+    p.add_argument("--pattern", help="item columns by a format string, e.g. 'PHQ_{n:0>2}'")
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="ITEM=COLUMN",
+        help="the column of one item (repeatable)",
+    )
+    p.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk")
+    p.add_argument("--no-progress", action="store_true", help="no progress line")
     p.add_argument(
         "--fail-on-invalid", action="store_true", help="exit 1 when any response is invalid"
     )
@@ -69,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("instrument", help="a built-in id or a definition file")
 
     sub.add_parser("schema", help="print the JSON Schema of the definition format")
+
+    p = sub.add_parser("export", help="an instrument as a FHIR Questionnaire or REDCap dictionary")
+    p.add_argument("instrument", help="a built-in id or a definition file")
+    p.add_argument("--format", choices=["fhir-questionnaire", "redcap"], required=True)
+    p.add_argument("-o", "--output", help="a file to write (standard output when absent)")
     return parser
 
 
@@ -80,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "list": _list,
         "show": _show,
         "schema": _schema,
+        "export": _export,
     }[args.command]
     try:
         return handler(args, sys.stdout)
@@ -92,23 +117,40 @@ def _load(ref: str) -> Instrument:
     return load_instrument(ref)
 
 
-def _parse_context(pairs: list[str]) -> dict[str, str]:
+def _parse_pairs(pairs: list[str], option: str, form: str) -> dict[str, str]:
     out = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise ValueError(f"--context takes NAME=VALUE (got {pair!r})")
+            raise ValueError(f"{option} takes {form} (got {pair!r})")
         out[name] = value
     return out
 
 
+def _parse_context(pairs: list[str]) -> dict[str, str]:
+    return _parse_pairs(pairs, "--context", "NAME=VALUE")
+
+
 def _score(args: argparse.Namespace, out: TextIO) -> int:
+    fmt = args.input_format or ("json" if args.input.lower().endswith(".json") else None)
+    if fmt != "json":
+        return _score_table(args, out)
     plan = plan_for(_load(args.instrument))
     context = _parse_context(args.context)
     data = json.loads(Path(args.input).read_text(encoding="utf-8"))
     records = data if isinstance(data, list) else [data]
     results = []
     for record in records:
+        if isinstance(record, dict) and record.get("resourceType") == "QuestionnaireResponse":
+            from .fhir import score_questionnaire_response
+
+            # what can be read is scored, so a risk flag survives an unreadable answer
+            ctx_any: dict[str, Any] = dict(context)
+            result = score_questionnaire_response(
+                plan.instrument, record, on_error="invalid", **ctx_any
+            )
+            results.append(result.to_dict())
+            continue
         responses, ctx = _record(record, context)
         # the plan directly: a context variable may have any name, "on_error" included
         results.append(score_plan(plan, responses, ctx, "invalid").to_dict())
@@ -116,6 +158,30 @@ def _score(args: argparse.Namespace, out: TextIO) -> int:
     out.write(json.dumps(payload, indent=args.indent or None, ensure_ascii=False) + "\n")
     invalid = any(not r["valid"] for r in results)
     return EXIT_INVALID if invalid and args.fail_on_invalid else EXIT_OK
+
+
+def _score_table(args: argparse.Namespace, out: TextIO) -> int:
+    from .files import score_file
+
+    if args.chunk_rows < 1:
+        raise ValueError("--chunk-rows must be at least 1")
+    columns: Any = _parse_pairs(args.map, "--map", "ITEM=COLUMN") or args.pattern
+    show = sys.stderr.isatty() and not args.no_progress and not os.environ.get("CI")
+    summary = score_file(
+        _load(args.instrument),
+        args.input,
+        args.output,
+        input_format=args.input_format,
+        output_format=args.output_format,
+        columns=columns,
+        prefix=args.prefix,
+        context=_parse_context(args.context),
+        chunk_rows=args.chunk_rows,
+        stdout=out,
+        progress=sys.stderr if show else None,
+    )
+    sys.stderr.write(summary.format() + "\n")
+    return EXIT_INVALID if summary.invalid and args.fail_on_invalid else EXIT_OK
 
 
 def _record(record: Any, context: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -217,6 +283,23 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
     lines.extend(f"  [{key}] {inst.citation(key)}" for key in inst.sources)
     lines.append("A screening score is not a diagnosis.")
     out.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace, out: TextIO) -> int:
+    inst = _load(args.instrument)
+    if args.format == "redcap":
+        from .redcap import to_redcap_csv
+
+        text = to_redcap_csv(inst)
+    else:
+        from .fhir import to_questionnaire
+
+        text = json.dumps(to_questionnaire(inst), indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8", newline="")
+    else:
+        out.write(text)
     return EXIT_OK
 
 

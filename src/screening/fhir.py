@@ -1,0 +1,1064 @@
+"""FHIR R4: a QuestionnaireResponse in; Observations, a RiskAssessment, a Bundle and a
+Questionnaire out.
+
+Everything is plain JSON-ready dicts: no FHIR library is needed at run time (the tests validate
+every resource against the `fhir.resources` R4B models).
+
+Reading a QuestionnaireResponse matches each answered item to an item of the definition, by the
+caller's mapping (linkId → item id), by linkId = item id, or by LOINC code (a linkId such as
+`/44250-9` or `44250-9`, or a `code` on the item), and each answer to an option: a `valueCoding`
+by the option's LOINC answer code (or this library's own answer code), else by the score in its
+`itemWeight` / `ordinalValue` extension; a `valueInteger` or integral `valueDecimal` as the option
+value; a `valueBoolean` only for a yes/no item (options exactly 0 and 1). Nothing is guessed:
+anything else is a `ResponseError` whose issues name the linkId and its place in the resource.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from datetime import date, datetime
+from typing import Any, NamedTuple
+
+from .definition import (
+    LOINC_PATTERN,
+    AllCondition,
+    AnyCondition,
+    Instrument,
+    Item,
+    ItemCondition,
+    Option,
+    Scale,
+)
+from .errors import Issue, PathPart, ResponseError, format_path
+from .loading import load_instrument
+from .results import ScaleResult, ScoreResult
+from .rules import describe, predicate
+from .scoring import OnError, score
+
+Json = dict[str, Any]
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+CODE_SYSTEM_BASE = "https://github.com/screening/screening/CodeSystem"
+SCORE_SYSTEM = f"{CODE_SYSTEM_BASE}/score"
+"""This library's code system for a scale without a LOINC code: code `<instrument>.<scale>`."""
+ANSWER_SYSTEM = f"{CODE_SYSTEM_BASE}/answer"
+"""This library's code system for an option without a LOINC answer code:
+code `<instrument>.<item>.<value>`."""
+QUESTIONNAIRE_BASE = "https://github.com/screening/screening/Questionnaire"
+ITEM_WEIGHT = "http://hl7.org/fhir/StructureDefinition/itemWeight"
+ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
+CALCULATED_EXPRESSION = (
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression"
+)
+DESIGN_NOTE = "http://hl7.org/fhir/StructureDefinition/designNote"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+DATA_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+SCALE_LINK_PREFIX = "scale."
+"""linkId prefix of the calculated score items of an exported Questionnaire (`scale.total`)."""
+
+RISK_CLASSIFICATIONS: Mapping[str, tuple[str, ...]] = {"cssrs_screener": ("triage",)}
+"""Classifications that are risk levels, by instrument id. The definition format cannot mark a
+classification as a risk level, so the built-ins' are listed here; pass `risk_classifications`
+for any other definition."""
+
+_WEIGHT_URLS = (ITEM_WEIGHT, ORDINAL_VALUE)
+_SURVEY = {"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}
+_NOT_A_DIAGNOSIS = (
+    "A screening result is not a diagnosis: it supports, and never replaces, clinical judgement. "
+    "A raised risk flag needs a clinician's assessment."
+)
+# FHIR R4 dateTime (a time needs a time zone); partial dates are allowed.
+_DATETIME = re.compile(
+    r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
+    r"(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])"
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?"
+    r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?"
+)
+
+Reference = str | Mapping[str, Any]
+DateTimeLike = datetime | date | str
+
+
+# --- shared helpers ---------------------------------------------------------------------------
+
+
+def _instrument(instrument: Instrument | str) -> Instrument:
+    return load_instrument(instrument)
+
+
+def _loinc(codes: Any) -> str | None:
+    return codes.loinc if codes is not None else None
+
+
+def _item_scores(inst: Instrument, item: Item) -> dict[int, int]:
+    """Option value → score (reverse scoring applied), as the scorer computes it."""
+    values = [o.value for o in inst.item_options(item)]
+    lo, hi = min(values), max(values)
+    return {v: (lo + hi - v if item.reverse else v) for v in values}
+
+
+def _answer_coding(inst: Instrument, item: Item, option: Option) -> Json:
+    if option.code is not None:
+        return {"system": LOINC, "code": option.code, "display": option.label}
+    code = f"{inst.id}.{item.id}.{option.value}"
+    return {"system": ANSWER_SYSTEM, "code": code, "display": option.label}
+
+
+def _matching_values(inst: Instrument, cond: ItemCondition) -> list[int] | None:
+    """The option values of the item `cond` reads for which it holds (it compares scores)."""
+    item = next((i for i in inst.items if i.id == cond.item), None)
+    if item is None:
+        return None
+    test = predicate(cond)
+    return [value for value, s in _item_scores(inst, item).items() if test(s)]
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def _reference(value: Reference, what: str) -> Json:
+    if isinstance(value, str):
+        if not value:
+            raise ValueError(f"{what}: a reference must not be empty")
+        return {"reference": value}
+    if value.get("resourceType") is not None:
+        resource_id = value.get("id")
+        if not isinstance(resource_id, str) or not resource_id:
+            raise ValueError(f"{what}: the {value['resourceType']} has no id to refer to")
+        return {"reference": f"{value['resourceType']}/{resource_id}"}
+    if not any(k in value for k in ("reference", "identifier", "display")):
+        raise ValueError(f"{what}: a Reference needs reference, identifier or display")
+    return dict(value)
+
+
+def _datetime(value: DateTimeLike, what: str) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"{what}: a FHIR dateTime with a time needs a time zone")
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if not isinstance(value, str) or not _DATETIME.fullmatch(value):
+        raise ValueError(
+            f"{what}: {value!r} is not a FHIR dateTime (YYYY, YYYY-MM, YYYY-MM-DD or "
+            "YYYY-MM-DDThh:mm:ss+zz:zz)"
+        )
+    return value
+
+
+def _check_result(inst: Instrument, result: ScoreResult) -> None:
+    if result.instrument != inst.id:
+        raise ValueError(f"the result is for '{result.instrument}', not '{inst.id}'")
+    unknown = [name for name in result.scales if name not in inst.scales]
+    if unknown:
+        raise ValueError(f"the result has scale(s) {', '.join(unknown)} unknown to '{inst.id}'")
+
+
+# --- QuestionnaireResponse in -----------------------------------------------------------------
+
+
+class _Target(NamedTuple):
+    """What an answer to one item may be."""
+
+    item: Item
+    by_coding: Mapping[tuple[str, str], int]
+    """(system, code) → option value."""
+    by_score: Mapping[int, int]
+    """score (an itemWeight) → option value."""
+    scores: Mapping[int, int]
+    """option value → score."""
+    yes_no: bool
+
+
+class _Read(NamedTuple):
+    responses: dict[str, int]
+    issues: list[Issue]
+    bad_items: set[str]
+
+
+class _Reader:
+    """Matches QuestionnaireResponse items to a definition's items and reads their answers."""
+
+    def __init__(self, inst: Instrument, link_ids: Mapping[str, str | None] | None) -> None:
+        self.inst = inst
+        self.targets = {item.id: _target(inst, item) for item in inst.items}
+        self.by_loinc: dict[str, str | None] = {}
+        for item in inst.items:
+            code = _loinc(item.codes)
+            if code is not None:  # a code two items share matches neither
+                self.by_loinc[code] = None if code in self.by_loinc else item.id
+        self.scale_loinc = {_loinc(s.codes) for s in inst.scales.values()} - {None}
+        self.link_ids = dict(link_ids or {})
+        for link_id, item_id in self.link_ids.items():
+            if item_id is not None and item_id not in self.targets:
+                raise ValueError(
+                    f"link_ids maps '{link_id}' to '{item_id}', which is not an item of "
+                    f"{inst.id} (items: {', '.join(self.targets)})"
+                )
+        self.responses: dict[str, int] = {}
+        self.seen: dict[str, tuple[str, str]] = {}
+        self.issues: list[Issue] = []
+        self.bad: set[str] = set()
+
+    def read(self, resource: Any) -> _Read:
+        if not isinstance(resource, Mapping) or (
+            resource.get("resourceType") != "QuestionnaireResponse"
+        ):
+            got = resource.get("resourceType") if isinstance(resource, Mapping) else resource
+            self._issue(
+                "not_a_questionnaire_response",
+                f"expected a FHIR QuestionnaireResponse (got {_short(got)})",
+                (),
+            )
+            return _Read({}, self.issues, self.bad)
+        if resource.get("status") == "entered-in-error":
+            self._issue(
+                "entered_in_error",
+                "the QuestionnaireResponse has status entered-in-error: it must not be scored",
+                ("status",),
+            )
+        for node, path in _walk(resource, self._issue):
+            self._node(node, path)
+        return _Read(self.responses, self.issues, self.bad)
+
+    def _issue(
+        self,
+        code: str,
+        message: str,
+        path: tuple[PathPart, ...],
+        item: str | None = None,
+        value: Any = None,
+    ) -> None:
+        self.issues.append(Issue(code, message, path, item=item, value=value))
+        if item is not None:
+            self.bad.add(item)
+
+    def _node(self, node: Mapping[str, Any], path: tuple[PathPart, ...]) -> None:
+        link_id = node["linkId"]
+        answers = node.get("answer")
+        if not isinstance(answers, list):
+            answers = []  # absent, or not a list (the walk reports that)
+        where = f"linkId '{link_id}' ({format_path(path)})"
+        item_id = self._match(link_id, node)
+        if item_id is None:
+            if answers and not self._ignored(link_id, node):
+                self._issue(
+                    "unmatched_link_id",
+                    f"{where} matches no item of {self.inst.id}: its linkId is not an item id "
+                    "or an item's LOINC code; pass link_ids={linkId: item id} (or None to "
+                    "ignore it)",
+                    path,
+                    value=link_id,
+                )
+            return
+        if item_id in self.seen:
+            first_link, first_path = self.seen[item_id]
+            self._issue(
+                "repeated_answer",
+                f"{where} answers item '{item_id}' again (first answered at linkId "
+                f"'{first_link}' ({first_path}))",
+                path,
+                item_id,
+            )
+            return
+        self.seen[item_id] = (link_id, format_path(path))
+        if len(answers) > 1:
+            self._issue(
+                "repeated_answer",
+                f"{where} gives {len(answers)} answers to item '{item_id}', which takes one",
+                (*path, "answer"),
+                item_id,
+            )
+            return
+        if answers:
+            value = self._answer(self.targets[item_id], answers[0], where, (*path, "answer", 0))
+            if value is not None:
+                self.responses[item_id] = value
+
+    def _match(self, link_id: str, node: Mapping[str, Any]) -> str | None:
+        if link_id in self.link_ids:
+            return self.link_ids[link_id]
+        if link_id in self.targets:
+            return link_id
+        for code in _candidate_codes(link_id, node):
+            item_id = self.by_loinc.get(code)
+            if item_id is not None:
+                return item_id
+        return None
+
+    def _ignored(self, link_id: str, node: Mapping[str, Any]) -> bool:
+        """Mapped to None by the caller, or a score the form calculated (recomputed here)."""
+        if link_id in self.link_ids:
+            return True
+        if (
+            link_id.startswith(SCALE_LINK_PREFIX)
+            and link_id[len(SCALE_LINK_PREFIX) :] in self.inst.scales
+        ):
+            return True
+        return any(code in self.scale_loinc for code in _candidate_codes(link_id, node))
+
+    def _answer(
+        self, target: _Target, answer: Any, where: str, path: tuple[PathPart, ...]
+    ) -> int | None:
+        """The option value an answer gives, or None after reporting why it cannot be read."""
+        item_id = target.item.id
+        kinds = [k for k in answer if k.startswith("value")] if isinstance(answer, Mapping) else []
+        if len(kinds) != 1:
+            self._issue(
+                "invalid_answer",
+                f"{where}: an answer needs exactly one value[x] (got {len(kinds)})",
+                path,
+                item_id,
+            )
+            return None
+        kind = kinds[0]
+        value, problem = _decode(self.inst, target, kind, answer[kind])
+        if problem is not None:
+            code, message = problem
+            self._issue(code, f"{where}: {message}", (*path, kind), item_id, answer[kind])
+        return value
+
+
+def _target(inst: Instrument, item: Item) -> _Target:
+    options = inst.item_options(item)
+    scores = _item_scores(inst, item)
+    by_coding: dict[tuple[str, str], int] = {}
+    for option in options:
+        by_coding[(ANSWER_SYSTEM, f"{inst.id}.{item.id}.{option.value}")] = option.value
+        if option.code is not None:
+            by_coding[(LOINC, option.code)] = option.value
+    by_score = {s: v for v, s in scores.items()}
+    yes_no = sorted(scores) == [0, 1]
+    return _Target(item, by_coding, by_score, scores, yes_no)
+
+
+def _candidate_codes(link_id: str, node: Mapping[str, Any]) -> Iterator[str]:
+    """LOINC codes a QuestionnaireResponse item names: `/44250-9` (the last segment of a
+    LOINC-generated linkId), `44250-9`, or a LOINC coding in a (non-standard) `code`."""
+    last = link_id.rsplit("/", 1)[-1]
+    if re.fullmatch(LOINC_PATTERN, last):
+        yield last
+    codes = node.get("code")
+    if isinstance(codes, list):
+        for coding in codes:
+            if isinstance(coding, Mapping) and coding.get("system") == LOINC:
+                code = coding.get("code")
+                if isinstance(code, str):
+                    yield code
+
+
+def _walk(
+    resource: Mapping[str, Any], report: Callable[[str, str, tuple[PathPart, ...]], None]
+) -> Iterator[tuple[Mapping[str, Any], tuple[PathPart, ...]]]:
+    """Every item, nested in groups and under answers, in document order (no recursion, so a
+    deeply nested resource cannot exhaust the stack)."""
+    stack: list[tuple[Any, tuple[PathPart, ...]]] = [(resource, ())]
+    while stack:
+        node, path = stack.pop()
+        children: list[tuple[Any, tuple[PathPart, ...]]] = []
+        items = node.get("item")
+        if items is not None and not isinstance(items, list):
+            report(
+                "invalid_questionnaire_response",
+                f"{format_path((*path, 'item'))} must be a list",
+                (*path, "item"),
+            )
+            items = None
+        children.extend((child, (*path, "item", i)) for i, child in enumerate(items or []))
+        answers = node.get("answer") if path else None
+        if isinstance(answers, list):
+            for a, answer in enumerate(answers):
+                nested = answer.get("item") if isinstance(answer, Mapping) else None
+                if isinstance(nested, list):
+                    base = (*path, "answer", a, "item")
+                    children.extend((child, (*base, i)) for i, child in enumerate(nested))
+        elif answers is not None:
+            report(
+                "invalid_answer",
+                f"{format_path((*path, 'answer'))} must be a list",
+                (*path, "answer"),
+            )
+        for child, child_path in reversed(children):
+            if not isinstance(child, Mapping) or not isinstance(child.get("linkId"), str):
+                report(
+                    "invalid_questionnaire_response",
+                    f"{format_path(child_path)}: an item needs a linkId (a string)",
+                    child_path,
+                )
+                continue
+            stack.append((child, child_path))
+        if path:
+            yield node, path
+
+
+def _decode(
+    inst: Instrument, target: _Target, kind: str, raw: Any
+) -> tuple[int | None, tuple[str, str] | None]:
+    """An answer's option value, or (code, message) saying why it cannot be read."""
+    item = target.item
+    allowed = ", ".join(str(v) for v in target.scores)
+    if kind == "valueCoding":
+        return _decode_coding(inst, target, raw)
+    if kind == "valueBoolean":
+        if not isinstance(raw, bool):
+            return None, (
+                "invalid_answer",
+                f"valueBoolean must be true or false (got {_short(raw)})",
+            )
+        if not target.yes_no:
+            return None, (
+                "boolean_not_allowed",
+                f"a boolean answers only a yes/no item (options 0 and 1); item '{item.id}' takes "
+                f"one of {allowed} (got {str(raw).lower()})",
+            )
+        return int(raw), None
+    if kind in ("valueInteger", "valueDecimal"):
+        number = _whole(raw, kind == "valueDecimal")
+        if number is None:
+            numeric = isinstance(raw, int | float) and not isinstance(raw, bool)
+            return None, (
+                "not_integral" if numeric and kind == "valueDecimal" else "invalid_answer",
+                f"{kind} must be a whole number, one of {allowed} (got {_short(raw)})",
+            )
+        if number not in target.scores:
+            return None, (
+                "invalid_value",
+                f"item '{item.id}' must be one of {allowed} (got {kind} {number})",
+            )
+        return number, None
+    return None, (
+        "unsupported_answer_type",
+        f"{kind} cannot answer item '{item.id}'; use valueCoding, valueInteger, valueDecimal "
+        "or (for a yes/no item) valueBoolean",
+    )
+
+
+def _whole(raw: Any, decimal: bool) -> int | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if decimal and isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
+        return int(raw)
+    return None
+
+
+def _decode_coding(
+    inst: Instrument, target: _Target, coding: Any
+) -> tuple[int | None, tuple[str, str] | None]:
+    if not isinstance(coding, Mapping):
+        return None, ("invalid_answer", "valueCoding must be an object")
+    system, code = coding.get("system"), coding.get("code")
+    weights = _weights(coding)
+    if weights is None:
+        return None, ("invalid_answer", "an itemWeight/ordinalValue extension has no number")
+    if len(weights) > 1:
+        shown = ", ".join(f"{w:g}" for w in weights)
+        return None, ("conflicting_answer", f"the coding carries different weights ({shown})")
+    weight = weights[0] if weights else None
+    shown = f"{system}|{code}" if system else f"{code} (no system)"
+    by_code = (
+        target.by_coding.get((system, code))
+        if isinstance(system, str) and isinstance(code, str)
+        else None
+    )
+    if by_code is not None:
+        if weight is not None and target.scores[by_code] != weight:
+            return None, (
+                "conflicting_answer",
+                f"answer code {shown} scores {target.scores[by_code]} on item "
+                f"'{target.item.id}' but its coding carries the weight {weight:g}",
+            )
+        return by_code, None
+    if weight is not None:
+        value = target.by_score.get(int(weight)) if float(weight).is_integer() else None
+        if value is None:
+            scores = ", ".join(str(s) for s in sorted(target.by_score))
+            return None, (
+                "unknown_answer_weight",
+                f"the weight {weight:g} is no score of item '{target.item.id}' ({scores})",
+            )
+        return value, None
+    return None, (
+        "unknown_answer_code",
+        f"answer code {shown} is not an option of item '{target.item.id}' "
+        f"({_options_text(inst, target.item)}) and carries no itemWeight",
+    )
+
+
+def _weights(coding: Mapping[str, Any]) -> list[float] | None:
+    """The distinct weights the itemWeight / ordinalValue extensions give a coding; None when
+    one of them has no finite number."""
+    found: list[float] = []
+    extensions = coding.get("extension")
+    for ext in extensions if isinstance(extensions, list) else []:
+        if not isinstance(ext, Mapping) or ext.get("url") not in _WEIGHT_URLS:
+            continue
+        value = ext.get("valueDecimal", ext.get("valueInteger"))
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        if not math.isfinite(value):
+            return None
+        if value not in found:
+            found.append(value)
+    return found
+
+
+def _options_text(inst: Instrument, item: Item) -> str:
+    return "; ".join(
+        f"{_answer_coding(inst, item, o)['code']} = {o.value} {o.label}"
+        for o in inst.item_options(item)
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def read_questionnaire_response(
+    instrument: Instrument | str,
+    questionnaire_response: Mapping[str, Any],
+    *,
+    link_ids: Mapping[str, str | None] | None = None,
+) -> dict[str, int]:
+    """The responses `score()` takes (item id → option value) from a FHIR R4
+    QuestionnaireResponse (a JSON dict).
+
+    Items are matched by `link_ids` (linkId → item id; None ignores that linkId), then by linkId
+    = item id, then by LOINC code (`/44250-9`, `44250-9`, or a LOINC `code` on the item); group
+    items and answers' nested items are walked. An item whose linkId is a scale's (`scale.total`
+    or the scale's LOINC code, e.g. the PHQ-9 total `/44261-6`) is a score the form calculated:
+    it is ignored, the score is recomputed. An unanswered item is missing. Anything that cannot
+    be read (an unmatched answered linkId, an unknown answer code, two answers to one item, a
+    boolean for a non-yes/no item, ...) raises `ResponseError`, every problem at once, each
+    naming the linkId. Context variables stay a `score()` argument.
+    """
+    inst = _instrument(instrument)
+    read = _Reader(inst, link_ids).read(questionnaire_response)
+    if read.issues:
+        raise ResponseError(read.issues)
+    return read.responses
+
+
+class _Unreadable:
+    """Stands for an answer that could not be read, so the scorer marks its item invalid."""
+
+    def __repr__(self) -> str:
+        return "<unreadable FHIR answer>"
+
+
+_UNREADABLE = _Unreadable()
+
+
+def score_questionnaire_response(
+    instrument: Instrument | str,
+    questionnaire_response: Mapping[str, Any],
+    *,
+    link_ids: Mapping[str, str | None] | None = None,
+    on_error: OnError = "raise",
+    **context: Any,
+) -> ScoreResult:
+    """Read a FHIR R4 QuestionnaireResponse (see `read_questionnaire_response`) and score it.
+
+    Unlike reading then scoring, an answer that cannot be read does not lose the rest: the
+    result is scored from the readable answers (the unreadable ones make their scales invalid),
+    risk flags included, and carries the reading issues. As with `score()`, a problem raises
+    `ResponseError` whose `.result` is that result; `on_error="invalid"` returns it instead.
+    """
+    inst = _instrument(instrument)
+    read = _Reader(inst, link_ids).read(questionnaire_response)
+    responses: dict[str, Any] = dict(read.responses)
+    responses.update(dict.fromkeys(read.bad_items, _UNREADABLE))
+    result = score(inst, responses, on_error="invalid", **context)
+    if read.issues:
+        result = _with_read_issues(result, read)
+    if result.issues and on_error == "raise":
+        raise ResponseError(result.issues, result)
+    return result
+
+
+def _with_read_issues(result: ScoreResult, read: _Read) -> ScoreResult:
+    """The result with the reading issues in place of the scorer's complaints about the
+    placeholders that stood for unreadable answers."""
+    dropped = {i.message for i in result.issues if i.item in read.bad_items}
+    kept = [i for i in result.issues if i.item not in read.bad_items]
+    reasons = [i.message for i in read.issues]
+    reasons += [r for r in result.reasons if r not in dropped]
+    return result._replace(valid=False, issues=(*read.issues, *kept), reasons=tuple(reasons))
+
+
+# --- Observations, RiskAssessment, Bundle out -------------------------------------------------
+
+
+def _scale_code(inst: Instrument, name: str, scale: Scale) -> Json:
+    label = scale.label or f"{inst.abbreviation or inst.name} {name} score"
+    loinc = _loinc(scale.codes)
+    if loinc is not None:
+        coding = {"system": LOINC, "code": loinc}
+    else:
+        coding = {"system": SCORE_SYSTEM, "code": f"{inst.id}.{name}", "display": label}
+    return {"coding": [coding], "text": label}
+
+
+def _value(score_value: int | float) -> Json:
+    if isinstance(score_value, int) or float(score_value).is_integer():
+        return {"valueInteger": int(score_value)}
+    return {
+        "valueQuantity": {
+            "value": score_value,
+            "unit": "{score}",
+            "system": UCUM,
+            "code": "{score}",
+        }
+    }
+
+
+def _absent_reason(scaled: ScaleResult) -> Json:
+    # The scorer leaves `raw` unset only when an item's answer was invalid.
+    if scaled.raw is None:
+        code, display = "error", "Error"
+    elif scaled.answered == 0 and scaled.missing == 0:
+        code, display = "not-applicable", "Not Applicable"
+    else:
+        code, display = "unknown", "Unknown"
+    return {"coding": [{"system": DATA_ABSENT_REASON, "code": code, "display": display}]}
+
+
+class _Links(NamedTuple):
+    """The elements every resource of one result shares."""
+
+    subject: Json | None
+    time: str | None
+    source: Json | None
+    """The QuestionnaireResponse the result came from."""
+
+
+def _links(
+    subject: Reference | None,
+    when: DateTimeLike | None,
+    questionnaire_response: Reference | None,
+) -> _Links:
+    return _Links(
+        _reference(subject, "subject") if subject is not None else None,
+        _datetime(when, "effective") if when is not None else None,
+        _reference(questionnaire_response, "questionnaire_response")
+        if questionnaire_response is not None
+        else None,
+    )
+
+
+def _head(links: _Links, time_key: str) -> Json:
+    head: Json = {}
+    if links.subject is not None:
+        head["subject"] = links.subject
+    if links.time is not None:
+        head[time_key] = links.time
+    return head
+
+
+def _method(inst: Instrument, result: ScoreResult) -> Json:
+    p = result.provenance
+    return {
+        "text": f"{inst.name}, scored by screening {p.library_version} from definition "
+        f"{p.instrument} {p.definition_version} ({p.definition_hash})"
+    }
+
+
+def _observation(inst: Instrument, result: ScoreResult, name: str, links: _Links) -> Json:
+    scaled = result.scales[name]
+    obs: Json = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [_SURVEY],
+        "code": _scale_code(inst, name, inst.scales[name]),
+        **_head(links, "effectiveDateTime"),
+    }
+    notes: list[str] = []
+    if scaled.score is None:
+        obs["dataAbsentReason"] = _absent_reason(scaled)
+        notes.append(f"Not scored: {scaled.reason}.")
+    else:
+        obs.update(_value(scaled.score))
+        if scaled.band is not None:
+            obs["interpretation"] = [{"text": scaled.band}]
+        if scaled.prorated:
+            total = scaled.answered + scaled.missing
+            notes.append(
+                f"Prorated from {scaled.answered} of {total} items answered "
+                f"(unrounded {scaled.unrounded:g}), as the instrument's missing-data rule says."
+            )
+    if notes:
+        obs["note"] = [{"text": n} for n in notes]
+    obs["method"] = _method(inst, result)
+    if links.source is not None:
+        obs["derivedFrom"] = [links.source]
+    return obs
+
+
+def to_observations(
+    instrument: Instrument | str,
+    result: ScoreResult,
+    *,
+    subject: Reference | None = None,
+    effective: DateTimeLike | None = None,
+    questionnaire_response: Reference | None = None,
+    include_unscored: bool = True,
+) -> list[Json]:
+    """One FHIR R4 Observation per scale of a result (status final, category survey).
+
+    `code` is the scale's LOINC code, else `SCORE_SYSTEM` `<instrument>.<scale>`; the score is
+    `valueInteger` when whole, else `valueQuantity` in `{score}`; the band is the
+    interpretation's text (there is no standard code set for bands). A prorated score says so in
+    a note. An unscored scale is emitted, not dropped, so the gap is visible: no value, a
+    `dataAbsentReason` (error: an invalid answer; not-applicable: every item skipped; unknown:
+    too many missing) and a note with the reason; `include_unscored=False` leaves it out.
+    `subject` and `questionnaire_response` (derivedFrom) are references ("Patient/1", a
+    Reference dict, or the resource itself, which has an id); `effective` a datetime with a time
+    zone, a date, or a FHIR dateTime string.
+    """
+    inst = _instrument(instrument)
+    _check_result(inst, result)
+    links = _links(subject, effective, questionnaire_response)
+    return [
+        _observation(inst, result, name, links)
+        for name, scaled in result.scales.items()
+        if include_unscored or scaled.score is not None
+    ]
+
+
+def _risk_names(inst: Instrument, risk_classifications: Collection[str] | None) -> list[str]:
+    names = list(
+        RISK_CLASSIFICATIONS.get(inst.id, ())
+        if risk_classifications is None
+        else risk_classifications
+    )
+    unknown = [n for n in names if n not in inst.classifications]
+    if unknown:
+        known = ", ".join(inst.classifications) or "none"
+        raise ValueError(
+            f"{inst.id} has no classification {', '.join(unknown)} (classifications: {known})"
+        )
+    return names
+
+
+def _level_prediction(inst: Instrument, name: str, level: str | None) -> Json:
+    cls = inst.classifications[name]
+    prediction: Json = {"outcome": {"text": inst.construct_}}
+    if level is None:
+        prediction["rationale"] = (
+            f"{cls.label or name}: undetermined, an answer or context it needs is missing "
+            "or invalid"
+        )
+        return prediction
+    prediction["qualitativeRisk"] = {"text": level}
+    note = next((r.note for r in cls.rules if r.label == level), None)
+    prediction["rationale"] = f"{cls.label or name}: {level}" + (f"; {note}" if note else "")
+    return prediction
+
+
+def to_risk_assessment(
+    instrument: Instrument | str,
+    result: ScoreResult,
+    *,
+    subject: Reference | None,
+    occurrence: DateTimeLike | None = None,
+    questionnaire_response: Reference | None = None,
+    risk_classifications: Collection[str] | None = None,
+) -> Json | None:
+    """A FHIR R4 RiskAssessment of a result's risk flags and risk-level classifications, or
+    None when the result has neither.
+
+    Status final; `basis` → the QuestionnaireResponse when given. A prediction per risk-level
+    classification (`qualitativeRisk` text = the level, outcome = the instrument's construct;
+    an undetermined level has no qualitativeRisk and says why) and per raised flag
+    (qualitativeRisk text = its severity); a note per flag message, one with the result's
+    invalidity reasons if any, and one that a screening result is not a diagnosis.
+    `risk_classifications` names the classifications that are risk levels (default: the
+    built-ins' in `RISK_CLASSIFICATIONS`, e.g. the C-SSRS triage). A RiskAssessment needs a
+    subject: ValueError without one when there is anything to assess.
+    """
+    inst = _instrument(instrument)
+    _check_result(inst, result)
+    levels = [
+        (name, result.classifications[name])
+        for name in _risk_names(inst, risk_classifications)
+        if name in result.classifications
+    ]
+    if not result.flags and not levels:
+        return None
+    if subject is None:
+        raise ValueError("a RiskAssessment needs a subject (e.g. subject='Patient/123')")
+    links = _links(subject, occurrence, questionnaire_response)
+    predictions = [_level_prediction(inst, n, level) for n, level in levels]
+    predictions += [
+        {
+            "outcome": {"text": flag.id.replace("_", " ")},
+            "qualitativeRisk": {"text": flag.severity},
+            "rationale": flag.message,
+        }
+        for flag in result.flags
+    ]
+    notes = [f"{flag.id} ({flag.severity}): {flag.message}" for flag in result.flags]
+    if not result.valid:
+        notes.append("The result is not valid: " + "; ".join(result.reasons))
+    notes.append(_NOT_A_DIAGNOSIS)
+    resource: Json = {
+        "resourceType": "RiskAssessment",
+        "status": "final",
+        "method": _method(inst, result),
+        "code": {"text": f"{inst.abbreviation or inst.name} risk assessment"},
+        **_head(links, "occurrenceDateTime"),
+    }
+    if links.source is not None:
+        resource["basis"] = [links.source]
+    resource["prediction"] = predictions
+    resource["note"] = [{"text": n} for n in notes]
+    return resource
+
+
+def to_bundle(resources: Iterable[Mapping[str, Any]]) -> Json:
+    """A FHIR R4 Bundle of type collection holding the given resources, in order."""
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": dict(r)} for r in resources],
+    }
+
+
+def result_bundle(
+    instrument: Instrument | str,
+    result: ScoreResult,
+    *,
+    subject: Reference | None = None,
+    effective: DateTimeLike | None = None,
+    questionnaire_response: Reference | None = None,
+    include_unscored: bool = True,
+    risk_classifications: Collection[str] | None = None,
+) -> Json:
+    """A collection Bundle of a result's Observations (`to_observations`) and, when it has risk
+    flags or a risk level, its RiskAssessment (`to_risk_assessment`, which needs `subject`)."""
+    resources = to_observations(
+        instrument,
+        result,
+        subject=subject,
+        effective=effective,
+        questionnaire_response=questionnaire_response,
+        include_unscored=include_unscored,
+    )
+    risk = to_risk_assessment(
+        instrument,
+        result,
+        subject=subject,
+        occurrence=effective,
+        questionnaire_response=questionnaire_response,
+        risk_classifications=risk_classifications,
+    )
+    if risk is not None:
+        resources.append(risk)
+    return to_bundle(resources)
+
+
+# --- Questionnaire out ------------------------------------------------------------------------
+
+
+def _weight_extension(weight: int) -> Json:
+    return {"url": ITEM_WEIGHT, "valueDecimal": weight}
+
+
+def _design_note(text: str) -> Json:
+    return {"url": DESIGN_NOTE, "valueMarkdown": text}
+
+
+def _answer_options(inst: Instrument, item: Item) -> list[Json]:
+    scores = _item_scores(inst, item)
+    out = []
+    for option in inst.item_options(item):
+        coding = _answer_coding(inst, item, option)
+        coding["extension"] = [_weight_extension(scores[option.value])]
+        out.append({"valueCoding": coding})
+    return out
+
+
+def _enable_when(inst: Instrument, cond: Any) -> tuple[list[Json], str | None] | None:
+    """enableWhen and enableBehavior for a skip condition, or None when enableWhen cannot say
+    it: an item comparison (as the equalities its options meet), a disjunction of them (any),
+    or a conjunction of single equalities (all)."""
+    if isinstance(cond, ItemCondition):
+        equalities = _equalities(inst, cond)
+        if equalities is None:
+            return None
+        return equalities, ("any" if len(equalities) > 1 else None)
+    if isinstance(cond, AnyCondition):
+        parts = [_enable_when(inst, c) for c in cond.any]
+        if any(p is None or p[1] == "all" for p in parts):
+            return None
+        found = [e for p in parts if p is not None for e in p[0]]
+        return found, ("any" if len(found) > 1 else None)
+    if isinstance(cond, AllCondition):
+        parts = [_enable_when(inst, c) for c in cond.all]
+        if any(p is None or p[1] == "any" for p in parts):
+            return None
+        found = [e for p in parts if p is not None for e in p[0]]
+        return found, ("all" if len(found) > 1 else None)
+    return None
+
+
+def _equalities(inst: Instrument, cond: ItemCondition) -> list[Json] | None:
+    values = _matching_values(inst, cond)
+    if not values:
+        return None  # holds for no answer: enableWhen cannot say "never"
+    item = next(i for i in inst.items if i.id == cond.item)
+    options = inst.item_options(item)
+    if len(values) == len(options):
+        return [{"question": item.id, "operator": "exists", "answerBoolean": True}]
+    return [
+        {"question": item.id, "operator": "=", "answerCoding": _bare(_answer_coding(inst, item, o))}
+        for o in options
+        if o.value in values
+    ]
+
+
+def _bare(coding: Json) -> Json:
+    return {"system": coding["system"], "code": coding["code"]}
+
+
+def _question(inst: Instrument, item: Item) -> Json:
+    text = item.text if inst.license.redistribute_text and item.text else item.label
+    question: Json = {"linkId": item.id}
+    loinc = _loinc(item.codes)
+    if loinc is not None:
+        question["code"] = [{"system": LOINC, "code": loinc}]
+    question.update({"text": text, "type": "choice"})
+    if item.ask_if is not None:
+        enable = _enable_when(inst, item.ask_if)
+        if enable is None:
+            question["extension"] = [
+                _design_note(
+                    f"Ask only when {describe(item.ask_if)}. enableWhen cannot express this "
+                    "condition, so the item is always enabled here."
+                )
+            ]
+        else:
+            question["enableWhen"] = enable[0]
+            if enable[1] is not None:
+                question["enableBehavior"] = enable[1]
+    question["answerOption"] = _answer_options(inst, item)
+    return question
+
+
+def _missing_rule(scale: Scale) -> str:
+    rule = scale.missing
+    if rule.max_missing == 0:
+        return "every item is required"
+    how = "prorated" if rule.prorate else "not prorated"
+    return f"at most {rule.max_missing} missing, {how}"
+
+
+def _calculated_expression(inst: Instrument, scale: Scale) -> str:
+    link_ids = " | ".join(f"'{i}'" for i in scale.items)
+    terms = [f"%resource.repeat(item).where(linkId in ({link_ids})).answer.value.weight().sum()"]
+    by_id = {item.id: item for item in inst.items}
+    for item_id in scale.items:
+        skipped = by_id[item_id].if_skipped
+        if skipped is not None:
+            answered = f"%resource.repeat(item).where(linkId = '{item_id}').answer.exists()"
+            terms.append(f"iif({answered}, 0, {skipped})")
+    expression = " + ".join(terms)
+    if scale.multiplier != 1:
+        expression = f"({expression}) * {_number(scale.multiplier)}"
+    return expression
+
+
+def _score_item(inst: Instrument, name: str, scale: Scale) -> Json:
+    label = scale.label or f"{inst.abbreviation or inst.name} {name} score"
+    integral = float(scale.multiplier).is_integer()
+    by_id = {item.id: item for item in inst.items}
+    skips = [
+        f"{i} counts {by_id[i].if_skipped} when unanswered"
+        for i in scale.items
+        if by_id[i].if_skipped is not None
+    ]
+    note = (
+        "The sum of the answered items' weights"
+        + (f", times {_number(scale.multiplier)}" if scale.multiplier != 1 else "")
+        + (f" ({'; '.join(skips)}, its score when skipped)" if skips else "")
+        + f". The missing-data rule ({_missing_rule(scale)}) and the bands are not applied here: "
+        "score the response with screening for the result of record."
+    )
+    item: Json = {"linkId": f"{SCALE_LINK_PREFIX}{name}"}
+    loinc = _loinc(scale.codes)
+    if loinc is not None:
+        item["code"] = [{"system": LOINC, "code": loinc}]
+    item.update(
+        {
+            "extension": [
+                {
+                    "url": CALCULATED_EXPRESSION,
+                    "valueExpression": {
+                        "description": f"{label}: sum of the item weights",
+                        "language": "text/fhirpath",
+                        "expression": _calculated_expression(inst, scale),
+                    },
+                },
+                _design_note(note),
+            ],
+            "text": label,
+            "type": "integer" if integral else "decimal",
+            "readOnly": True,
+        }
+    )
+    return item
+
+
+def _fhir_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "-", text)[:64]
+
+
+def to_questionnaire(instrument: Instrument | str) -> Json:
+    """A FHIR R4 Questionnaire of a definition.
+
+    One choice item per item (linkId = item id, code = its LOINC code where the definition has
+    one, text = the wording only where the licence permits redistributing it, else the label),
+    each answerOption a valueCoding (the LOINC answer code, else `ANSWER_SYSTEM`
+    `<instrument>.<item>.<value>`) carrying the itemWeight extension = the option's score
+    (reverse scoring applied). Skip logic becomes enableWhen where it is an item comparison, a
+    disjunction of them (enableBehavior any) or a conjunction of single equalities (all);
+    otherwise the item has no enableWhen and a designNote extension says when to ask it. Each
+    scale is a read-only item (linkId `scale.<name>`) with an SDC calculatedExpression summing
+    the weights; a designNote says that the missing-data rule is not applied there. copyright
+    is the licence notice.
+    """
+    inst = _instrument(instrument)
+    q: Json = {
+        "resourceType": "Questionnaire",
+        "id": _fhir_id(inst.id),
+        "url": f"{QUESTIONNAIRE_BASE}/{inst.id}",
+        "version": inst.definition_version,
+        "title": inst.name,
+        "status": "active",
+        "subjectType": ["Patient"],
+    }
+    if inst.description is not None:
+        q["description"] = inst.description
+    q["copyright"] = inst.license.notice
+    loinc = _loinc(inst.codes)
+    if loinc is not None:
+        q["code"] = [{"system": LOINC, "code": loinc}]
+    items = [_question(inst, item) for item in inst.items]
+    items += [_score_item(inst, name, scale) for name, scale in inst.scales.items()]
+    if inst.timeframe is not None:
+        items.insert(
+            0,
+            {
+                "linkId": "instrument.timeframe",
+                "text": f"Timeframe: {inst.timeframe}",
+                "type": "display",
+            },
+        )
+    q["item"] = items
+    return q

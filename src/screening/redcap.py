@@ -1,0 +1,235 @@
+"""A definition → a REDCap data dictionary (the 18-column CSV REDCap imports).
+
+One radio field per item (REDCap codes = the option values, so exported data scores as is),
+branching logic from skip logic where REDCap can say it, and one calc field per scale summing
+the items. REDCap's `sum()` skips blank fields and knows nothing of the instrument's missing-data
+rule: the calc field is a convenience, and its field note says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from .definition import AllCondition, AnyCondition, Instrument, Item, ItemCondition, Scale
+from .loading import load_instrument
+from .rules import describe, predicate
+
+REDCAP_COLUMNS: tuple[str, ...] = (
+    "Variable / Field Name",
+    "Form Name",
+    "Section Header",
+    "Field Type",
+    "Field Label",
+    "Choices, Calculations, OR Slider Labels",
+    "Field Note",
+    "Text Validation Type OR Show Slider Number",
+    "Text Validation Min",
+    "Text Validation Max",
+    "Identifier?",
+    "Branching Logic (Show field only if...)",
+    "Required Field?",
+    "Custom Alignment",
+    "Question Number (surveys only)",
+    "Matrix Group Name",
+    "Matrix Ranking?",
+    "Field Annotation",
+)
+"""The columns of a REDCap data dictionary, in REDCap's order."""
+
+Row = dict[str, str]
+
+
+def _row(**fields: str) -> Row:
+    names = {
+        "name": "Variable / Field Name",
+        "form": "Form Name",
+        "section": "Section Header",
+        "type": "Field Type",
+        "label": "Field Label",
+        "choices": "Choices, Calculations, OR Slider Labels",
+        "note": "Field Note",
+        "branching": "Branching Logic (Show field only if...)",
+        "annotation": "Field Annotation",
+    }
+    row = dict.fromkeys(REDCAP_COLUMNS, "")
+    for key, value in fields.items():
+        row[names[key]] = value
+    return row
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _scores(inst: Instrument, item: Item) -> dict[int, int]:
+    """Option value → score (reverse scoring applied), as the scorer computes it."""
+    values = [o.value for o in inst.item_options(item)]
+    lo, hi = min(values), max(values)
+    return {v: (lo + hi - v if item.reverse else v) for v in values}
+
+
+def _choices(inst: Instrument, item: Item) -> str:
+    parts = []
+    for option in inst.item_options(item):
+        label = _one_line(option.label)
+        if "|" in label:
+            raise ValueError(
+                f"{inst.id}: option {option.value} of item '{item.id}' has a '|' in its label "
+                f"({label!r}), which REDCap reads as a choice separator"
+            )
+        parts.append(f"{option.value}, {label}")
+    return " | ".join(parts)
+
+
+def _branching(inst: Instrument, cond: Any) -> str | None:
+    """REDCap branching logic for a skip condition, or None where it cannot be said: item
+    comparisons (as the option values they hold for) joined by any/all at any depth."""
+    if isinstance(cond, ItemCondition):
+        return _item_branching(inst, cond)
+    if isinstance(cond, AnyCondition | AllCondition):
+        children = cond.any if isinstance(cond, AnyCondition) else cond.all
+        parts = [_branching(inst, c) for c in children]
+        if any(p is None for p in parts):
+            return None
+        joiner = " or " if isinstance(cond, AnyCondition) else " and "
+        return parts[0] if len(parts) == 1 else "(" + joiner.join(p for p in parts if p) + ")"
+    return None  # a count, scale, context or negated condition
+
+
+def _item_branching(inst: Instrument, cond: ItemCondition) -> str | None:
+    item = next((i for i in inst.items if i.id == cond.item), None)
+    if item is None:
+        return None
+    test = predicate(cond)  # conditions compare scores; REDCap stores option values
+    scores = _scores(inst, item)
+    values = [v for v, s in scores.items() if test(s)]
+    if not values:
+        return None  # holds for no answer
+    if len(values) == len(scores):
+        return f"[{item.id}] <> ''"
+    parts = [f"[{item.id}] = '{v}'" for v in values]
+    return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+
+
+def _item_row(inst: Instrument, item: Item, first: bool) -> Row:
+    text = item.text if inst.license.redistribute_text and item.text else item.label
+    fields: dict[str, str] = {
+        "name": item.id,
+        "form": inst.id,
+        "type": "radio",
+        "label": _one_line(text),
+        "choices": _choices(inst, item),
+    }
+    if first:
+        fields["section"] = inst.name + (f": {inst.timeframe}" if inst.timeframe else "")
+    if item.ask_if is not None:
+        logic = _branching(inst, item.ask_if)
+        if logic is None:
+            fields["annotation"] = (
+                f"Ask only when {describe(item.ask_if)}. REDCap branching logic cannot express "
+                "this condition, so the field is always shown."
+            )
+        else:
+            fields["branching"] = logic
+    return _row(**fields)
+
+
+def _term(inst: Instrument, item: Item) -> str:
+    """An item's score in a REDCap calculation."""
+    term = f"[{item.id}]"
+    if item.reverse:
+        values = [o.value for o in inst.item_options(item)]
+        term = f"({min(values) + max(values)}-[{item.id}])"
+    if item.if_skipped is not None and item.ask_if is not None:
+        shown = _branching(inst, item.ask_if)
+        if shown is not None:
+            term = f"if({shown}, {term}, {item.if_skipped})"
+    return term
+
+
+def _multiplier(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def _missing_rule(scale: Scale) -> str:
+    rule = scale.missing
+    if rule.max_missing == 0:
+        return "every item is required"
+    how = "prorated" if rule.prorate else "not prorated"
+    return f"at most {rule.max_missing} item(s) missing, {how}"
+
+
+def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
+    by_id = {item.id: item for item in inst.items}
+    items = [by_id[i] for i in scale.items]
+    calc = "sum(" + ", ".join(_term(inst, item) for item in items) + ")"
+    if scale.multiplier != 1:
+        calc += f"*{_multiplier(scale.multiplier)}"
+    skipped = [i.id for i in items if i.if_skipped is not None]
+    reversed_ = any(i.reverse for i in items)
+    note = (
+        "Calculated by REDCap"
+        + (
+            " (a reverse-scored item as lowest + highest option minus the answer)"
+            if reversed_
+            else ""
+        )
+        + (f"; {', '.join(skipped)} count their score when skipped" if skipped else "")
+        + ". REDCap's sum() ignores blank fields, so a missing item lowers this total: the "
+        f"instrument's missing-data rule ({_missing_rule(scale)}) and its bands are not applied "
+        "by REDCap. Score the exported data with screening for the result of record."
+    )
+    label = scale.label or f"{inst.abbreviation or inst.name} {name} score"
+    return _row(
+        name=_calc_name(inst, name),
+        form=inst.id,
+        type="calc",
+        label=_one_line(label),
+        choices=calc,
+        note=note,
+    )
+
+
+def _calc_name(inst: Instrument, scale: str) -> str:
+    return f"{inst.id}_{scale}"
+
+
+def redcap_rows(instrument: Instrument | str, *, record_id: str | None = None) -> list[Row]:
+    """The rows of a REDCap data dictionary for a definition, each a dict over `REDCAP_COLUMNS`.
+
+    One radio field per item (form name = the instrument id; choices `value, label | ...`; the
+    label is the item's wording only where its licence permits redistribution), with branching
+    logic from its skip condition where REDCap can express it (`[item] = 'v'` joined by and/or;
+    otherwise the field annotation says when to ask it); then one calc field per scale, named
+    `<instrument>_<scale>`. REDCap takes the first field of a project as the record id: pass
+    `record_id` (e.g. "record_id") to start with that text field, for a new project.
+    """
+    inst = load_instrument(instrument)
+    rows = []
+    if record_id is not None:
+        rows.append(_row(name=record_id, form=inst.id, type="text", label="Record ID"))
+    rows += [_item_row(inst, item, i == 0) for i, item in enumerate(inst.items)]
+    rows += [_calc_row(inst, name, scale) for name, scale in inst.scales.items()]
+    _check_names(inst, rows)
+    return rows
+
+
+def _check_names(inst: Instrument, rows: list[Row]) -> None:
+    seen: set[str] = set()
+    for row in rows:
+        name = row["Variable / Field Name"]
+        if name in seen:
+            raise ValueError(f"{inst.id}: REDCap variable name '{name}' would be used twice")
+        seen.add(name)
+
+
+def to_redcap_csv(instrument: Instrument | str, *, record_id: str | None = None) -> str:
+    """A definition as a REDCap data dictionary CSV (18 columns, header first); see
+    `redcap_rows`."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=REDCAP_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(redcap_rows(instrument, record_id=record_id))
+    return out.getvalue()

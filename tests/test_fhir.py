@@ -1,0 +1,888 @@
+"""FHIR R4: QuestionnaireResponse in; Observation, RiskAssessment, Bundle and Questionnaire out.
+
+Every resource produced is validated against the fhir.resources R4B models, plus the invariants
+those models do not check (codes from required value sets, obs-6, que-7, que-12, ...).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.questionnaire import Questionnaire
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from fhir.resources.R4B.riskassessment import RiskAssessment
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import screening
+from screening import ResponseError, fhir
+from screening.cases import case_responses
+from screening.definition import Instrument
+from screening.rules import Env
+
+BUILTINS = screening.list_instruments()
+FIXTURES = Path(__file__).resolve().parent / "fhir"
+DEFINITIONS = Path(__file__).resolve().parent / "definitions"
+Json = dict[str, Any]
+
+MODELS: dict[str, Any] = {
+    "Bundle": Bundle,
+    "Observation": Observation,
+    "Questionnaire": Questionnaire,
+    "QuestionnaireResponse": QuestionnaireResponse,
+    "RiskAssessment": RiskAssessment,
+}
+OBSERVATION_STATUS = {
+    "registered",
+    "preliminary",
+    "final",
+    "amended",
+    "corrected",
+    "cancelled",
+    "entered-in-error",
+    "unknown",
+}
+ENABLE_OPERATORS = {"exists", "=", "!=", ">", "<", ">=", "<="}
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def validate(resource: Mapping[str, Any]) -> None:
+    """Validate against the R4B model and the invariants the model leaves out."""
+    assert json.loads(json.dumps(resource)) == resource
+    MODELS[resource["resourceType"]].model_validate(resource)
+    checks: dict[str, Callable[[Mapping[str, Any]], None]] = {
+        "Bundle": _check_bundle,
+        "Observation": _check_observation,
+        "Questionnaire": _check_questionnaire,
+        "RiskAssessment": _check_risk_assessment,
+    }
+    if resource["resourceType"] in checks:
+        checks[resource["resourceType"]](resource)
+
+
+def _check_bundle(bundle: Mapping[str, Any]) -> None:
+    assert bundle["type"] == "collection"
+    for entry in bundle["entry"]:
+        validate(entry["resource"])
+
+
+def _check_observation(obs: Mapping[str, Any]) -> None:
+    assert obs["status"] in OBSERVATION_STATUS
+    values = [k for k in obs if k.startswith("value")]
+    assert len(values) <= 1
+    assert not (values and "dataAbsentReason" in obs), "obs-6"
+    assert values or "dataAbsentReason" in obs
+    category = obs["category"][0]["coding"][0]
+    assert category["system"] == fhir.OBSERVATION_CATEGORY
+    assert category["code"] == "survey"
+    if "valueQuantity" in obs:
+        quantity = obs["valueQuantity"]
+        assert quantity["system"] == fhir.UCUM
+        assert quantity["code"] == quantity["unit"] == "{score}"
+
+
+def _check_risk_assessment(ra: Mapping[str, Any]) -> None:
+    assert ra["status"] in OBSERVATION_STATUS
+    assert "subject" in ra
+    assert ra["prediction"]
+    assert ra["note"]
+
+
+def _all_items(items: list[Json]) -> list[Json]:
+    out = []
+    for item in items:
+        out.append(item)
+        out.extend(_all_items(item.get("item", [])))
+    return out
+
+
+def _check_questionnaire(q: Mapping[str, Any]) -> None:
+    assert q["status"] in {"draft", "active", "retired", "unknown"}
+    items = _all_items(q["item"])
+    link_ids = [i["linkId"] for i in items]
+    assert len(link_ids) == len(set(link_ids)), "que-2: linkIds unique"
+    by_link = {i["linkId"]: i for i in items}
+    for index, item in enumerate(items):
+        assert item["type"] in {"display", "choice", "integer", "decimal", "group"}
+        if item["type"] == "display":
+            assert "answerOption" not in item
+            assert "code" not in item
+        if item["type"] == "choice":
+            codings = [o["valueCoding"] for o in item["answerOption"]]
+            assert len({(c["system"], c["code"]) for c in codings}) == len(codings)
+        if item.get("readOnly"):
+            urls = [e["url"] for e in item["extension"]]
+            assert fhir.CALCULATED_EXPRESSION in urls
+        when = item.get("enableWhen", [])
+        assert ("enableBehavior" in item) == (len(when) > 1), "que-12"
+        for condition in when:
+            assert condition["operator"] in ENABLE_OPERATORS
+            source = by_link[condition["question"]]
+            assert link_ids.index(source["linkId"]) < index, "asked before"
+            if condition["operator"] == "exists":
+                assert isinstance(condition["answerBoolean"], bool), "que-7"
+            else:
+                options = [_key(o["valueCoding"]) for o in source["answerOption"]]
+                assert _key(condition["answerCoding"]) in options
+
+
+def _key(coding: Mapping[str, Any]) -> tuple[str, str]:
+    return coding["system"], coding["code"]
+
+
+# --- building QuestionnaireResponses in tests -------------------------------------------------
+
+
+@functools.cache
+def questionnaire(instrument_id: str) -> Json:
+    q = fhir.to_questionnaire(instrument_id)
+    validate(q)
+    return q
+
+
+def options_by_link(q: Mapping[str, Any]) -> dict[str, list[Json]]:
+    return {i["linkId"]: i["answerOption"] for i in q["item"] if i["type"] == "choice"}
+
+
+def enabled(q_item: Mapping[str, Any], answers: Mapping[str, Json]) -> bool:
+    """FHIR enableWhen semantics over the codings answered so far (linkId → coding)."""
+    when = q_item.get("enableWhen")
+    if not when:
+        return True
+    results = []
+    for condition in when:
+        answer = answers.get(condition["question"])
+        if condition["operator"] == "exists":
+            results.append((answer is not None) == condition["answerBoolean"])
+        else:
+            assert condition["operator"] == "="
+            results.append(answer is not None and _key(answer) == _key(condition["answerCoding"]))
+    return all(results) if q_item.get("enableBehavior") == "all" else any(results)
+
+
+def qr(*items: Json, status: str = "completed") -> Json:
+    return {"resourceType": "QuestionnaireResponse", "status": status, "item": list(items)}
+
+
+def answered(link_id: str, **answer: Any) -> Json:
+    return {"linkId": link_id, "answer": [answer]}
+
+
+@st.composite
+def answer_forms(draw: st.DrawFn, option: Json, value: int, yes_no: bool) -> Json:
+    """One of the ways an EHR may answer with this option."""
+    coding = copy.deepcopy(option["valueCoding"])
+    weight = coding["extension"][0]["valueDecimal"]
+    forms = ["coding", "code only", "weight only", "ordinal only", "integer", "decimal"]
+    if yes_no:
+        forms.append("boolean")
+    form = draw(st.sampled_from(forms))
+    if form == "coding":
+        return {"valueCoding": coding}
+    if form == "code only":
+        return {"valueCoding": {"system": coding["system"], "code": coding["code"]}}
+    if form in ("weight only", "ordinal only"):
+        url = fhir.ITEM_WEIGHT if form == "weight only" else fhir.ORDINAL_VALUE
+        return {"valueCoding": {"extension": [{"url": url, "valueDecimal": weight}]}}
+    if form == "integer":
+        return {"valueInteger": value}
+    if form == "decimal":
+        return {"valueDecimal": float(value)}
+    return {"valueBoolean": bool(value)}
+
+
+@st.composite
+def generated_responses(draw: st.DrawFn, instrument_id: str) -> tuple[Json, dict[str, int], Json]:
+    """A QuestionnaireResponse to the exported Questionnaire, the same answers as a dict, and
+    context; only items whose ask_if holds are answered, some are left missing."""
+    inst = screening.load_instrument(instrument_id)
+    q = questionnaire(instrument_id)
+    q_items = {i["linkId"]: i for i in q["item"]}
+    plan = screening.scoring.plan_for(inst)
+    context = {name: draw(st.sampled_from(var.values)) for name, var in inst.context.items()}
+    scores: dict[str, int] = {}
+    skipped: set[str] = set()
+    direct: dict[str, int] = {}
+    codings: dict[str, Json] = {}
+    qr_items: list[Json] = []
+    for index, item_plan in enumerate(plan.items):
+        item = inst.items[index]
+        asked = True
+        if item_plan.ask_if is not None:
+            truth = item_plan.ask_if(Env(scores, skipped, {}, context))
+            assert enabled(q_items[item.id], codings) is (truth is True), item.id
+            if truth is False:
+                skipped.add(item.id)
+                if item_plan.if_skipped is not None:
+                    scores[item.id] = item_plan.if_skipped
+            asked = truth is True
+        if not asked or draw(st.integers(0, 9)) == 0:
+            continue  # skipped, or left missing
+        options = q_items[item.id]["answerOption"]
+        position = draw(st.integers(0, len(options) - 1))
+        value = inst.item_options(item)[position].value
+        direct[item.id] = value
+        scores[item.id] = item_plan.scores[value]
+        codings[item.id] = options[position]["valueCoding"]
+        answer = draw(answer_forms(options[position], value, sorted(item_plan.scores) == [0, 1]))
+        loinc = item.codes.loinc if item.codes else None
+        link_id = draw(st.sampled_from([item.id, f"/{loinc}"] if loinc else [item.id]))
+        qr_items.append({"linkId": link_id, "answer": [answer]})
+    if draw(st.booleans()):  # the form's own calculated scores are ignored
+        qr_items += [
+            answered(f"{fhir.SCALE_LINK_PREFIX}{name}", valueInteger=99) for name in inst.scales
+        ]
+    nested: bool = draw(st.booleans())
+    if qr_items and nested:  # in a group
+        qr_items = [{"linkId": "group", "item": qr_items}]
+    return qr(*qr_items), direct, context
+
+
+# --- round trip -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("instrument_id", BUILTINS)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_round_trip_scores_as_the_answers_do(instrument_id: str, data: st.DataObject) -> None:
+    response, direct, context = data.draw(generated_responses(instrument_id))
+    validate(response)
+    read = fhir.read_questionnaire_response(instrument_id, response)
+    assert read == direct
+    expected = screening.score(instrument_id, direct, **context).to_dict()
+    assert screening.score(instrument_id, read, **context).to_dict() == expected
+    scored = fhir.score_questionnaire_response(instrument_id, response, **context)
+    assert scored.to_dict() == expected
+
+
+@pytest.mark.parametrize("instrument_id", BUILTINS)
+def test_questionnaire_of_every_builtin(instrument_id: str) -> None:
+    inst = screening.load_instrument(instrument_id)
+    q = questionnaire(instrument_id)
+    assert q["copyright"] == inst.license.notice
+    assert q["version"] == inst.definition_version
+    choices = [i for i in q["item"] if i["type"] == "choice"]
+    assert [i["linkId"] for i in choices] == [i.id for i in inst.items]
+    scores = [i for i in q["item"] if i.get("readOnly")]
+    assert [i["linkId"] for i in scores] == [f"scale.{name}" for name in inst.scales]
+    plan = screening.scoring.plan_for(inst)
+    for item, q_item, item_plan in zip(inst.items, choices, plan.items, strict=True):
+        expected_text = item.text if inst.license.redistribute_text and item.text else item.label
+        assert q_item["text"] == expected_text
+        if item.codes and item.codes.loinc:
+            assert q_item["code"] == [{"system": fhir.LOINC, "code": item.codes.loinc}]
+        weights = [o["valueCoding"]["extension"][0]["valueDecimal"] for o in q_item["answerOption"]]
+        values = [o.value for o in inst.item_options(item)]
+        assert weights == [item_plan.scores[v] for v in values]
+        for option, answer in zip(inst.item_options(item), q_item["answerOption"], strict=True):
+            coding = answer["valueCoding"]
+            if option.code:
+                assert (coding["system"], coding["code"]) == (fhir.LOINC, option.code)
+            else:
+                assert coding["system"] == fhir.ANSWER_SYSTEM
+            assert coding["display"] == option.label
+
+
+def test_questionnaire_wording_only_where_licensed() -> None:
+    phq9 = {i["linkId"]: i for i in questionnaire("phq9")["item"]}
+    assert phq9["phq9_1"]["text"] == "Little interest or pleasure in doing things"
+    cssrs = {i["linkId"]: i for i in questionnaire("cssrs_screener")["item"]}
+    assert cssrs["cssrs_screener_1"]["text"] == "wish to be dead (past month)"
+
+
+def test_questionnaire_codes_and_skip_logic() -> None:
+    q = questionnaire("cssrs_screener")
+    items = {i["linkId"]: i for i in q["item"]}
+    yes = {"system": fhir.LOINC, "code": "LA33-6"}
+    for n, loinc in ((3, "93248-3"), (4, "93249-1"), (5, "93250-9")):
+        assert items[f"cssrs_screener_{n}"]["enableWhen"] == [
+            {"question": "cssrs_screener_2", "operator": "=", "answerCoding": yes}
+        ]
+        assert items[f"cssrs_screener_{n}"]["code"] == [{"system": fhir.LOINC, "code": loinc}]
+    assert items["cssrs_screener_6a"]["enableWhen"][0]["question"] == "cssrs_screener_6"
+    assert "enableWhen" not in items["cssrs_screener_1"]
+    audit = {i["linkId"]: i for i in questionnaire("audit")["item"]}
+    assert audit["audit_4"]["enableBehavior"] == "any"
+    assert {w["question"] for w in audit["audit_4"]["enableWhen"]} == {"audit_2", "audit_3"}
+    assert len(audit["audit_4"]["enableWhen"]) == 8  # scores 1-4 of items 2 and 3
+
+
+def test_questionnaire_reverse_scored_weights() -> None:
+    items = {i["linkId"]: i for i in questionnaire("epds")["item"]}
+    weights = [o["valueCoding"]["extension"][0] for o in items["epds_3"]["answerOption"]]
+    assert weights == [{"url": fhir.ITEM_WEIGHT, "valueDecimal": w} for w in (3, 2, 1, 0)]
+    plain = [
+        o["valueCoding"]["extension"][0]["valueDecimal"] for o in items["epds_1"]["answerOption"]
+    ]
+    assert plain == [0, 1, 2, 3]
+
+
+def _expression(item: Mapping[str, Any]) -> str:
+    ext = next(e for e in item["extension"] if e["url"] == fhir.CALCULATED_EXPRESSION)
+    assert ext["valueExpression"]["language"] == "text/fhirpath"
+    expression: str = ext["valueExpression"]["expression"]
+    return expression
+
+
+def test_questionnaire_calculated_scores() -> None:
+    phq9 = {i["linkId"]: i for i in questionnaire("phq9")["item"]}
+    total = phq9["scale.total"]
+    assert total["type"] == "integer"
+    assert total["readOnly"] is True
+    assert total["code"] == [{"system": fhir.LOINC, "code": "44261-6"}]
+    expression = _expression(total)
+    assert expression.startswith("%resource.repeat(item).where(linkId in ('phq9_1' | 'phq9_2'")
+    assert expression.endswith(".answer.value.weight().sum()")
+    assert "'phq9_10'" not in expression
+    notes = [e["valueMarkdown"] for e in total["extension"] if e["url"] == fhir.DESIGN_NOTE]
+    assert "at most 2 missing, prorated" in notes[0]
+    dass = {i["linkId"]: i for i in questionnaire("dass21")["item"]}
+    assert _expression(dass["scale.depression"]).endswith(") * 2")
+    k10 = {i["linkId"]: i for i in questionnaire("k10")["item"]}
+    assert "iif(%resource.repeat(item).where(linkId = 'k10_3').answer.exists(), 0, 1)" in (
+        _expression(k10["scale.total"])
+    )
+
+
+SKIPS = """
+id: skips
+name: Skip logic shapes
+definition_version: 1.0.0
+construct: testing
+license: {status: public-domain, holder: Nobody, notice: Free to use., redistribute_text: false}
+sources:
+  src: Author A. A made-up instrument for testing. J Test 2020;1:1-2.
+option_sets:
+  yes_no:
+    - {value: 0, label: "No"}
+    - {value: 1, label: "Yes"}
+  freq:
+    - {value: 0, label: never}
+    - {value: 1, label: sometimes}
+    - {value: 2, label: often}
+items:
+  - {id: skips_1, label: gate one, options: yes_no}
+  - {id: skips_2, label: gate two (reversed), options: freq, reverse: true}
+  - id: skips_3
+    label: both gates
+    options: yes_no
+    ask_if: {all: [{item: skips_1, eq: 1}, {item: skips_2, eq: 0}]}
+  - id: skips_4
+    label: counted
+    options: yes_no
+    ask_if: {count: {items: [skips_1, skips_2], gte: 1}, gte: 2}
+  - {id: skips_5, label: negated, options: yes_no, ask_if: {not: {item: skips_1, eq: 0}}}
+  - id: skips_6
+    label: a disjunction inside a conjunction
+    options: yes_no
+    ask_if: {all: [{item: skips_1, eq: 1}, {item: skips_2, gte: 1}]}
+  - {id: skips_7, label: any score, options: yes_no, ask_if: {item: skips_2, gte: 0}}
+scales:
+  total: {items: [skips_1, skips_2, skips_3], source: src}
+"""
+
+
+@functools.cache
+def skips() -> Instrument:
+    return screening.parse_instrument(SKIPS, "skips.yaml")
+
+
+def test_questionnaire_skip_logic_shapes() -> None:
+    q = fhir.to_questionnaire(skips())
+    validate(q)
+    items = {i["linkId"]: i for i in q["item"]}
+    # skips_2 is reversed: score 0 is the answer "often" (value 2)
+    assert items["skips_3"]["enableBehavior"] == "all"
+    assert [w["answerCoding"]["code"] for w in items["skips_3"]["enableWhen"]] == [
+        "skips.skips_1.1",
+        "skips.skips_2.2",
+    ]
+    for link_id in ("skips_4", "skips_5", "skips_6"):
+        assert "enableWhen" not in items[link_id]
+        (note,) = items[link_id]["extension"]
+        assert note["url"] == fhir.DESIGN_NOTE
+        assert note["valueMarkdown"].startswith("Ask only when ")
+        assert "cannot express" in note["valueMarkdown"]
+    assert items["skips_7"]["enableWhen"] == [
+        {"question": "skips_2", "operator": "exists", "answerBoolean": True}
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(answers=st.lists(st.integers(0, 2), min_size=2, max_size=2))
+def test_enable_when_agrees_with_ask_if(answers: list[int]) -> None:
+    inst = skips()
+    q_items = {i["linkId"]: i for i in fhir.to_questionnaire(inst)["item"]}
+    plan = screening.scoring.plan_for(inst)
+    values = {"skips_1": answers[0] % 2, "skips_2": answers[1]}
+    scores = {k: plan.items[i].scores[v] for i, (k, v) in enumerate(values.items())}
+    codings = {k: q_items[k]["answerOption"][v]["valueCoding"] for k, v in values.items()}
+    for item_plan in plan.items[2:]:
+        assert item_plan.ask_if is not None
+        if "enableWhen" in q_items[item_plan.id]:
+            truth = item_plan.ask_if(Env(scores, set(), {}, {}))
+            assert enabled(q_items[item_plan.id], codings) is truth
+
+
+# --- QuestionnaireResponses as EHRs send them -------------------------------------------------
+
+
+def fixture(name: str) -> Json:
+    data: Json = json.loads((FIXTURES / name).read_text())
+    validate(data)
+    return data
+
+
+def test_loinc_coded_phq9(phq9_answers: dict[str, int]) -> None:
+    response = fixture("phq9-loinc.json")
+    read = fhir.read_questionnaire_response("phq9", response)
+    assert read == {**phq9_answers, "phq9_10": 1}  # the total /44261-6 is recomputed
+    r = fhir.score_questionnaire_response("phq9", response)
+    assert r.scales["total"].score == 15
+    assert r.scales["total"].band == "moderately severe"
+    assert r.flag_ids == ["suicidal_ideation"]
+
+
+def test_loinc_coded_gad7_in_a_group_with_ordinal_values() -> None:
+    response = fixture("gad7-loinc.json")
+    # The definition codes neither gad7_8 (difficulty) nor its answers in LOINC, so the caller
+    # says what /69722-7 is: here, not needed for scoring.
+    read = fhir.read_questionnaire_response("gad7", response, link_ids={"/69722-7": None})
+    values = [2, 3, 2, 1, 0, 1, 2]
+    assert read == {f"gad7_{n}": v for n, v in enumerate(values, start=1)}
+    r = fhir.score_questionnaire_response("gad7", response, link_ids={"/69722-7": None})
+    assert r.scales["total"].score == 11
+    assert r.scales["total"].band == "moderate"
+
+
+def test_loinc_coded_cssrs_with_an_ignored_risk_level_item() -> None:
+    response = fixture("cssrs-loinc.json")
+    with pytest.raises(ResponseError, match=r"linkId '93374-7' \(item\[3\]\) matches no item"):
+        fhir.read_questionnaire_response("cssrs_screener", response)
+    read = fhir.read_questionnaire_response("cssrs_screener", response, link_ids={"93374-7": None})
+    assert read == {"cssrs_screener_1": 1, "cssrs_screener_2": 0, "cssrs_screener_6": 0}
+    r = screening.score("cssrs_screener", read)
+    assert r.classifications["triage"] == "low risk"
+
+
+def test_mapping_by_the_caller_and_by_item_code() -> None:
+    answer = {"valueCoding": {"system": fhir.LOINC, "code": "LA6570-1"}}
+    response = qr(
+        {"linkId": "q1", "answer": [answer]},
+        {"linkId": "q2", "code": [{"system": fhir.LOINC, "code": "44255-8"}], "answer": [answer]},
+    )
+    read = fhir.read_questionnaire_response("phq9", response, link_ids={"q1": "phq9_1"})
+    assert read == {"phq9_1": 2, "phq9_2": 2}
+    with pytest.raises(ValueError, match="maps 'q1' to 'phq9_11', which is not an item"):
+        fhir.read_questionnaire_response("phq9", response, link_ids={"q1": "phq9_11"})
+
+
+def test_answers_nested_under_answers_are_read() -> None:
+    inner = answered("phq9_2", valueInteger=1)
+    outer = {"linkId": "phq9_1", "answer": [{"valueInteger": 3, "item": [inner]}]}
+    assert fhir.read_questionnaire_response("phq9", qr(outer)) == {"phq9_1": 3, "phq9_2": 1}
+
+
+def test_weights_map_back_through_reverse_scoring() -> None:
+    weight = {"extension": [{"url": fhir.ITEM_WEIGHT, "valueDecimal": 3}]}
+    read = fhir.read_questionnaire_response(
+        "epds", qr(answered("epds_3", valueCoding=weight), answered("epds_1", valueCoding=weight))
+    )
+    assert read == {"epds_3": 0, "epds_1": 3}  # epds_3 is reversed: the top box scores 3
+
+
+def test_booleans_answer_yes_no_items() -> None:
+    response = qr(
+        answered("cssrs_screener_1", valueBoolean=True),
+        answered("cssrs_screener_2", valueBoolean=False),
+    )
+    read = fhir.read_questionnaire_response("cssrs_screener", response)
+    assert read == {"cssrs_screener_1": 1, "cssrs_screener_2": 0}
+
+
+def test_unanswered_and_unmatched_unanswered_items_are_missing() -> None:
+    response = qr({"linkId": "phq9_1"}, {"linkId": "instructions", "text": "Please answer"})
+    assert fhir.read_questionnaire_response("phq9", response) == {}
+
+
+# --- bad QuestionnaireResponses ---------------------------------------------------------------
+
+
+def read_error(instrument_id: str, response: Json, **kwargs: Any) -> ResponseError:
+    with pytest.raises(ResponseError) as caught:
+        fhir.read_questionnaire_response(instrument_id, response, **kwargs)
+    return caught.value
+
+
+CODING = {"system": fhir.LOINC, "code": "LA6569-3"}
+
+
+@pytest.mark.parametrize(
+    ("items", "code", "message"),
+    [
+        (
+            [answered("/12345-6", valueCoding=CODING)],
+            "unmatched_link_id",
+            "linkId '/12345-6' (item[0]) matches no item of phq9",
+        ),
+        (
+            [answered("/44250-9", valueCoding={"system": fhir.LOINC, "code": "LA9999-9"})],
+            "unknown_answer_code",
+            "linkId '/44250-9' (item[0]): answer code http://loinc.org|LA9999-9 is not an "
+            "option of item 'phq9_1' (LA6568-5 = 0 Not at all; LA6569-3 = 1 Several days;",
+        ),
+        (
+            [answered("phq9_1", valueCoding={"code": "LA6569-3"})],
+            "unknown_answer_code",
+            "linkId 'phq9_1' (item[0]): answer code LA6569-3 (no system) is not an option",
+        ),
+        (
+            [{"linkId": "phq9_1", "answer": [{"valueCoding": CODING}, {"valueInteger": 2}]}],
+            "repeated_answer",
+            "linkId 'phq9_1' (item[0]) gives 2 answers to item 'phq9_1', which takes one",
+        ),
+        (
+            [answered("phq9_1", valueInteger=1), answered("/44250-9", valueInteger=1)],
+            "repeated_answer",
+            "linkId '/44250-9' (item[1]) answers item 'phq9_1' again (first answered at linkId "
+            "'phq9_1' (item[0]))",
+        ),
+        (
+            [answered("phq9_1", valueBoolean=True)],
+            "boolean_not_allowed",
+            "linkId 'phq9_1' (item[0]): a boolean answers only a yes/no item (options 0 and 1); "
+            "item 'phq9_1' takes one of 0, 1, 2, 3 (got true)",
+        ),
+        (
+            [answered("phq9_1", valueInteger=4)],
+            "invalid_value",
+            "linkId 'phq9_1' (item[0]): item 'phq9_1' must be one of 0, 1, 2, 3 "
+            "(got valueInteger 4)",
+        ),
+        (
+            [answered("phq9_1", valueInteger=True)],
+            "invalid_answer",
+            "valueInteger must be a whole number, one of 0, 1, 2, 3 (got True)",
+        ),
+        (
+            [answered("phq9_1", valueDecimal=1.5)],
+            "not_integral",
+            "linkId 'phq9_1' (item[0]): valueDecimal must be a whole number",
+        ),
+        (
+            [answered("phq9_1", valueString="1")],
+            "unsupported_answer_type",
+            "linkId 'phq9_1' (item[0]): valueString cannot answer item 'phq9_1'",
+        ),
+        (
+            [
+                answered(
+                    "phq9_1",
+                    valueCoding={
+                        **CODING,
+                        "extension": [{"url": fhir.ITEM_WEIGHT, "valueDecimal": 2}],
+                    },
+                )
+            ],
+            "conflicting_answer",
+            "answer code http://loinc.org|LA6569-3 scores 1 on item 'phq9_1' but its coding "
+            "carries the weight 2",
+        ),
+        (
+            [
+                answered(
+                    "phq9_1",
+                    valueCoding={"extension": [{"url": fhir.ORDINAL_VALUE, "valueDecimal": 7}]},
+                )
+            ],
+            "unknown_answer_weight",
+            "the weight 7 is no score of item 'phq9_1' (0, 1, 2, 3)",
+        ),
+        (
+            [{"linkId": "phq9_1", "answer": [{}]}],
+            "invalid_answer",
+            "linkId 'phq9_1' (item[0]): an answer needs exactly one value[x] (got 0)",
+        ),
+        (
+            [{"text": "no linkId"}],
+            "invalid_questionnaire_response",
+            "item[0]: an item needs a linkId (a string)",
+        ),
+    ],
+)
+def test_unreadable_answers_are_clear_errors(items: list[Json], code: str, message: str) -> None:
+    error = read_error("phq9", qr(*items))
+    assert [i.code for i in error.issues] == [code]
+    assert message in str(error)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    response = qr(
+        {"linkId": "group", "item": [answered("nope", valueInteger=1)]},
+        answered("phq9_2", valueBoolean=True),
+        answered("phq9_3", valueInteger=2),
+    )
+    error = read_error("phq9", response)
+    assert [(i.code, i.path) for i in error.issues] == [
+        ("unmatched_link_id", ("item", 0, "item", 0)),
+        ("boolean_not_allowed", ("item", 1, "answer", 0, "valueBoolean")),
+    ]
+    assert error.issues[1].item == "phq9_2"
+
+
+def test_not_a_questionnaire_response_or_entered_in_error() -> None:
+    error = read_error("phq9", {"resourceType": "Observation"})
+    assert error.issues[0].code == "not_a_questionnaire_response"
+    error = read_error("phq9", qr(status="entered-in-error"))
+    assert error.issues[0].code == "entered_in_error"
+
+
+def test_deep_nesting_does_not_exhaust_the_stack() -> None:
+    node: Json = answered("phq9_1", valueInteger=1)
+    for depth in range(5000):
+        node = {"linkId": f"g{depth}", "item": [node]}
+    assert fhir.read_questionnaire_response("phq9", qr(node)) == {"phq9_1": 1}
+
+
+def test_scoring_keeps_flags_when_an_answer_is_unreadable() -> None:
+    items = [answered(f"phq9_{n}", valueInteger=1) for n in range(1, 9)]
+    items[2] = answered("phq9_3", valueCoding={"system": fhir.LOINC, "code": "LA9999-9"})
+    response = qr(*items, answered("phq9_9", valueInteger=2))
+    with pytest.raises(ResponseError) as caught:
+        fhir.score_questionnaire_response("phq9", response)
+    result = caught.value.result
+    assert result is not None
+    assert result.valid is False
+    assert result.flag_ids == ["suicidal_ideation"]
+    assert [i.code for i in result.issues] == ["unknown_answer_code"]
+    assert result.scales["total"].score is None
+    assert result.scales["total"].reason == "item(s) phq9_3 invalid"
+    assert result.scales["phq2"].score == 2
+    assert result.reasons[0].startswith("linkId 'phq9_3' (item[2])")
+    assert "risk flags raised from the valid items: suicidal_ideation" in str(caught.value)
+    returned = fhir.score_questionnaire_response("phq9", response, on_error="invalid")
+    assert returned == result
+
+
+def test_scoring_reports_the_scorers_own_problems() -> None:
+    response = qr(answered("audit_c_1", valueInteger=1))
+    with pytest.raises(ResponseError, match="needs context 'sex'"):
+        fhir.score_questionnaire_response("audit_c", response)
+    r = fhir.score_questionnaire_response("audit_c", response, on_error="invalid", sex="female")
+    assert r.issues == ()
+
+
+# --- Observations, RiskAssessment, Bundle -----------------------------------------------------
+
+WHEN = datetime(2024, 5, 2, 10, 30, tzinfo=UTC)
+
+
+def test_observations_of_the_contract_example(phq9_answers: dict[str, int]) -> None:
+    result = screening.score("phq9", phq9_answers)
+    total, phq2 = fhir.to_observations(
+        "phq9",
+        result,
+        subject="Patient/123",
+        effective=WHEN,
+        questionnaire_response="QuestionnaireResponse/abc",
+    )
+    for obs in (total, phq2):
+        validate(obs)
+    assert total["status"] == "final"
+    assert total["code"]["coding"] == [{"system": fhir.LOINC, "code": "44261-6"}]
+    assert total["valueInteger"] == 15
+    assert total["interpretation"] == [{"text": "moderately severe"}]
+    assert total["subject"] == {"reference": "Patient/123"}
+    assert total["effectiveDateTime"] == "2024-05-02T10:30:00+00:00"
+    assert total["derivedFrom"] == [{"reference": "QuestionnaireResponse/abc"}]
+    assert phq2["code"]["coding"][0]["code"] == "55758-7"
+    assert "note" not in total
+
+
+def test_observation_codes_without_loinc_and_fractional_scores() -> None:
+    inst = screening.load_instrument(DEFINITIONS / "features.yaml")
+    # features_3 is asked but missing: the total is prorated, (1 + 2 + 4) x 4/3, unrounded
+    answers = {"features_1": 1, "features_2": 0, "features_4": 1, "features_5": 1, "features_6": 4}
+    result = screening.score(inst, answers)
+    assert result.scales["total"].score == pytest.approx(28 / 3)
+    total, doubled = fhir.to_observations(inst, result)
+    for obs in (total, doubled):
+        validate(obs)
+    assert total["valueQuantity"] == {
+        "value": result.scales["total"].score,
+        "unit": "{score}",
+        "system": fhir.UCUM,
+        "code": "{score}",
+    }
+    assert "Prorated from 3 of 4 items answered" in total["note"][0]["text"]
+    assert doubled["code"]["coding"] == [
+        {
+            "system": fhir.SCORE_SYSTEM,
+            "code": "features.doubled",
+            "display": "Every feature of the format doubled score",
+        }
+    ]
+    assert doubled["valueInteger"] == 6
+    assert doubled["interpretation"] == [{"text": "high"}]
+
+
+def test_unscored_scales_carry_a_data_absent_reason() -> None:
+    result = screening.score(
+        "phq9", {"phq9_4": 2, "phq9_5": 2, "phq9_6": 2, "phq9_7": 2, "phq9_8": 2, "phq9_9": 2}
+    )
+    total, phq2 = fhir.to_observations(
+        "phq9", result, subject="Patient/1", effective=date(2024, 5, 2)
+    )
+    for obs in (total, phq2):
+        validate(obs)
+        assert obs["status"] == "final"
+        assert "valueInteger" not in obs
+        assert obs["dataAbsentReason"]["coding"][0]["system"] == fhir.DATA_ABSENT_REASON
+        assert obs["dataAbsentReason"]["coding"][0]["code"] == "unknown"
+    assert total["note"] == [{"text": "Not scored: 3 of 9 items missing (at most 2 allowed)."}]
+    assert total["effectiveDateTime"] == "2024-05-02"
+    assert fhir.to_observations("phq9", result, include_unscored=False) == []
+    bad = screening.score("phq9", {"phq9_1": 7}, on_error="invalid")
+    assert fhir.to_observations("phq9", bad)[0]["dataAbsentReason"]["coding"][0]["code"] == "error"
+
+
+def test_references_and_times_are_checked() -> None:
+    result = screening.score("phq2", {"phq2_1": 1, "phq2_2": 1})
+    resource = {"resourceType": "QuestionnaireResponse", "id": "r1"}
+    (obs,) = fhir.to_observations("phq2", result, questionnaire_response=resource)
+    assert obs["derivedFrom"] == [{"reference": "QuestionnaireResponse/r1"}]
+    (obs,) = fhir.to_observations("phq2", result, subject={"identifier": {"value": "x"}})
+    assert obs["subject"] == {"identifier": {"value": "x"}}
+    with pytest.raises(ValueError, match="needs a time zone"):
+        fhir.to_observations("phq2", result, effective=datetime(2024, 5, 2, 10, 30))
+    with pytest.raises(ValueError, match="is not a FHIR dateTime"):
+        fhir.to_observations("phq2", result, effective="2024-05-02T10:30")
+    with pytest.raises(ValueError, match="has no id to refer to"):
+        fhir.to_observations(
+            "phq2", result, questionnaire_response={"resourceType": "QuestionnaireResponse"}
+        )
+    with pytest.raises(ValueError, match="the result is for 'phq2', not 'phq9'"):
+        fhir.to_observations("phq9", result)
+
+
+def test_risk_assessment_of_a_phq9_item_9() -> None:
+    answers = {f"phq9_{n}": 0 for n in range(1, 10)}
+    assert fhir.to_risk_assessment("phq9", screening.score("phq9", answers), subject=None) is None
+    result = screening.score("phq9", answers | {"phq9_9": 2})
+    with pytest.raises(ValueError, match="needs a subject"):
+        fhir.to_risk_assessment("phq9", result, subject=None)
+    ra = fhir.to_risk_assessment(
+        "phq9",
+        result,
+        subject="Patient/1",
+        occurrence=WHEN,
+        questionnaire_response="QuestionnaireResponse/q",
+    )
+    assert ra is not None
+    validate(ra)
+    assert ra["status"] == "final"
+    assert ra["basis"] == [{"reference": "QuestionnaireResponse/q"}]
+    assert ra["occurrenceDateTime"] == "2024-05-02T10:30:00+00:00"
+    (prediction,) = ra["prediction"]
+    assert prediction["qualitativeRisk"] == {"text": "critical"}
+    assert prediction["outcome"] == {"text": "suicidal ideation"}
+    assert ra["note"][0]["text"].startswith("suicidal_ideation (critical): Item 9 endorsed")
+    assert "not a diagnosis" in ra["note"][-1]["text"]
+
+
+def cssrs(*answers: int | None) -> screening.ScoreResult:
+    ids = ["1", "2", "3", "4", "5", "6", "6a"]
+    responses = {
+        f"cssrs_screener_{i}": a for i, a in zip(ids, answers, strict=False) if a is not None
+    }
+    return screening.score("cssrs_screener", responses, on_error="invalid")
+
+
+def test_risk_assessment_of_the_cssrs_triage() -> None:
+    ra = fhir.to_risk_assessment("cssrs_screener", cssrs(1, 1, 0, 1, 0, 0), subject="Patient/1")
+    assert ra is not None
+    validate(ra)
+    triage = ra["prediction"][0]
+    assert triage["qualitativeRisk"] == {"text": "high risk"}
+    assert triage["outcome"] == {"text": "suicide risk"}
+    assert "question 4 or 5 Yes" in triage["rationale"]
+    assert [p["outcome"]["text"] for p in ra["prediction"][1:]] == [
+        "ideation with intent",
+        "suicidal ideation",
+    ]
+    assert len(ra["note"]) == 3  # two flag messages and the disclaimer
+
+    negative = fhir.to_risk_assessment(
+        "cssrs_screener", cssrs(0, 0, None, None, None, 0), subject="Patient/1"
+    )
+    assert negative is not None
+    validate(negative)
+    assert negative["prediction"] == [
+        {
+            "outcome": {"text": "suicide risk"},
+            "qualitativeRisk": {"text": "no positive response"},
+            "rationale": "C-SSRS Screener triage (risk level): no positive response",
+        }
+    ]
+
+    undetermined = fhir.to_risk_assessment("cssrs_screener", cssrs(1, None), subject="Patient/1")
+    assert undetermined is not None
+    validate(undetermined)
+    assert "qualitativeRisk" not in undetermined["prediction"][0]
+    assert "undetermined" in undetermined["prediction"][0]["rationale"]
+    assert undetermined["note"][-2]["text"].startswith("The result is not valid: ")
+
+
+def test_risk_classifications_chosen_by_the_caller() -> None:
+    answers = {f"pcl5_{n}": 3 for n in range(1, 21)}
+    result = screening.score("pcl5", answers)
+    assert fhir.to_risk_assessment("pcl5", result, subject="Patient/1") is None
+    ra = fhir.to_risk_assessment(
+        "pcl5", result, subject="Patient/1", risk_classifications=["cut_point"]
+    )
+    assert ra is not None
+    validate(ra)
+    assert ra["prediction"][0]["qualitativeRisk"] == {"text": "probable PTSD"}
+    with pytest.raises(ValueError, match="pcl5 has no classification triage"):
+        fhir.to_risk_assessment(
+            "pcl5", result, subject="Patient/1", risk_classifications=["triage"]
+        )
+
+
+@pytest.mark.parametrize("instrument_id", BUILTINS)
+def test_bundles_of_every_golden_case(instrument_id: str) -> None:
+    inst = screening.load_instrument(instrument_id)
+    for case in inst.cases:
+        result = screening.score(
+            inst, case_responses(inst, case), on_error="invalid", **case.context
+        )
+        bundle = fhir.result_bundle(
+            inst,
+            result,
+            subject="Patient/1",
+            effective="2024-05-02",
+            questionnaire_response="QuestionnaireResponse/1",
+        )
+        validate(bundle)
+        kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+        assert kinds.count("Observation") == len(inst.scales)
+        risky = bool(result.flags) or instrument_id in fhir.RISK_CLASSIFICATIONS
+        assert kinds.count("RiskAssessment") == int(risky)
+
+
+def test_to_bundle_keeps_order(phq9_answers: dict[str, int]) -> None:
+    observations = fhir.to_observations("phq9", screening.score("phq9", phq9_answers))
+    bundle = fhir.to_bundle(reversed(observations))
+    validate(bundle)
+    assert [e["resource"] for e in bundle["entry"]] == observations[::-1]

@@ -1,0 +1,155 @@
+"""`screening score` on CSV, Parquet and JSON Lines: streamed, every row kept, bad rows too."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import screening
+from screening.files import score_file
+
+from .conftest import ROOT
+
+ITEMS = [f"PHQ_{n:02d}" for n in range(1, 10)]
+
+
+def make_table(n: int = 250) -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    values = rng.integers(0, 4, size=(n, 9)).astype(object)
+    values[rng.random(values.shape) < 0.05] = None
+    if n > 8:
+        values[7, 2] = 7  # out of range
+        values[8, 0] = "x"  # text
+    df = pd.DataFrame(values, columns=ITEMS)
+    df.insert(0, "client_id", [f"{i:05d}" for i in range(n)])
+    return df
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "screening.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def test_a_file_larger_than_a_chunk_equals_scoring_it_in_one_piece(tmp_path: Path) -> None:
+    df = make_table()
+    source = tmp_path / "in.csv"
+    df.to_csv(source, index=False)
+    streamed_path, whole_path = tmp_path / "streamed.csv", tmp_path / "whole.csv"
+    summary = score_file("phq9", source, streamed_path, prefix="PHQ_", chunk_rows=37)
+    score_file("phq9", source, whole_path, prefix="PHQ_", chunk_rows=10_000)
+    assert streamed_path.read_text() == whole_path.read_text()
+    streamed = pd.read_csv(streamed_path, dtype={"client_id": str})
+    assert len(streamed) == len(df) == summary.rows
+    assert streamed["client_id"].tolist() == df["client_id"].tolist()  # leading zeros kept
+    # the same rows scored in memory from the typed values
+    typed = df.rename(columns={f"PHQ_{n:02d}": f"phq9_{n}" for n in range(1, 10)})
+    expected = screening.score_frame("phq9", typed.drop(columns="client_id"))
+    assert streamed["total"].fillna(-1).tolist() == expected["total"].fillna(-1).tolist()
+    assert streamed["valid"].tolist() == expected["valid"].tolist()
+    assert summary.valid == int(expected["valid"].sum())
+    assert summary.flags["suicidal_ideation"] == int(expected["flag_suicidal_ideation"].sum())
+    assert summary.reasons["item 'phq9_3' must be one of 0, 1, 2, 3 (got 7.0)"] == 1
+    text = "item 'phq9_1' must be a whole number, one of 0, 1, 2, 3 (got the text 'x')"
+    assert summary.reasons[text] == 1
+
+
+def test_parquet_in_and_out_keep_dtypes(tmp_path: Path) -> None:
+    df = make_table().astype(dict.fromkeys(ITEMS, "float64"), errors="ignore")
+    df = df.drop(index=8).reset_index(drop=True)  # Parquet columns are typed: no text cell
+    df[ITEMS] = df[ITEMS].astype("float64")
+    source = tmp_path / "in.parquet"
+    df.to_parquet(source, index=False)
+    out = tmp_path / "out.parquet"
+    summary = score_file("phq9", source, out, prefix="PHQ_", chunk_rows=50)
+    got = pd.read_parquet(out)
+    assert len(got) == len(df) == summary.rows
+    assert str(got["total"].dtype) == "Int16"
+    assert got["total_band"].cat.ordered
+    expected = screening.score_frame("phq9", df, prefix="PHQ_")
+    assert got["total"].tolist() == expected["total"].tolist()
+
+
+def test_jsonl_to_stdout_as_jsonl(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"id": 1, "gad7_1": 3, "gad7_2": 3, "gad7_3": 3, "gad7_4": 3, '
+        '"gad7_5": 3, "gad7_6": 3, "gad7_7": 3}\n{"id": 2, "gad7_1": 0}\n'
+    )
+    buffer = io.StringIO()
+    summary = score_file("gad7", source, output_format="jsonl", stdout=buffer)
+    rows = [
+        pd.read_json(io.StringIO(line), typ="series") for line in buffer.getvalue().splitlines()
+    ]
+    assert (summary.rows, summary.valid) == (2, 1)
+    assert rows[0]["total"] == 21
+    assert rows[1]["valid"] is False or rows[1]["valid"] == 0
+
+
+def test_context_from_a_column_or_a_value(tmp_path: Path) -> None:
+    source = tmp_path / "audit.csv"
+    source.write_text("sex,audit_c_1,audit_c_2,audit_c_3\nfemale,1,1,1\nmale,1,1,1\n,1,1,1\n")
+    out = tmp_path / "out.csv"
+    score_file("audit_c", source, out, context={"sex": "sex"})
+    got = pd.read_csv(out)
+    assert got["screen"].tolist()[:2] == ["positive", "negative"]
+    assert got["valid"].tolist() == [True, True, False]
+    score_file("audit_c", source, out, context={"sex": "female"})
+    assert pd.read_csv(out)["screen"].tolist() == ["positive"] * 3
+
+
+def test_cli_scores_a_table_with_a_summary_and_exit_codes(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    make_table(30).to_csv(source, index=False)
+    out = tmp_path / "out.csv"
+    done = run(
+        "score", "phq9", str(source), "--prefix", "PHQ_", "-o", str(out), "--chunk-rows", "7"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "30 rows scored" in done.stderr
+    assert "flag raised: suicidal_ideation" in done.stderr
+    assert len(pd.read_csv(out)) == 30
+    failing = run(
+        "score", "phq9", str(source), "--prefix", "PHQ_", "-o", str(out), "--fail-on-invalid"
+    )
+    assert failing.returncode == 1
+    mapped = run(
+        "score", "phq9", str(source), *[f"--map=phq9_{n}=PHQ_{n:02d}" for n in range(1, 10)]
+    )
+    assert mapped.returncode == 0
+    assert mapped.stdout.splitlines()[0].startswith("client_id,total,total_band")
+
+
+def test_cli_usage_and_io_errors(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    make_table(5).to_csv(source, index=False)
+    assert run("score", "phq9", str(tmp_path / "absent.csv")).returncode == 2
+    nothing = run("score", "phq9", str(source))  # no column matches phq9_<n>
+    assert nothing.returncode == 2
+    assert "pass --prefix" in nothing.stderr
+    odd = tmp_path / "in.xyz"
+    odd.write_text("a\n")
+    assert "cannot tell the format" in run("score", "phq9", str(odd)).stderr
+    assert (
+        run("score", "phq9", str(source), "--prefix", "PHQ_", "--chunk-rows", "0").returncode == 2
+    )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_output_format_override(tmp_path: Path, fmt: str) -> None:
+    source = tmp_path / "in.csv"
+    make_table(3).to_csv(source, index=False)
+    out = tmp_path / "out.txt"
+    score_file("phq9", source, out, output_format=fmt, prefix="PHQ_")
+    text = out.read_text()
+    assert text.startswith("client_id," if fmt == "csv" else '{"client_id"')

@@ -75,6 +75,8 @@ def csv_items(chunk: pd.DataFrame, items: set[str]) -> pd.DataFrame:
     refused as not a number), whatever the other cells of its column hold."""
     for name in items & set(chunk.columns):
         cells = chunk[name]
+        if pd.api.types.is_numeric_dtype(cells.dtype):
+            continue  # the parser read every cell of this chunk as a number already
         numbers = pd.to_numeric(cells, errors="coerce")
         text = cells.notna() & numbers.isna()
         if text.any():
@@ -86,13 +88,13 @@ def csv_items(chunk: pd.DataFrame, items: set[str]) -> pd.DataFrame:
     return chunk
 
 
-def _chunks(path: Path, fmt: str, chunk_rows: int, items: set[str]) -> Iterator[pd.DataFrame]:
+def _chunks(
+    path: Path, fmt: str, chunk_rows: int, items: set[str], text: set[str]
+) -> Iterator[pd.DataFrame]:
     if fmt == "csv":
-        # every cell as text: identifiers keep leading zeros, and an item column's type never
-        # depends on which rows share a chunk
-        reader = pd.read_csv(
-            path, chunksize=chunk_rows, dtype=str, keep_default_na=False, na_values=[""]
-        )
+        # identifiers stay text (leading zeros); item cells are read one by one where the parser
+        # could not read a whole chunk's column as numbers, so no result depends on chunking
+        reader = pd.read_csv(path, chunksize=chunk_rows, dtype=dict.fromkeys(text, str))
         with reader:
             for chunk in reader:
                 yield csv_items(chunk, items)
@@ -203,7 +205,7 @@ def score_file(
     reasons: Counter[str] = Counter()
     flags: Counter[str] = Counter()
     try:
-        for chunk in _chunks(path, fmt_in, chunk_rows, item_cols):
+        for chunk in _chunks(path, fmt_in, chunk_rows, item_cols, set(kept)):
             chunk.index = pd.RangeIndex(rows, rows + len(chunk))
             ctx: dict[str, Any] = {
                 name: chunk[context_columns[name]] if name in context_columns else value

@@ -49,13 +49,7 @@ def check_instrument(inst: Instrument) -> list[Issue]:
 def item_score_values(inst: Instrument, item_id: str) -> list[int]:
     """The scores an item can take (its option values; reversing keeps the same set)."""
     item = next((i for i in inst.items if i.id == item_id), None)
-    if item is None:
-        return []
-    values = [o.value for o in inst.item_options(item)]
-    if item.reverse and values:
-        lo, hi = min(values), max(values)
-        values = [lo + hi - v for v in values]
-    return sorted(set(values))
+    return [] if item is None else sorted(set(inst.item_scores(item).values()))
 
 
 def scale_range(inst: Instrument, scale: Scale) -> tuple[float, float] | None:

@@ -419,6 +419,14 @@ class Instrument(Model):
             return self.option_sets.get(item.options, [])
         return item.options
 
+    def item_scores(self, item: Item) -> dict[int, int]:
+        """Option value → score, reverse scoring applied: (lowest + highest) - value."""
+        values = [o.value for o in self.item_options(item)]
+        if not values:
+            return {}
+        lo, hi = min(values), max(values)
+        return {v: (lo + hi - v if item.reverse else v) for v in values}
+
     def citation(self, key: str) -> str:
         entry = self.sources.get(key)
         if entry is None:

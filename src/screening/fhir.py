@@ -93,13 +93,6 @@ def _loinc(codes: Any) -> str | None:
     return codes.loinc if codes is not None else None
 
 
-def _item_scores(inst: Instrument, item: Item) -> dict[int, int]:
-    """Option value → score (reverse scoring applied), as the scorer computes it."""
-    values = [o.value for o in inst.item_options(item)]
-    lo, hi = min(values), max(values)
-    return {v: (lo + hi - v if item.reverse else v) for v in values}
-
-
 def _answer_coding(inst: Instrument, item: Item, option: Option) -> Json:
     if option.code is not None:
         return {"system": LOINC, "code": option.code, "display": option.label}
@@ -113,7 +106,7 @@ def _matching_values(inst: Instrument, cond: ItemCondition) -> list[int] | None:
     if item is None:
         return None
     test = predicate(cond)
-    return [value for value, s in _item_scores(inst, item).items() if test(s)]
+    return [value for value, s in inst.item_scores(item).items() if test(s)]
 
 
 def _number(value: float) -> int | float:
@@ -325,7 +318,7 @@ class _Reader:
 
 def _target(inst: Instrument, item: Item) -> _Target:
     options = inst.item_options(item)
-    scores = _item_scores(inst, item)
+    scores = inst.item_scores(item)
     by_coding: dict[tuple[str, str], int] = {}
     for option in options:
         by_coding[(ANSWER_SYSTEM, f"{inst.id}.{item.id}.{option.value}")] = option.value
@@ -875,7 +868,7 @@ def _design_note(text: str) -> Json:
 
 
 def _answer_options(inst: Instrument, item: Item) -> list[Json]:
-    scores = _item_scores(inst, item)
+    scores = inst.item_scores(item)
     out = []
     for option in inst.item_options(item):
         coding = _answer_coding(inst, item, option)

@@ -63,13 +63,6 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _scores(inst: Instrument, item: Item) -> dict[int, int]:
-    """Option value → score (reverse scoring applied), as the scorer computes it."""
-    values = [o.value for o in inst.item_options(item)]
-    lo, hi = min(values), max(values)
-    return {v: (lo + hi - v if item.reverse else v) for v in values}
-
-
 def _choices(inst: Instrument, item: Item) -> str:
     parts = []
     for option in inst.item_options(item):
@@ -103,7 +96,7 @@ def _item_branching(inst: Instrument, cond: ItemCondition) -> str | None:
     if item is None:
         return None
     test = predicate(cond)  # conditions compare scores; REDCap stores option values
-    scores = _scores(inst, item)
+    scores = inst.item_scores(item)
     values = [v for v, s in scores.items() if test(s)]
     if not values:
         return None  # holds for no answer

@@ -103,9 +103,8 @@ class Plan:
 
 def _item_plan(inst: Instrument, index: int) -> ItemPlan:
     item = inst.items[index]
-    values = [o.value for o in inst.item_options(item)]
-    lo, hi = min(values), max(values)
-    scores = {v: (lo + hi - v if item.reverse else v) for v in values}
+    scores = inst.item_scores(item)
+    values = list(scores)
     ask_if = compile_condition(item.ask_if) if item.ask_if is not None else None
     return ItemPlan(
         item.id,
@@ -412,46 +411,15 @@ def _score_scale(
             return ScaleResult(final, band, raw, False, None, len(scale.items), 0, 0, True, "")
     raw, answered, missing, n_skipped, scored_skips, invalid = _tally(scale, scores, skipped, bad)
     if invalid:
-        return ScaleResult(
-            None,
-            None,
-            None,
-            False,
-            None,
-            answered,
-            missing,
-            n_skipped,
-            False,
-            f"item(s) {', '.join(invalid)} invalid",
-        )
+        reason = f"item(s) {', '.join(invalid)} invalid"
+        return _unscored(None, answered, missing, n_skipped, reason)
     counted = answered + scored_skips
     if missing > scale.max_missing:
         allowed = f"at most {scale.max_missing} allowed" if scale.max_missing else "none allowed"
-        return ScaleResult(
-            None,
-            None,
-            raw,
-            False,
-            None,
-            answered,
-            missing,
-            n_skipped,
-            False,
-            f"{missing} of {len(scale.items)} items missing ({allowed})",
-        )
+        reason = f"{missing} of {len(scale.items)} items missing ({allowed})"
+        return _unscored(raw, answered, missing, n_skipped, reason)
     if counted == 0:
-        return ScaleResult(
-            None,
-            None,
-            raw,
-            False,
-            None,
-            answered,
-            missing,
-            n_skipped,
-            False,
-            "no item to score (all skipped)",
-        )
+        return _unscored(raw, answered, missing, n_skipped, "no item to score (all skipped)")
     prorated = missing > 0
     unrounded: float | None = None
     value: int | float = raw
@@ -470,6 +438,12 @@ def _score_scale(
     return ScaleResult(
         final, band, raw, prorated, unrounded, answered, missing, n_skipped, True, ""
     )
+
+
+def _unscored(
+    raw: int | None, answered: int, missing: int, skipped: int, reason: str
+) -> ScaleResult:
+    return ScaleResult(None, None, raw, False, None, answered, missing, skipped, False, reason)
 
 
 def _band(scale: ScalePlan, score: float) -> str:

@@ -176,6 +176,7 @@ def test_change_parameters_are_described() -> None:
     text += (
         "change:\n"
         "  total:\n"
+        "    direction: higher_is_worse\n"
         "    reliable_change: {reliability: 0.84, sd: 5, source: src}\n"
         "    caseness: {min: 3, source: src}\n"
         "    response: {relative_reduction: 0.5, source: src}\n"

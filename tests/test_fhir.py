@@ -877,7 +877,7 @@ def test_bundles_of_every_golden_case(instrument_id: str) -> None:
         validate(bundle)
         kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
         assert kinds.count("Observation") == len(inst.scales)
-        risky = bool(result.flags) or instrument_id in fhir.RISK_CLASSIFICATIONS
+        risky = bool(result.flags) or any(c.risk for c in inst.classifications.values())
         assert kinds.count("RiskAssessment") == int(risky)
 
 

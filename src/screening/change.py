@@ -178,7 +178,8 @@ def scale_rules(instrument: Instrument | str, scale: str = "total") -> Rules:
     low, high = bounds if bounds is not None else (-math.inf, math.inf)
     where = f"change.{scale}"
     given = scale in inst.change
-    spec = inst.change[scale] if given else ChangeSpec()  # no block: every rule absent
+    # no block: every rule absent, and the placeholder's direction is never read (worse = 0)
+    spec = inst.change[scale] if given else ChangeSpec(direction="higher_is_worse")
     missing: list[Unavailable] = []
     if not given:
         reason = f"{inst.id} gives no change parameters for scale '{scale}' (no {where})"

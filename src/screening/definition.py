@@ -266,6 +266,9 @@ class ClassificationRule(Model):
 
 class Classification(Model):
     label: str | None = None
+    risk: StrictBool = False
+    """A risk level (the C-SSRS triage): exported as a FHIR RiskAssessment prediction."""
+    codes: Codes | None = None
     rules: list[ClassificationRule] = Field(min_length=1)
     otherwise: str = Field(min_length=1)
     """The label when no rule holds (every rule definitely false)."""
@@ -368,7 +371,8 @@ class Response(Model):
 class ChangeSpec(Model):
     """How change on one scale is judged across administrations."""
 
-    direction: Literal["higher_is_worse", "higher_is_better"] = "higher_is_worse"
+    direction: Literal["higher_is_worse", "higher_is_better"]
+    """Required: a default would silently invert every outcome of a higher-is-better scale."""
     reliable_change: ReliableChange | None = None
     clinical_significance: ClinicalSignificance | None = None
     caseness: Range | None = None

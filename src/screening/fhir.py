@@ -59,10 +59,6 @@ DATA_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 SCALE_LINK_PREFIX = "scale."
 """linkId prefix of the calculated score items of an exported Questionnaire (`scale.total`)."""
 
-RISK_CLASSIFICATIONS: Mapping[str, tuple[str, ...]] = {"cssrs_screener": ("triage",)}
-"""Classifications that are risk levels, by instrument id. The definition format cannot mark a
-classification as a risk level, so the built-ins' are listed here; pass `risk_classifications`
-for any other definition."""
 
 _WEIGHT_URLS = (ITEM_WEIGHT, ORDINAL_VALUE)
 _SURVEY = {"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}
@@ -726,7 +722,7 @@ def to_observations(
 
 def _risk_names(inst: Instrument, risk_classifications: Collection[str] | None) -> list[str]:
     names = list(
-        RISK_CLASSIFICATIONS.get(inst.id, ())
+        [name for name, cls in inst.classifications.items() if cls.risk]
         if risk_classifications is None
         else risk_classifications
     )
@@ -771,8 +767,8 @@ def to_risk_assessment(
     an undetermined level has no qualitativeRisk and says why) and per raised flag
     (qualitativeRisk text = its severity); a note per flag message, one with the result's
     invalidity reasons if any, and one that a screening result is not a diagnosis.
-    `risk_classifications` names the classifications that are risk levels (default: the
-    built-ins' in `RISK_CLASSIFICATIONS`, e.g. the C-SSRS triage). A RiskAssessment needs a
+    `risk_classifications` names the classifications that are risk levels (default: those the
+    definition marks `risk: true`, e.g. the C-SSRS triage). A RiskAssessment needs a
     subject: ValueError without one when there is anything to assess.
     """
     inst = _instrument(instrument)
@@ -800,11 +796,16 @@ def to_risk_assessment(
     if not result.valid:
         notes.append("The result is not valid: " + "; ".join(result.reasons))
     notes.append(_NOT_A_DIAGNOSIS)
+    code: Json = {"text": f"{inst.abbreviation or inst.name} risk assessment"}
+    coded = [inst.classifications[n].codes for n, _ in levels]
+    loinc = [c.loinc for c in coded if c is not None and c.loinc is not None]
+    if len(loinc) == 1:  # the risk level's own LOINC code, e.g. C-SSRS "Suicide risk level"
+        code["coding"] = [{"system": LOINC, "code": loinc[0]}]
     resource: Json = {
         "resourceType": "RiskAssessment",
         "status": "final",
         "method": _method(inst, result),
-        "code": {"text": f"{inst.abbreviation or inst.name} risk assessment"},
+        "code": code,
         **_head(links, "occurrenceDateTime"),
     }
     if links.source is not None:

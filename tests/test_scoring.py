@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import screening
 from screening import ResponseError
+
+from .conftest import DEFINITIONS
 
 
 def test_contract_example(phq9_answers: dict[str, int]) -> None:
@@ -191,3 +196,18 @@ def test_result_json_round_trips(phq9_answers: dict[str, int]) -> None:
     assert json.loads(r.to_json()) == r.to_dict()
     total = r.to_dict()["scales"]["total"]
     assert not any(isinstance(v, float) and math.isnan(v) for v in total.values())
+
+
+def test_a_definition_file_is_read_again_when_it_changes(tmp_path: Path) -> None:
+    source = (DEFINITIONS / "good.yaml").read_text()
+    path = tmp_path / "good.yaml"
+    path.write_text(source)
+    responses = {"good_1": 1, "good_2": 1, "good_3": 0}
+    assert screening.score(str(path), responses).scales["total"].band == "low"
+    path.write_text(
+        source.replace("{min: 0, max: 2, label: low}", "{min: 0, max: 1, label: low}").replace(
+            "{min: 3, max: 6, label: high}", "{min: 2, max: 6, label: high}"
+        )
+    )
+    os.utime(path, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    assert screening.score(str(path), responses).scales["total"].band == "high"

@@ -52,7 +52,7 @@ def load_instrument(
     """
     if isinstance(ref, Instrument):
         inst = ref
-    elif isinstance(ref, str) and _looks_like_id(ref):
+    elif isinstance(ref, str) and looks_like_id(ref):
         inst = _builtin(ref)
     else:
         inst = _from_path(Path(ref))
@@ -61,7 +61,8 @@ def load_instrument(
     return inst
 
 
-def _looks_like_id(ref: str) -> bool:
+def looks_like_id(ref: str) -> bool:
+    """Whether a reference names a built-in (no path separator, no YAML extension)."""
     return not ref.endswith((".yaml", ".yml")) and "/" not in ref and os.sep not in ref
 
 

@@ -18,7 +18,7 @@ from ._version import __version__
 from .checks import scale_is_integral
 from .definition import Instrument
 from .errors import Issue, ResponseError
-from .loading import content_hash, load_instrument
+from .loading import content_hash, load_instrument, looks_like_id
 from .results import FlagResult, Provenance, ScaleResult, ScoreResult
 from .rules import Env, Evaluator, compile_condition, describe, item_tests
 
@@ -146,14 +146,16 @@ _PLANS: dict[str, Plan] = {}
 
 
 def plan_for(instrument: Instrument | str) -> Plan:
-    if isinstance(instrument, str):
-        plan = _PLANS.get(instrument)
-        if plan is None:
-            plan = _PLANS[instrument] = compile_instrument(load_instrument(instrument))
+    """The compiled plan of a built-in id, a definition file or an `Instrument`."""
+    plan = _PLANS.get(instrument) if isinstance(instrument, str) else None
+    if plan is not None:  # a built-in, by id: the fast path of score("phq9", ...)
         return plan
     if isinstance(instrument, Instrument):
         return compile_instrument(instrument)
-    return compile_instrument(load_instrument(instrument))
+    plan = compile_instrument(load_instrument(instrument))  # a file is re-read when it changes
+    if isinstance(instrument, str) and looks_like_id(instrument):
+        _PLANS[instrument] = plan
+    return plan
 
 
 def score(

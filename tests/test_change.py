@@ -470,7 +470,7 @@ def test_invalid_administrations_are_excluded_with_the_reason() -> None:
     out = change_frame(df, "phq9", valid="ok")
     assert out["excluded"].tolist() == [
         np.nan,
-        "date missing or not a date",
+        "date missing or not an ISO 8601 date",
         "client missing",
         "score missing",
         "score is not a number",
@@ -549,7 +549,9 @@ def test_dates_as_objects_text_and_time_zones() -> None:
     out = change_frame(df, "phq9")
     assert out["days_since_baseline"].tolist()[1] == pytest.approx(2 / 24)
     text = frame([("a", "2024-01-01", 15), ("a", "not a date", 9)])
-    assert change_frame(text, "phq9")["excluded"].tolist()[1] == "date missing or not a date"
+    assert (
+        change_frame(text, "phq9")["excluded"].tolist()[1] == "date missing or not an ISO 8601 date"
+    )
 
 
 def test_instrument_without_change_parameters() -> None:
@@ -701,3 +703,70 @@ def test_importing_change_loads_neither_pandas_nor_numpy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert found == ["False", "False"]
+
+
+def test_day_first_dates_are_refused_not_reordered() -> None:
+    df = pd.DataFrame(
+        {
+            "client": ["a"] * 3,
+            "date": ["13/01/2024", "12/02/2024", "2024-03-05"],
+            "score": [20, 14, 8],
+        }
+    )
+    out = change_frame(df, "phq9")
+    assert out["excluded"].tolist()[:2] == ["date missing or not an ISO 8601 date"] * 2
+    assert pd.isna(out["excluded"][2])
+
+
+def test_offsets_across_daylight_saving_and_time_zones_are_one_timeline() -> None:
+    df = pd.DataFrame(
+        {
+            "client": ["a", "a"],
+            "date": ["2024-01-10T10:00:00+00:00", "2024-07-01T10:00:00+01:00"],
+            "score": [20, 12],
+        }
+    )
+    assert change_frame(df, "phq9")["change_from_baseline"].tolist()[1] == -8
+    zoned = df.assign(
+        date=pd.Series(
+            [pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-01-02", tz="Europe/London")],
+            dtype=object,
+        )
+    )
+    assert change_frame(zoned, "phq9")["excluded"].isna().all()
+
+
+def test_a_boolean_among_scores_is_not_a_score() -> None:
+    df = pd.DataFrame(
+        {
+            "client": ["a"] * 3,
+            "date": ["2024-01-01", "2024-02-01", "2024-03-01"],
+            "score": pd.Series([20, True, 6], dtype=object),
+        }
+    )
+    out = change_frame(df, "phq9")
+    assert pd.notna(out["excluded"][1])
+    assert out["change_from_baseline"].tolist()[2] == -14
+
+
+def test_response_and_remission_are_judged_for_cases_only() -> None:
+    never_depressed = change("phq9", 3, 3)
+    assert (never_depressed.remission, never_depressed.response) == (None, None)
+    reasons = {u.outcome: u.reason for u in never_depressed.unavailable}
+    assert reasons["remission"].startswith("the baseline is not a case")
+    assert reasons["response"].startswith("the baseline is not a case")
+    case = change("phq9", 10, 4)  # a case (>= 10) that halves and falls to 4 or less
+    assert (case.response, case.remission) == (True, True)
+    summary = client_summary(
+        pd.DataFrame(
+            {
+                "client": ["a", "a", "b", "b"],
+                "date": ["2024-01-01", "2024-02-01"] * 2,
+                "score": [3, 3, 10, 4],
+            }
+        ),
+        "phq9",
+    )
+    assert pd.isna(summary["remission"]["a"])
+    assert bool(summary["remission"]["b"]) is True
+    assert pd.isna(summary["response"]["a"])

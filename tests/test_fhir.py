@@ -171,6 +171,10 @@ def enabled(q_item: Mapping[str, Any], answers: Mapping[str, Json]) -> bool:
     return all(results) if q_item.get("enableBehavior") == "all" else any(results)
 
 
+def _design_note(q_item: Mapping[str, Any]) -> bool:
+    return any(e.get("url") == fhir.DESIGN_NOTE for e in q_item.get("extension", []))
+
+
 def qr(*items: Json, status: str = "completed") -> Json:
     return {"resourceType": "QuestionnaireResponse", "status": status, "item": list(items)}
 
@@ -221,7 +225,8 @@ def generated_responses(draw: st.DrawFn, instrument_id: str) -> tuple[Json, dict
         asked = True
         if item_plan.ask_if is not None:
             truth = item_plan.ask_if(Env(scores, skipped, {}, context))
-            assert enabled(q_items[item.id], codings) is (truth is True), item.id
+            if not _design_note(q_items[item.id]):  # an inexpressible condition: always enabled
+                assert enabled(q_items[item.id], codings) is (truth is True), item.id
             if truth is False:
                 skipped.add(item.id)
                 if item_plan.if_skipped is not None:
@@ -312,10 +317,15 @@ def test_questionnaire_codes_and_skip_logic() -> None:
         assert items[f"cssrs_screener_{n}"]["code"] == [{"system": fhir.LOINC, "code": loinc}]
     assert items["cssrs_screener_6a"]["enableWhen"][0]["question"] == "cssrs_screener_6"
     assert "enableWhen" not in items["cssrs_screener_1"]
+    k10 = {i["linkId"]: i for i in questionnaire("k10")["item"]}
+    assert k10["k10_3"]["enableBehavior"] == "any"
+    assert {w["question"] for w in k10["k10_3"]["enableWhen"]} == {"k10_2"}
+    assert len(k10["k10_3"]["enableWhen"]) == 4  # item 2 scoring 2-5
     audit = {i["linkId"]: i for i in questionnaire("audit")["item"]}
-    assert audit["audit_4"]["enableBehavior"] == "any"
-    assert {w["question"] for w in audit["audit_4"]["enableWhen"]} == {"audit_2", "audit_3"}
-    assert len(audit["audit_4"]["enableWhen"]) == 8  # scores 1-4 of items 2 and 3
+    assert "enableWhen" not in audit["audit_4"]  # all of (1; any of (2; 3)) is inexpressible
+    (note,) = audit["audit_4"]["extension"]
+    assert note["url"] == fhir.DESIGN_NOTE
+    assert "all of (audit_1 ≥ 1; any of (audit_2 ≥ 1; audit_3 ≥ 1))" in note["valueMarkdown"]
 
 
 def test_questionnaire_reverse_scored_weights() -> None:
@@ -886,3 +896,66 @@ def test_to_bundle_keeps_order(phq9_answers: dict[str, int]) -> None:
     bundle = fhir.to_bundle(reversed(observations))
     validate(bundle)
     assert [e["resource"] for e in bundle["entry"]] == observations[::-1]
+
+
+def test_review_fixes_category_entered_in_error_and_contradicting_codes() -> None:
+    r = screening.score("phq9", {f"phq9_{i}": 1 for i in range(1, 10)})
+    first = fhir.to_observations("phq9", r)
+    first[0]["category"][0]["coding"][0]["code"] = "laboratory"
+    assert fhir.to_observations("phq9", r)[0]["category"][0]["coding"][0]["code"] == "survey"
+
+    entered = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "entered-in-error",
+        "item": [{"linkId": f"phq9_{i}", "answer": [{"valueInteger": 2}]} for i in range(1, 10)],
+    }
+    result = fhir.score_questionnaire_response("phq9", entered, on_error="invalid")
+    with pytest.raises(ValueError, match="entered in error"):
+        fhir.to_observations("phq9", result)
+
+    weight = "http://hl7.org/fhir/StructureDefinition/itemWeight"
+    foreign_loinc = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "completed",
+        "item": [
+            {
+                "linkId": "phq9_1",
+                "answer": [
+                    {
+                        "valueCoding": {
+                            "system": "http://loinc.org",
+                            "code": "LA33-6",
+                            "extension": [{"url": weight, "valueDecimal": 2}],
+                        }
+                    }
+                ],
+            }
+        ],
+    }
+    with pytest.raises(screening.ResponseError, match=r"LA33-6 is not an option"):
+        fhir.read_questionnaire_response("phq9", foreign_loinc)
+    contradicting = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "completed",
+        "item": [
+            {
+                "linkId": "phq9_1",
+                "answer": [
+                    {
+                        "valueCoding": {
+                            "code": "LA6568-5",
+                            "extension": [{"url": weight, "valueDecimal": 2}],
+                        }
+                    }
+                ],
+            }
+        ],
+    }
+    with pytest.raises(screening.ResponseError, match="carries the weight 2"):
+        fhir.read_questionnaire_response("phq9", contradicting)
+
+    invalid = screening.score(
+        "phq9", {**{f"phq9_{i}": 1 for i in range(1, 10)}, "phq9_3": 9}, on_error="invalid"
+    )
+    phq2 = next(o for o in fhir.to_observations("phq9", invalid) if "valueInteger" in o)
+    assert any("The response is not valid" in n["text"] for n in phq2["note"])

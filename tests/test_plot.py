@@ -88,3 +88,23 @@ def test_bad_input() -> None:
         plot_trajectory("phq9", [20240101], [10])
     with pytest.raises(ValueError, match="has no scale 'total'"):
         plot_trajectory("who5", ["2024-01-01"], [40])
+
+
+def test_missing_scores_from_score_frame_are_skipped_and_bad_ones_refused() -> None:
+    import pandas as pd
+
+    ax = plot_trajectory(
+        "phq9",
+        ["2024-01-01", "2024-02-01", "2024-03-01"],
+        list(pd.array([15, None, 9], dtype="Int16")),  # <NA> as score_frame gives it
+    )
+    assert len(np.asarray(ax.lines[-1].get_xdata())) == 2
+    with pytest.raises(ValueError, match="has no date"):
+        plot_trajectory("phq9", [pd.NaT, "2024-02-01"], [15, 9])
+    with pytest.raises(ValueError, match="score 1"):
+        plot_trajectory("phq9", ["2024-01-01", "2024-02-01"], [15, 90])
+
+
+def test_of_two_scores_on_one_date_the_later_row_is_the_baseline() -> None:
+    ax = plot_trajectory("phq9", ["2024-01-01", "2024-01-01", "2024-02-01"], [12, 20, 14])
+    assert np.asarray(ax.lines[-1].get_ydata()).tolist() == [20, 14]

@@ -310,6 +310,9 @@ def change(
     return _change(rules, x1, x2)
 
 
+NOT_A_CASE = "the baseline is not a case: response and remission are judged for cases only"
+
+
 def _change(rules: Rules, x1: float, x2: float) -> ChangeResult:
     missing = list(rules.missing)
     rci, reliable = _reliable(rules, x1, x2)
@@ -327,6 +330,14 @@ def _change(rules: Rules, x1: float, x2: float) -> ChangeResult:
             )
     case_before = _within(rules.caseness, x1)
     case_after = _within(rules.caseness, x2)
+    remission = _within(rules.remission, x2)
+    if case_before is False:
+        # response and remission are outcomes of a case: a PHQ-9 of 3 that stays 3 is not a
+        # remission, and counting it would inflate a service's rates
+        for outcome, value in (("response", response), ("remission", remission)):
+            if value is not None:
+                missing.append(Unavailable(outcome, NOT_A_CASE))
+        response = remission = None
     recovery = None if case_before is None else case_before and not case_after
     reliable_recovery = (
         None if recovery is None or reliable is None else recovery and reliable == "improved"
@@ -346,7 +357,7 @@ def _change(rules: Rules, x1: float, x2: float) -> ChangeResult:
         rules.cutoff,
         _crossed(rules, x1, x2),
         response,
-        _within(rules.remission, x2),
+        remission,
         case_before,
         case_after,
         recovery,
@@ -517,7 +528,7 @@ def paired_change(depression: ChangeResult, anxiety: ChangeResult) -> PairedChan
 _REASONS = (
     "",
     "client missing",
-    "date missing or not a date",
+    "date missing or not an ISO 8601 date",
     "marked invalid",
     "score missing",
     "score is not a number",
@@ -572,8 +583,10 @@ def _sorted_rows(
 
     when = df[date]
     if not pd.api.types.is_datetime64_any_dtype(when):
-        # dates given as text or date objects; "mixed" parses each, unparseable ones are NaT
-        when = pd.to_datetime(when, errors="coerce", format="mixed")
+        # text must be ISO 8601: a guess per string would read 12/02 as December in one row
+        # and 13/01 as January in the next, reordering a client's administrations; mixed UTC
+        # offsets (daylight saving) and time zones are brought to UTC
+        when = pd.to_datetime(when, errors="coerce", format="ISO8601", utc=True)
     if isinstance(when.dtype, pd.DatetimeTZDtype):
         when = when.dt.tz_convert("UTC").dt.tz_localize(None)
     dates = when.to_numpy()
@@ -584,6 +597,13 @@ def _sorted_rows(
         values = np.full(n, np.nan)
     else:
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        if raw.dtype == object:
+            # a boolean is not a score, even among numbers (to_numpy may give a read-only view)
+            values = values.copy()
+            booleans = np.fromiter(
+                (type(v).__name__ in ("bool", "bool_") for v in raw), dtype=bool, count=n
+            )
+            values[booleans] = np.nan
 
     reason = np.zeros(n, dtype=np.int8)
     checks: list[Any] = [
@@ -697,6 +717,11 @@ def _vector_outcomes(rules: Rules, x1: Any, x2: Any) -> _Outcomes:
         response = (met, ~(x1 > 0))
     case_before = _vector_within(rules.caseness, x1)
     case_after = _vector_within(rules.caseness, x2)
+    remission = _vector_within(rules.remission, x2)
+    if rules.caseness is not None:  # as in `_change`: judged for cases only
+        not_case = ~case_before[0]
+        response = (response[0] & ~not_case, response[1] | not_case)
+        remission = (remission[0] & ~not_case, remission[1] | not_case)
     recovery = absent
     reliable_recovery = absent
     if rules.caseness is not None:
@@ -711,7 +736,7 @@ def _vector_outcomes(rules: Rules, x1: Any, x2: Any) -> _Outcomes:
         reliable,
         significance,
         response,
-        _vector_within(rules.remission, x2),
+        remission,
         case_before,
         case_after,
         recovery,

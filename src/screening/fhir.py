@@ -15,6 +15,7 @@ anything else is a `ResponseError` whose issues name the linkId and its place in
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -140,6 +141,10 @@ def _datetime(value: DateTimeLike, what: str) -> str:
 
 
 def _check_result(inst: Instrument, result: ScoreResult) -> None:
+    if any(issue.code == "entered_in_error" for issue in result.issues):
+        raise ValueError(
+            "the QuestionnaireResponse was entered in error: nothing of it may be exported"
+        )
     if result.instrument != inst.id:
         raise ValueError(f"the result is for '{result.instrument}', not '{inst.id}'")
     unknown = [name for name in result.scales if name not in inst.scales]
@@ -455,6 +460,24 @@ def _decode_coding(
         if isinstance(system, str) and isinstance(code, str)
         else None
     )
+    if by_code is None and system is None and weight is not None and isinstance(code, str):
+        # no system, so the code alone decides nothing; but a weight that contradicts the
+        # answer the code names is a conflict, not an answer
+        named = {target.scores[v] for (_, c), v in target.by_coding.items() if c == code}
+        if named and weight not in named:
+            return None, (
+                "conflicting_answer",
+                f"answer code {shown} names an answer scoring {', '.join(map(str, named))} "
+                f"on item '{target.item.id}' but its coding carries the weight {weight:g}",
+            )
+    if by_code is None and system in (LOINC, ANSWER_SYSTEM):
+        # a code from the item's own code systems that is no option: another answer list or a
+        # mis-mapped item; its weight is not taken on trust
+        return None, (
+            "unknown_answer_code",
+            f"answer code {shown} is not an option of item '{target.item.id}' "
+            f"({_options_text(inst, target.item)})",
+        )
     if by_code is not None:
         if weight is not None and target.scores[by_code] != weight:
             return None, (
@@ -663,7 +686,7 @@ def _observation(inst: Instrument, result: ScoreResult, name: str, links: _Links
     obs: Json = {
         "resourceType": "Observation",
         "status": "final",
-        "category": [_SURVEY],
+        "category": [copy.deepcopy(_SURVEY)],
         "code": _scale_code(inst, name, inst.scales[name]),
         **_head(links, "effectiveDateTime"),
     }
@@ -681,6 +704,11 @@ def _observation(inst: Instrument, result: ScoreResult, name: str, links: _Links
                 f"Prorated from {scaled.answered} of {total} items answered "
                 f"(unrounded {scaled.unrounded:g}), as the instrument's missing-data rule says."
             )
+    if not result.valid and scaled.score is not None:
+        notes.append(
+            "The response is not valid (" + "; ".join(result.reasons) + "); this score comes "
+            "from the items of this scale, which are."
+        )
     if notes:
         obs["note"] = [{"text": n} for n in notes]
     obs["method"] = _method(inst, result)

@@ -7,14 +7,14 @@ built directly, so it renders under any backend (Agg included) and never opens a
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from .change import scale_rules
+from .change import _read, scale_rules
 from .definition import Instrument
 from .loading import load_instrument
+from .scoring import _is_missing
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -51,11 +51,7 @@ def plot_trajectory(
     rules = scale_rules(inst, scale)
     if len(dates) != len(scores):
         raise ValueError(f"{len(dates)} dates but {len(scores)} scores; give one date per score")
-    points = sorted(
-        (_as_datetime(when), float(value))
-        for when, value in zip(dates, scores, strict=True)
-        if value is not None and not (isinstance(value, numbers.Real) and math.isnan(value))
-    )
+    points = _points(dates, scores, rules)
     if ax is None:
         ax = Figure(figsize=(8, 4.5), layout="constrained").add_subplot()
     definition = inst.scales[scale]
@@ -146,14 +142,33 @@ def plot_trajectory(
     return ax
 
 
+def _points(
+    dates: Sequence[Any], scores: Sequence[Any], rules: Any
+) -> list[tuple[datetime, float]]:
+    """The plotted points, read as change_frame reads them: missing scores are skipped, every
+    other score is checked against the scale, and of two scores on one date the later row is
+    kept."""
+    latest: dict[datetime, float] = {}
+    for position, (when, value) in enumerate(zip(dates, scores, strict=True)):
+        if _is_missing(value):
+            continue
+        moment = _as_datetime(when)
+        if type(moment).__name__ == "NaTType":
+            raise ValueError(f"score {position} ({value}) has no date")
+        latest[moment] = _read(value, rules, f"score {position}")
+    return sorted(latest.items())
+
+
 def _as_datetime(value: Any) -> datetime:
     """A date, datetime (pandas Timestamps included), ISO string or numpy datetime64."""
     if isinstance(value, datetime):
+        if value.tzinfo is not None:  # one timeline: UTC, as change_frame reads dates
+            return value.astimezone(UTC).replace(tzinfo=None)
         return value
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     if isinstance(value, str):
-        return datetime.fromisoformat(value)
+        return _as_datetime(datetime.fromisoformat(value))
     if type(value).__name__ == "datetime64":  # numpy, without importing it
         return _as_datetime(value.astype("datetime64[us]").item())
     raise TypeError(f"a date must be a date, datetime or ISO string (got {value!r})")

@@ -850,6 +850,8 @@ def change_frame(
     order. The result has the input's index, every row in input order, and only new columns,
     so `df.join(change_frame(df, "phq9"))` lines them up.
 
+    Dates are datetimes or ISO 8601 text (offsets and time zones are put on one UTC timeline);
+    other text, such as 13/01/2024, is excluded with that reason rather than guessed.
     A row is excluded from change, with the reason in `excluded`, when its client, date or score
     is missing, `valid` (a boolean column name or Series; missing counts as invalid) is false,
     or its score is outside the scale's range (or fractional on a whole-number scale). When a

@@ -48,20 +48,19 @@ def check_instrument(inst: Instrument) -> list[Issue]:
 
 def item_score_values(inst: Instrument, item_id: str) -> list[int]:
     """The scores an item can take (its option values; reversing keeps the same set)."""
-    item = next((i for i in inst.items if i.id == item_id), None)
+    item = inst.item_by_id(item_id)
     return [] if item is None else sorted(set(inst.item_scores(item).values()))
 
 
 def scale_range(inst: Instrument, scale: Scale) -> tuple[float, float] | None:
     """The lowest and highest final score of a scale, or None if an item is unresolved."""
     lo = hi = 0
-    by_id = {item.id: item for item in inst.items}
     for item_id in scale.items:
         values = item_score_values(inst, item_id)
         if not values:
             return None
-        item = by_id[item_id]
-        if item.ask_if is not None and item.if_skipped is None:
+        item = inst.item_by_id(item_id)
+        if item is not None and item.ask_if is not None and item.if_skipped is None:
             # a skipped item adds nothing: the sum can fall below the items' lowest scores
             values = sorted({*values, 0})
         lo += values[0]
@@ -73,6 +72,18 @@ def scale_is_integral(scale: Scale) -> bool:
     """Whether every final score is a whole number."""
     unrounded = scale.missing.prorate and scale.missing.rounding == "none"
     return isinstance(scale.multiplier, int) and not unrounded
+
+
+def _repeats(values: list[str]) -> dict[str, tuple[int, int]]:
+    """Each value that occurs twice or more: (its first, its last position), in one pass."""
+    first: dict[str, int] = {}
+    out: dict[str, tuple[int, int]] = {}
+    for position, value in enumerate(values):
+        if value in first:
+            out[value] = (first[value], position)
+        else:
+            first[value] = position
+    return out
 
 
 def _duplicates(values: list[str]) -> set[str]:
@@ -136,18 +147,15 @@ def _check_options(inst: Instrument) -> Iterator[Issue]:
 def _check_option_list(path: Path, options: list[Any]) -> Iterator[Issue]:
     if len(options) < 2:
         yield Issue("too_few_options", "needs at least two options", path)
-    for value in _duplicates([str(o.value) for o in options]):
-        index = next(i for i, o in enumerate(options) if str(o.value) == value)
+    for value, (index, _) in _repeats([str(o.value) for o in options]).items():
         yield Issue("duplicate_option", f"option value {value} is listed twice", (*path, index))
-    for label in _duplicates([o.label for o in options]):
-        index = next(i for i, o in enumerate(options) if o.label == label)
+    for label, (index, _) in _repeats([o.label for o in options]).items():
         yield Issue("duplicate_option", f"option label '{label}' is listed twice", (*path, index))
 
 
 def _check_items(inst: Instrument) -> Iterator[Issue]:
     ids = [i.id for i in inst.items]
-    for dup in _duplicates(ids):
-        index = len(ids) - 1 - ids[::-1].index(dup)
+    for dup, (_, index) in _repeats(ids).items():
         yield Issue("duplicate_id", f"item id '{dup}' is used twice", ("items", index, "id"))
     for index, item in enumerate(inst.items):
         path: Path = ("items", index)
@@ -213,11 +221,11 @@ def _check_scales(inst: Instrument) -> Iterator[Issue]:
                     f"scale '{name}' lists item '{item_id}', which is not defined",
                     (*path, "items", index),
                 )
-        for dup in _duplicates(scale.items):
+        for dup, (first, _) in _repeats(scale.items).items():
             yield Issue(
                 "duplicate_item",
                 f"scale '{name}' lists item '{dup}' twice",
-                (*path, "items", scale.items.index(dup)),
+                (*path, "items", first),
             )
         rule = scale.missing
         if rule.max_missing >= len(scale.items):
@@ -331,11 +339,11 @@ def walk_conditions(inst: Instrument) -> Iterator[tuple[Path, Any]]:
 
 def _check_conditions(inst: Instrument) -> Iterator[Issue]:
     flag_ids = [f.id for f in inst.flags]
-    for dup in _duplicates(flag_ids):
+    for dup, (_, last) in _repeats(flag_ids).items():
         yield Issue(
             "duplicate_id",
             f"flag id '{dup}' is used twice",
-            ("flags", len(flag_ids) - 1 - flag_ids[::-1].index(dup), "id"),
+            ("flags", last, "id"),
         )
     for name in inst.classifications:
         if not is_identifier(name):

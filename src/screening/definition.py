@@ -416,6 +416,16 @@ class Instrument(Model):
     cases: list[Case] = Field(default_factory=list)
 
     _compiled: Any = PrivateAttr(default=None)
+    _by_id: dict[str, Item] | None = PrivateAttr(default=None)
+
+    def item_by_id(self, item_id: str) -> Item | None:
+        """The item with this id (the first, should ids repeat), found in constant time."""
+        if self._by_id is None:
+            by_id: dict[str, Item] = {}
+            for item in self.items:
+                by_id.setdefault(item.id, item)
+            self._by_id = by_id
+        return self._by_id.get(item_id)
 
     def item_options(self, item: Item) -> list[Option]:
         """The options of an item, resolving a named option set."""

@@ -331,3 +331,23 @@ def test_dask_map_partitions_equals_the_in_memory_result() -> None:
             screening.score_frame, "phq9", meta=screening.output_schema("phq9")
         ).compute()
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_options_far_apart_use_a_search_not_a_table_as_wide_as_their_span() -> None:
+    from .conftest import DEFINITIONS
+
+    inst = screening.load_instrument(DEFINITIONS / "wide.yaml")
+    assert screening.run_cases(inst) == []
+    df = pd.DataFrame({"wide_1": [1_000_000, 0, 7, 500_000], "wide_2": [0, 1_000_000, 0, 500_000]})
+    assert_rows_match(inst, df)
+    out = screening.score_frame(inst, df)
+    assert out["total"].tolist() == [2_000_000, 0, pd.NA, 1_000_000]
+    assert out["total_band"].tolist()[:2] == ["high", "low"]
+
+
+def test_option_values_are_bounded() -> None:
+    from .conftest import DEFINITIONS
+
+    text = (DEFINITIONS / "wide.yaml").read_text().replace("value: 1000000,", "value: 10000000,")
+    with pytest.raises(screening.DefinitionError, match="less than or equal to 1000000"):
+        screening.parse_instrument(text, "wide.yaml")

@@ -194,8 +194,12 @@ class License(Model):
     """Whether item wording may be shipped in this file."""
 
 
+MAX_VALUE = 1_000_000
+"""Option values are small whole numbers; the bound keeps every score path within int64."""
+
+
 class Option(Model):
-    value: StrictInt
+    value: StrictInt = Field(ge=-MAX_VALUE, le=MAX_VALUE)
     label: str = Field(min_length=1)
     code: Annotated[str, Field(pattern=LOINC_ANSWER_PATTERN)] | None = None
 
@@ -240,7 +244,7 @@ class Scale(Model):
     label: str | None = None
     items: list[str] = Field(min_length=1)
     method: Literal["sum"] = "sum"
-    multiplier: Number = 1
+    multiplier: Number = Field(default=1, le=1000)
     """Applied after summing and proration (DASS-21 x2, WHO-5 percentage x4)."""
     missing: MissingRule = MissingRule()
     bands: list[Band] = Field(default_factory=list)

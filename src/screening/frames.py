@@ -44,12 +44,19 @@ def _item_table(item: ItemPlan) -> _ItemTable:
     lo, hi = values[0], values[-1]
     small = all(-127 <= v <= 127 for v in (*values, *item.scores.values()))
     dtype = np.int8 if small else np.int32
+    if hi - lo > _DENSE:
+        # options far apart: sorted values and a search, not a table as wide as their span
+        sparse = np.array([values, [item.scores[v] for v in values]], dtype=np.int64)
+        return _ItemTable(lo, hi - lo, sparse, False, None, dtype)
     table = np.full(hi - lo + 1, -1, dtype=dtype)
     for value, score in item.scores.items():
         table[value - lo] = score
     identity = values == list(range(lo, hi + 1)) and all(item.scores[v] == v for v in values)
     low_bits = hi if identity and lo == 0 and (hi + 1) & hi == 0 else None
     return _ItemTable(lo, hi - lo, table, identity, low_bits, dtype)
+
+
+_DENSE = 4096  # widest span of option values looked up through a table
 
 
 class _Bands(NamedTuple):
@@ -86,7 +93,7 @@ class FramePlan:
             lo, hi = int(bounds[0]), int(bounds[1])
             small = scale.integral and lo >= -32768 and hi <= 32767
             self.score_dtypes[scale.name] = "Int16" if small else "Float64"
-            if scale.band_mins and scale.integral:
+            if scale.band_mins and scale.integral and hi - lo <= 100_000:
                 scores = np.arange(lo, hi + 1)
                 codes = np.searchsorted(np.asarray(scale.band_mins), scores, side="right") - 1
                 self.bands[scale.name] = _Bands(lo, codes.astype(np.int8))
@@ -217,6 +224,14 @@ def _read_integers(values: Any, table: _ItemTable, const: _Constants) -> _Column
         return _Column(
             values.astype(table.dtype, copy=False), const.true, const.false, const.false, True
         )
+    if table.span > _DENSE:
+        options, option_scores = table.table
+        at = np.minimum(np.searchsorted(options, values), len(options) - 1)
+        known = options[at] == values
+        scores = np.where(known, option_scores[at], 0).astype(table.dtype)
+        if known.all():
+            return _Column(scores, const.true, const.false, const.false, True)
+        return _Column(scores, known, const.false, ~known, False)
     offset = values - table.lo if table.lo else values
     in_range = (offset >= 0) & (offset <= table.span)
     scores = table.table[np.where(in_range, offset, 0)]
@@ -371,10 +386,14 @@ def _scale_columns(
     everywhere = valid is const.true
     invalid = np.zeros(n, dtype=bool) if everywhere else ~valid
     out[scale.name] = _nullable(final, invalid, fplan.score_dtypes[scale.name])
-    bands = fplan.bands.get(scale.name)
-    if bands is not None:
-        position = final - bands.lo if everywhere else np.where(valid, final - bands.lo, 0)
-        codes = bands.codes[position]
+    if scale.band_labels:
+        bands = fplan.bands.get(scale.name)
+        if bands is not None:  # a table over the scale's range
+            position = final - bands.lo if everywhere else np.where(valid, final - bands.lo, 0)
+            codes = bands.codes[position]
+        else:  # a range too wide for a table
+            edges = np.asarray(scale.band_mins)
+            codes = (np.searchsorted(edges, final, side="right") - 1).astype(np.int16)
         if not everywhere:
             codes[invalid] = -1
         out[f"{scale.name}_band"] = pd.Categorical.from_codes(

@@ -356,7 +356,7 @@ def test_questionnaire_calculated_scores() -> None:
     assert expression.endswith(".answer.value.weight().sum()")
     assert "'phq9_10'" not in expression
     notes = [e["valueMarkdown"] for e in total["extension"] if e["url"] == fhir.DESIGN_NOTE]
-    assert "at most 2 missing, prorated" in notes[0]
+    assert "at most 2 item(s) missing, prorated" in notes[0]
     dass = {i["linkId"]: i for i in questionnaire("dass21")["item"]}
     assert _expression(dass["scale.depression"]).endswith(") * 2")
     k10 = {i["linkId"]: i for i in questionnaire("k10")["item"]}

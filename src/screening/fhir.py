@@ -973,14 +973,6 @@ def _question(inst: Instrument, item: Item) -> Json:
     return question
 
 
-def _missing_rule(scale: Scale) -> str:
-    rule = scale.missing
-    if rule.max_missing == 0:
-        return "every item is required"
-    how = "prorated" if rule.prorate else "not prorated"
-    return f"at most {rule.max_missing} missing, {how}"
-
-
 def _calculated_expression(inst: Instrument, scale: Scale) -> str:
     link_ids = " | ".join(f"'{i}'" for i in scale.items)
     terms = [f"%resource.repeat(item).where(linkId in ({link_ids})).answer.value.weight().sum()"]
@@ -1009,8 +1001,8 @@ def _score_item(inst: Instrument, name: str, scale: Scale) -> Json:
         "The sum of the answered items' weights"
         + (f", times {_number(scale.multiplier)}" if scale.multiplier != 1 else "")
         + (f" ({'; '.join(skips)}, its score when skipped)" if skips else "")
-        + f". The missing-data rule ({_missing_rule(scale)}) and the bands are not applied here: "
-        "score the response with screening for the result of record."
+        + f". The missing-data rule ({scale.missing.describe()}) and the bands are not applied "
+        "here: score the response with screening for the result of record."
     )
     item: Json = {"linkId": f"{SCALE_LINK_PREFIX}{name}"}
     loinc = _loinc(scale.codes)

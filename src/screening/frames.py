@@ -10,7 +10,7 @@ single-response scorer gives for that row, so the two paths read alike.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -569,6 +569,25 @@ def _instruments(instrument: InstrumentRef | Sequence[InstrumentRef]) -> list[In
     return list(instrument)
 
 
+def _each_instrument(
+    instrument: InstrumentRef | Sequence[InstrumentRef],
+    df: pd.DataFrame,
+    *,
+    columns: Columns,
+    prefix: str | None,
+    context: Mapping[str, Any] | None,
+    allow_missing_columns: bool,
+    with_issues: bool,
+) -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+    """Each instrument's id, output columns and issue rows."""
+    for ref in _instruments(instrument):
+        fplan = frame_plan(ref)
+        found = item_columns(fplan.plan, df, columns, prefix)
+        _check_columns(fplan.plan, found, allow_missing_columns)
+        out, issue_rows = _score_one(fplan, df, found, context, with_issues=with_issues)
+        yield fplan.plan.provenance.instrument, out, issue_rows
+
+
 def score_frame(
     instrument: InstrumentRef | Sequence[InstrumentRef],
     df: pd.DataFrame,
@@ -593,15 +612,18 @@ def score_frame(
     """
     if isinstance(instrument, pd.DataFrame):
         instrument, df = df, instrument
-    refs = _instruments(instrument)
-    prefixed = len(refs) > 1 if add_prefix is None else add_prefix
+    prefixed = len(_instruments(instrument)) > 1 if add_prefix is None else add_prefix
     parts: dict[str, Any] = {}
-    for ref in refs:
-        fplan = frame_plan(ref)
-        found = item_columns(fplan.plan, df, columns, prefix)
-        _check_columns(fplan.plan, found, allow_missing_columns)
-        out, _ = _score_one(fplan, df, found, context, with_issues=False)
-        head = f"{fplan.plan.provenance.instrument}_" if prefixed else ""
+    for instrument_id, out, _ in _each_instrument(
+        instrument,
+        df,
+        columns=columns,
+        prefix=prefix,
+        context=context,
+        allow_missing_columns=allow_missing_columns,
+        with_issues=False,
+    ):
+        head = f"{instrument_id}_" if prefixed else ""
         parts.update({head + name: values for name, values in out.items()})
     return pd.DataFrame(parts, index=df.index, copy=False)
 
@@ -621,11 +643,15 @@ def issues_frame(
     """Every problem as a tidy table: `row` (the input's index label), instrument, item,
     column, code, value and message; one row per problem, joinable to the input on `row`."""
     rows: list[dict[str, Any]] = []
-    for ref in _instruments(instrument):
-        fplan = frame_plan(ref)
-        found = item_columns(fplan.plan, df, columns, prefix)
-        _check_columns(fplan.plan, found, allow_missing_columns)
-        _, issue_rows = _score_one(fplan, df, found, context, with_issues=True)
+    for _, _, issue_rows in _each_instrument(
+        instrument,
+        df,
+        columns=columns,
+        prefix=prefix,
+        context=context,
+        allow_missing_columns=allow_missing_columns,
+        with_issues=True,
+    ):
         rows.extend(issue_rows)
     frame = pd.DataFrame(rows, columns=list(ISSUE_COLUMNS))
     return frame.astype({"value": object})

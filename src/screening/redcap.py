@@ -146,14 +146,6 @@ def _multiplier(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(value)
 
 
-def _missing_rule(scale: Scale) -> str:
-    rule = scale.missing
-    if rule.max_missing == 0:
-        return "every item is required"
-    how = "prorated" if rule.prorate else "not prorated"
-    return f"at most {rule.max_missing} item(s) missing, {how}"
-
-
 def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
     by_id = {item.id: item for item in inst.items}
     items = [by_id[i] for i in scale.items]
@@ -171,8 +163,8 @@ def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
         )
         + (f"; {', '.join(skipped)} count their score when skipped" if skipped else "")
         + ". REDCap's sum() ignores blank fields, so a missing item lowers this total: the "
-        f"instrument's missing-data rule ({_missing_rule(scale)}) and its bands are not applied "
-        "by REDCap. Score the exported data with screening for the result of record."
+        f"instrument's missing-data rule ({scale.missing.describe()}) and its bands are not "
+        "applied by REDCap. Score the exported data with screening for the result of record."
     )
     label = scale.label or f"{inst.abbreviation or inst.name} {name} score"
     return _row(

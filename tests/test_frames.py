@@ -54,9 +54,23 @@ def assert_rows_match(
             if f"{name}_unrounded" in out:
                 assert _same(row[f"{name}_unrounded"], scale.unrounded), (where, name)
         for flag in inst.flags:
-            assert bool(row[f"flag_{flag.id}"]) == (flag.id in expected.flag_ids), (where, flag.id)
+            assert flag_state(row[f"flag_{flag.id}"]) == expected_flag(expected, flag.id), (
+                where,
+                flag.id,
+            )
         for name in inst.classifications:
             assert _same(row[name], expected.classifications[name]), (where, name)
+
+
+def flag_state(cell: Any) -> bool | None:
+    """A flag cell: True raised, False clear, None undetermined (NA)."""
+    return None if cell is pd.NA else bool(cell)
+
+
+def expected_flag(result: ScoreResult, flag_id: str) -> bool | None:
+    if flag_id in result.flag_ids:
+        return True
+    return None if flag_id in result.undetermined_flag_ids else False
 
 
 CELL_KINDS = ("valid", "valid", "valid", "valid", "missing", "out_of_range", "fraction", "text")
@@ -141,7 +155,14 @@ def frame_result(
         for name in inst.scales
     }
     flags = tuple(
-        FlagResult(f.id, f.severity, f.message, ()) for f in inst.flags if out[f"flag_{f.id}"]
+        FlagResult(f.id, f.severity, f.message, ())
+        for f in inst.flags
+        if flag_state(out[f"flag_{f.id}"]) is True
+    )
+    undetermined = tuple(
+        FlagResult(f.id, f.severity, f.message, ())
+        for f in inst.flags
+        if flag_state(out[f"flag_{f.id}"]) is None
     )
     from screening.errors import Issue
 
@@ -155,6 +176,7 @@ def frame_result(
         (),
         found,
         screening.scoring.plan_for(inst).provenance,
+        undetermined,
     )
 
 
@@ -188,7 +210,8 @@ def test_index_order_and_every_row_are_kept() -> None:
     assert out.index.name == "visit"
     assert out["total"].tolist() == [15, 0, pd.NA]
     assert out["total_band"].tolist()[:2] == ["moderately severe", "minimal"]
-    assert out["flag_suicidal_ideation"].tolist() == [True, False, False]
+    # an unanswered item 9 leaves the risk flag undetermined (NA), never False
+    assert out["flag_suicidal_ideation"].tolist() == [True, False, pd.NA]
     assert out["valid"].tolist() == [True, True, False]
     assert out["reason"].tolist() == ["", "", "total: 9 of 9 items missing (at most 2 allowed)"]
 

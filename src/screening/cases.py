@@ -81,6 +81,9 @@ def compare(index: int, case: Case, result: ScoreResult) -> list[CaseFailure]:
             got = getattr(actual, field) if actual is not None else None
             differ(("scales", name, field), getattr(scale, field), got)
     differ(("flags",), sorted(expect.flags), sorted(f.id for f in result.flags))
+    if "undetermined_flags" in expect.model_fields_set:
+        undetermined = sorted(f.id for f in result.undetermined_flags)
+        differ(("undetermined_flags",), sorted(expect.undetermined_flags), undetermined)
     for name, label in expect.classifications.items():
         differ(("classifications", name), label, result.classifications.get(name))
     return out

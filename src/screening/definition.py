@@ -39,7 +39,12 @@ LicenseStatus = Literal[
 
 class Model(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", frozen=True, strict=True, populate_by_name=True, validate_default=False
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        populate_by_name=True,
+        validate_default=False,
+        allow_inf_nan=False,  # `.nan` or `.inf` is never a threshold, norm or operand
     )
 
 
@@ -306,6 +311,8 @@ class Expectation(Model):
     scales: dict[str, ScaleExpectation] = Field(default_factory=dict)
     flags: list[str] = Field(default_factory=list)
     """Exactly the flags raised."""
+    undetermined_flags: list[str] = Field(default_factory=list)
+    """Exactly the flags left undetermined by a missing answer (checked when given)."""
     classifications: dict[str, str | None] = Field(default_factory=dict)
     errors: list[str] = Field(default_factory=list)
     """Exactly the response-error codes expected (the result is then invalid)."""

@@ -334,8 +334,8 @@ def _score_one(
 
     env = VEnv(n, items, skipped, scale_env, ctx)
     for flag_id, when in fplan.flags:
-        true, _ = when(env)
-        out[f"flag_{flag_id}"] = pd.arrays.BooleanArray(true, np.zeros(n, bool))
+        true, unknown = when(env)  # undetermined (an answer it reads is missing): NA
+        out[f"flag_{flag_id}"] = pd.arrays.BooleanArray(true, unknown & ~true)
     for name, rules, labels in fplan.classifications:
         codes = np.full(n, len(labels) - 1, dtype=np.int16)  # otherwise
         decided = np.zeros(n, dtype=bool)

@@ -48,7 +48,8 @@ class ScaleResult(NamedTuple):
 
 
 class FlagResult(NamedTuple):
-    """A raised flag: its id, severity, the source's message and the items that raised it."""
+    """A flag: its id, severity, the source's message and the items that raised it (for an
+    undetermined flag, the items whose missing answers leave it undecided)."""
 
     id: str
     severity: str
@@ -72,10 +73,16 @@ class ScoreResult(NamedTuple):
     reasons: tuple[str, ...]
     issues: tuple[Issue, ...]
     provenance: Provenance
+    undetermined_flags: tuple[FlagResult, ...] = ()
+    """Flags that an unanswered (or unreadable) answer could raise: neither raised nor clear."""
 
     @property
     def flag_ids(self) -> list[str]:
         return [f.id for f in self.flags]
+
+    @property
+    def undetermined_flag_ids(self) -> list[str]:
+        return [f.id for f in self.undetermined_flags]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, with provenance."""
@@ -85,6 +92,7 @@ class ScoreResult(NamedTuple):
             "reasons": list(self.reasons),
             "scales": {name: s.to_dict() for name, s in self.scales.items()},
             "flags": [f.to_dict() for f in self.flags],
+            "undetermined_flags": [f.to_dict() for f in self.undetermined_flags],
             "classifications": dict(self.classifications),
             "issues": [i.to_dict() for i in self.issues],
             "provenance": self.provenance.to_dict(),

@@ -20,7 +20,7 @@ from .definition import Instrument
 from .errors import Issue, ResponseError
 from .loading import content_hash, load_instrument, looks_like_id
 from .results import FlagResult, Provenance, ScaleResult, ScoreResult
-from .rules import Env, Evaluator, compile_condition, describe, item_tests
+from .rules import Env, Evaluator, compile_condition, describe, item_tests, referenced
 
 OnError = Literal["raise", "invalid"]
 
@@ -55,6 +55,9 @@ class FlagPlan(NamedTuple):
     message: str
     when: Evaluator
     tests: tuple[tuple[str, Callable[[Any], bool]], ...]
+    reads: tuple[str, ...]
+    """Every item the condition reads, directly or through a scale: an unanswered one may leave
+    the flag undetermined."""
 
 
 class ClassificationPlan(NamedTuple):
@@ -79,7 +82,12 @@ class Plan:
         self.scales = tuple(_scale_plan(name, s) for name, s in inst.scales.items())
         self.flags = tuple(
             FlagPlan(
-                f.id, f.severity, f.message, compile_condition(f.when), tuple(item_tests(f.when))
+                f.id,
+                f.severity,
+                f.message,
+                compile_condition(f.when),
+                tuple(item_tests(f.when)),
+                _reads(inst, f.when),
             )
             for f in inst.flags
         )
@@ -99,6 +107,16 @@ class Plan:
             inst.id, inst.definition_version, content_hash(inst), __version__
         )
         self.has_skip_logic = any(p.ask_if is not None for p in self.items)
+
+
+def _reads(inst: Instrument, cond: Any) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    for kind, name in referenced(cond):
+        if kind == "item":
+            found[name] = None
+        elif kind == "scale":
+            found.update(dict.fromkeys(inst.scales[name].items))
+    return tuple(found)
 
 
 def _item_plan(inst: Instrument, index: int) -> ItemPlan:
@@ -261,10 +279,15 @@ def score_plan(
 
     env = Env(scores, skipped, scale_scores, ctx)
     flags: list[FlagResult] = []
+    undetermined: list[FlagResult] = []
     for flag in plan.flags:
-        if flag.when(env) is True:
+        truth = flag.when(env)
+        if truth is True:
             raised = tuple(i for i, test in flag.tests if i in scores and test(scores[i]))
             flags.append(FlagResult(flag.id, flag.severity, flag.message, raised))
+        elif truth is None:  # an answer it reads is missing or invalid: never silently clear
+            open_items = tuple(i for i in flag.reads if i not in scores and i not in skipped)
+            undetermined.append(FlagResult(flag.id, flag.severity, flag.message, open_items))
     classifications: dict[str, str | None] = {}
     for cls in plan.classifications:
         label = classifications[cls.name] = _classify(cls, env)
@@ -287,6 +310,7 @@ def score_plan(
         tuple(reasons),
         tuple(issues),
         plan.provenance,
+        tuple(undetermined),
     )
     if issues and on_error == "raise":
         raise ResponseError(issues, result)

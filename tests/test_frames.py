@@ -166,7 +166,8 @@ def frame_result(
     )
     from screening.errors import Issue
 
-    found = tuple(Issue(code, "") for code in issues["code"] if code != "scale_unscored")
+    summary_codes = ("scale_unscored", "classification_undetermined")  # the frame's own rows
+    found = tuple(Issue(code, "") for code in issues["code"] if code not in summary_codes)
     return ScoreResult(
         inst.id,
         bool(out["valid"]),

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from ._version import __version__
 from .definition import Instrument
 from .errors import DefinitionError, Issue
+from .jsonio import loads_unique
 from .linting import definition_files, lint_file
 from .loading import UnknownInstrumentError, list_instruments, load_instrument
 from .scoring import plan_for, score_plan
@@ -41,15 +42,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("score", help="score responses from a JSON, CSV, Parquet or JSON Lines file")
-    p.add_argument("instrument", help="a built-in id or a definition file")
+    p.add_argument(
+        "instrument",
+        help="a built-in id or a definition file; for a table, several separated by commas "
+        "(phq9,gad7), each with its own --prefix/--pattern/--map",
+    )
     p.add_argument(
         "input",
         help="JSON: one response object (item id -> value), "
-        "{'responses': {...}, 'context': {...}}, or a list of either; or a table: "
-        ".csv, .parquet, .jsonl (one row per administration, streamed in chunks)",
+        "{'responses': {...}, 'context': {...}}, a list of either, or a FHIR "
+        "QuestionnaireResponse; or a table: .csv, .parquet, .jsonl (one row per administration, "
+        "streamed in chunks)",
     )
     p.add_argument(
-        "-o", "--output", help="a table's scores: .csv, .parquet or .jsonl (CSV to stdout)"
+        "-o",
+        "--output",
+        help="where to write: a table's scores as .csv, .parquet or .jsonl, or the JSON results "
+        "(standard output when absent); written to a temporary file and renamed when complete, "
+        "never over the input",
     )
     p.add_argument("--input-format", choices=["json", "csv", "parquet", "jsonl"])
     p.add_argument("--output-format", choices=["csv", "parquet", "jsonl"])
@@ -61,21 +71,56 @@ def build_parser() -> argparse.ArgumentParser:
         help="a context variable, e.g. sex=female (repeatable); for a table, VALUE may name "
         "a column",
     )
-    p.add_argument("--prefix", help="item columns are PREFIX<n>: PHQ_ finds PHQ_1 or PHQ_01")
-    p.add_argument("--pattern", help="item columns by a format string, e.g. 'PHQ_{n:0>2}'")
+    p.add_argument(
+        "--prefix",
+        action="append",
+        default=[],
+        metavar="[INSTRUMENT=]PREFIX",
+        help="item columns are PREFIX<n>: PHQ_ finds PHQ_1 or PHQ_01 (both present is an "
+        "error); with several instruments, one each: --prefix phq9=PHQ_ --prefix gad7=GAD_",
+    )
+    p.add_argument(
+        "--pattern",
+        action="append",
+        default=[],
+        metavar="[INSTRUMENT=]FORMAT",
+        help="item columns by a format string, e.g. 'PHQ_{n:0>2}'; with several instruments, "
+        "one each: --pattern phq9=PHQ_{n}",
+    )
     p.add_argument(
         "--map",
         action="append",
         default=[],
-        metavar="ITEM=COLUMN",
-        help="the column of one item (repeatable)",
+        metavar="[INSTRUMENT:]ITEM=COLUMN",
+        help="the column of one item (repeatable); an item id names its instrument, or prefix "
+        "it with the instrument: phq9:phq9_1=Q1",
     )
-    p.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk")
+    p.add_argument(
+        "--allow-missing-columns",
+        action="store_true",
+        help="score an item without a column as missing in every row (flags reading it are "
+        "then undetermined); without it, a scored item without a column is an error",
+    )
+    p.add_argument(
+        "--na-values",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="a cell text that means 'missing' in item columns, e.g. NA (repeatable); only an "
+        "empty cell does otherwise, and other columns are always kept verbatim",
+    )
+    p.add_argument(
+        "--add-prefix",
+        action="store_true",
+        help="prefix each score column with its instrument id (phq9_total); always so with "
+        "several instruments",
+    )
+    p.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk of a table")
     p.add_argument("--no-progress", action="store_true", help="no progress line")
     p.add_argument(
         "--fail-on-invalid", action="store_true", help="exit 1 when any response is invalid"
     )
-    p.add_argument("--indent", type=int, default=2)
+    p.add_argument("--indent", type=int, default=2, help="JSON output indent (0: one line)")
 
     p = sub.add_parser("validate", help="check definition files and run their golden cases")
     p.add_argument("paths", nargs="+", help="definition files or folders")
@@ -109,8 +154,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args, sys.stdout)
     except (UnknownInstrumentError, DefinitionError, OSError, ValueError) as exc:
-        sys.stderr.write(f"screening: error: {exc}\n")
+        sys.stderr.write(f"screening: error: {_one_line(exc)}\n")
         return EXIT_USAGE
+    except ImportError as exc:  # an optional dependency that is not installed
+        sys.stderr.write(f"screening: error: {_one_line(exc)}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("screening: interrupted; no output was left behind\n")
+        return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, DefinitionError):
+        return str(exc)  # one issue a line, each with file:line:col
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return " ".join(str(exc).split())
 
 
 def _load(ref: str) -> Instrument:
@@ -118,11 +177,13 @@ def _load(ref: str) -> Instrument:
 
 
 def _parse_pairs(pairs: list[str], option: str, form: str) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise ValueError(f"{option} takes {form} (got {pair!r})")
+        if name in out:
+            raise ValueError(f"{option} gives {name!r} twice ({out[name]!r} and {value!r})")
         out[name] = value
     return out
 
@@ -131,13 +192,93 @@ def _parse_context(pairs: list[str]) -> dict[str, str]:
     return _parse_pairs(pairs, "--context", "NAME=VALUE")
 
 
+def _instrument_refs(arg: str) -> list[str]:
+    """One instrument, or several separated by commas (an existing file is one)."""
+    if Path(arg).is_file() or "," not in arg:
+        return [arg]
+    refs = [part.strip() for part in arg.split(",")]
+    if any(not ref for ref in refs):
+        raise ValueError(f"instrument list {arg!r} has an empty entry")
+    return refs
+
+
+def _per_instrument(values: list[str], ids: list[str], option: str) -> dict[str, str]:
+    """`--prefix PHQ_` (one instrument) or `--prefix phq9=PHQ_` (each of several)."""
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if sep and name in ids:
+            key, given = name, rest
+        elif len(ids) == 1 and not sep:
+            key, given = ids[0], value
+        elif len(ids) == 1:
+            raise ValueError(
+                f"{option} {value!r}: {name!r} is not the instrument scored ({ids[0]}); "
+                f"write {option} {ids[0]}=VALUE"
+            )
+        else:
+            raise ValueError(
+                f"{option} {value!r} is one spec for several instruments ({', '.join(ids)}); "
+                f"give one each: {option} {ids[0]}=VALUE"
+            )
+        if key in out:
+            raise ValueError(f"{option} is given twice for {key}")
+        out[key] = given
+    return out
+
+
+def _item_map(pairs: list[str], insts: list[Instrument]) -> dict[str, dict[str, str]]:
+    """`--map ITEM=COLUMN` by instrument: an item id names its instrument unless it is an
+    item of several, which then needs `INSTRUMENT:ITEM=COLUMN`."""
+    owners: dict[str, list[str]] = {}
+    for inst in insts:
+        for item in inst.items:
+            owners.setdefault(item.id, []).append(inst.id)
+    out: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        target, sep, column = pair.partition("=")
+        if not sep or not target:
+            raise ValueError(f"--map takes [INSTRUMENT:]ITEM=COLUMN (got {pair!r})")
+        instrument, colon, item_id = target.rpartition(":")
+        if colon:
+            if instrument not in {i.id for i in insts}:
+                raise ValueError(f"--map {pair!r}: {instrument!r} is not an instrument scored")
+        else:
+            found = owners.get(item_id, [])
+            if len(found) != 1:
+                where = "several instruments" if found else "no instrument scored"
+                raise ValueError(
+                    f"--map {pair!r}: {item!r} is an item of {where}; write INSTRUMENT:ITEM=COLUMN"
+                )
+            instrument = found[0]
+        mapping = out.setdefault(instrument, {})
+        if item_id in mapping:
+            raise ValueError(f"--map gives item {item_id!r} twice")
+        mapping[item_id] = column
+    return out
+
+
 def _score(args: argparse.Namespace, out: TextIO) -> int:
     fmt = args.input_format or ("json" if args.input.lower().endswith(".json") else None)
+    refs = _instrument_refs(args.instrument)
+    if args.output is not None and _same_path(Path(args.input), Path(args.output)):
+        raise ValueError(f"output {args.output} is the input file; write the scores elsewhere")
     if fmt != "json":
-        return _score_table(args, out)
-    plan = plan_for(_load(args.instrument))
+        return _score_table(args, refs, out)
+    if len(refs) > 1:
+        raise ValueError("JSON input is scored by one instrument at a time")
+    table_only = {
+        "--prefix": args.prefix,
+        "--pattern": args.pattern,
+        "--map": args.map,
+        "--na-values": args.na_values,
+    }
+    given = [name for name, value in table_only.items() if value]
+    if given:  # a JSON response names its items; the option would be silently ignored
+        raise ValueError(f"{', '.join(given)} applies to tables only, not to JSON input")
+    plan = plan_for(_load(refs[0]))
     context = _parse_context(args.context)
-    data = json.loads(Path(args.input).read_text(encoding="utf-8"))
+    data = loads_unique(_read_input(Path(args.input)))
     records = data if isinstance(data, list) else [data]
     results = []
     for record in records:
@@ -155,30 +296,94 @@ def _score(args: argparse.Namespace, out: TextIO) -> int:
         # the plan directly: a context variable may have any name, "on_error" included
         results.append(score_plan(plan, responses, ctx, "invalid").to_dict())
     payload: Any = results if isinstance(data, list) else results[0]
-    out.write(json.dumps(payload, indent=args.indent or None, ensure_ascii=False) + "\n")
+    text = json.dumps(payload, indent=args.indent or None, ensure_ascii=False) + "\n"
+    if args.output is not None:
+        _write_atomic(Path(args.output), text)
+    else:
+        out.write(text)
     invalid = any(not r["valid"] for r in results)
     return EXIT_INVALID if invalid and args.fail_on_invalid else EXIT_OK
 
 
-def _score_table(args: argparse.Namespace, out: TextIO) -> int:
-    from .files import score_file
+def _read_input(path: Path) -> str:
+    if path.exists() and not path.is_file():
+        raise ValueError(f"input {path} is not a regular file")
+    return path.read_text(encoding="utf-8-sig")
 
+
+def _same_path(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """The whole text or nothing at `path`: written beside it, then renamed into place."""
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    temp = Path(name)
+    try:
+        with open(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def _score_table(args: argparse.Namespace, refs: list[str], out: TextIO) -> int:
+    try:
+        from .columns import CLI
+        from .files import score_file
+    except ModuleNotFoundError as exc:
+        raise ImportError(
+            f"scoring a table needs numpy and pandas ({exc}); install the extra: "
+            "pip install 'screening[frames]' (and 'screening[parquet]' for Parquet)"
+        ) from None
     if args.chunk_rows < 1:
         raise ValueError("--chunk-rows must be at least 1")
-    columns: Any = _parse_pairs(args.map, "--map", "ITEM=COLUMN") or args.pattern
+    insts = [_load(ref) for ref in refs]
+    ids = [inst.id for inst in insts]
+    if len(set(ids)) < len(ids):
+        raise ValueError(f"an instrument is listed twice ({', '.join(ids)})")
+    prefixes = _per_instrument(args.prefix, ids, "--prefix")
+    patterns = _per_instrument(args.pattern, ids, "--pattern")
+    maps = _item_map(args.map, insts)
+    columns: dict[str, Any] = {}
+    for instrument in ids:
+        given = [
+            f"--{name}"
+            for name, spec in (("pattern", patterns), ("map", maps))
+            if instrument in spec
+        ]
+        if len(given) > 1:
+            raise ValueError(f"{instrument}: give --pattern or --map, not both")
+        if instrument in patterns or instrument in maps:
+            columns[instrument] = patterns.get(instrument) or maps.get(instrument)
     show = sys.stderr.isatty() and not args.no_progress and not os.environ.get("CI")
     summary = score_file(
-        _load(args.instrument),
+        insts if len(insts) > 1 else insts[0],
         args.input,
         args.output,
         input_format=args.input_format,
         output_format=args.output_format,
-        columns=columns,
-        prefix=args.prefix,
+        columns=columns or None,
+        prefix=prefixes or None,
         context=_parse_context(args.context),
+        na_values=args.na_values,
+        allow_missing_columns=args.allow_missing_columns,
+        add_prefix=True if args.add_prefix else None,
         chunk_rows=args.chunk_rows,
         stdout=out,
         progress=sys.stderr if show else None,
+        options=CLI,
     )
     sys.stderr.write(summary.format() + "\n")
     return EXIT_INVALID if summary.invalid and args.fail_on_invalid else EXIT_OK
@@ -194,6 +399,12 @@ def _record(record: Any, context: dict[str, str]) -> tuple[dict[str, Any], dict[
         given = record.get("context", {})
         if not isinstance(given, dict):
             raise ValueError(f"context must be a JSON object (got {type(given).__name__})")
+        both = sorted(set(given) & set(context))
+        if both:
+            raise ValueError(
+                f"context {', '.join(both)} is given both in the file and by --context; "
+                "which one holds is ambiguous"
+            )
         return record["responses"], {**given, **context}
     return record, dict(context)
 

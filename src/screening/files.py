@@ -3,22 +3,41 @@
 Input is read and output written in chunks, so memory stays bounded whatever the file's size.
 Every input row is written, in order, with the input's own columns (other than the items),
 followed by the score columns of `frames.score_frame`. A bad row never stops the run.
+
+Nothing is lost or overwritten quietly: the output goes to a temporary file beside it, renamed
+into place only when every row is written (an interrupted or failed run leaves nothing at the
+output path), and an output that is the input (by any spelling or link) is refused before
+anything is opened for writing. Kept columns are read verbatim: a CSV's `NA` or `NULL` stays
+text; in item columns only an empty cell is missing unless `na_values` names other tokens.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import os
+import stat
 import sys
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
 import pandas as pd
 
-from .frames import Columns, item_columns, score_frame
-from .scoring import plan_for
+from .columns import API, ColumnError, Columns, Options, Prefix
+from .frames import (
+    FramePlan,
+    InstrumentRef,
+    _instruments,
+    _prefixed,
+    output_schema,
+    resolve_columns,
+    score_resolved,
+)
+from .jsonio import DuplicateKeyError, loads_unique
 
 FORMATS = ("csv", "parquet", "jsonl")
 _EXTENSIONS = {
@@ -33,6 +52,8 @@ _EXTENSIONS = {
 def file_format(path: str | os.PathLike[str], given: str | None = None) -> str:
     """The format of a file: as given, or by its extension."""
     if given is not None:
+        if given not in FORMATS:
+            raise ValueError(f"unknown format {given!r} (known: {', '.join(FORMATS)})")
         return given
     found = _EXTENSIONS.get(Path(path).suffix.lower())
     if found is None:
@@ -44,10 +65,17 @@ def file_format(path: str | os.PathLike[str], given: str | None = None) -> str:
 
 
 class Summary(NamedTuple):
+    """What a run did, without a single response value (response data is never logged)."""
+
     rows: int
     valid: int
     reasons: Counter[str]
+    """Invalid rows by reason: an issue code and the item, scale or classification it is
+    about (`invalid_value: phq9_3`); a row with several reasons counts under each."""
     flags: Counter[str]
+    """Rows raising each flag."""
+    undetermined: Counter[str]
+    """Rows where each flag is undetermined (an answer it reads is missing or invalid)."""
     seconds: float
 
     @property
@@ -66,13 +94,17 @@ class Summary(NamedTuple):
             lines.append(f"  ... and {len(self.reasons) - 10} other reasons")
         for flag, count in sorted(self.flags.items()):
             lines.append(f"  {count:>10,}  flag raised: {flag}")
+        for flag, count in sorted(self.undetermined.items()):
+            if count:
+                lines.append(f"  {count:>10,}  flag undetermined: {flag}")
         return "\n".join(lines)
 
 
-def csv_items(chunk: pd.DataFrame, items: set[str]) -> pd.DataFrame:
+def csv_items(chunk: pd.DataFrame, items: set[Hashable]) -> pd.DataFrame:
     """Item cells of a CSV, which are all text, read cell by cell: text that reads as a number
-    is that number, an empty cell is missing, and any other text stays text (and is then
-    refused as not a number), whatever the other cells of its column hold."""
+    is that number, a missing cell (empty, or a named NA token) is missing, and any other text
+    stays text (and is then refused as not a number), whatever the other cells of its column
+    hold."""
     for name in items & set(chunk.columns):
         cells = chunk[name]
         if pd.api.types.is_numeric_dtype(cells.dtype):
@@ -88,49 +120,161 @@ def csv_items(chunk: pd.DataFrame, items: set[str]) -> pd.DataFrame:
     return chunk
 
 
-def _chunks(
-    path: Path, fmt: str, chunk_rows: int, items: set[str], text: set[str]
-) -> Iterator[pd.DataFrame]:
-    if fmt == "csv":
-        # identifiers stay text (leading zeros); item cells are read one by one where the parser
-        # could not read a whole chunk's column as numbers, so no result depends on chunking
-        reader = pd.read_csv(path, chunksize=chunk_rows, dtype=dict.fromkeys(text, str))
-        with reader:
-            for chunk in reader:
-                yield csv_items(chunk, items)
-    elif fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
-            yield batch.to_pandas()
-    elif fmt == "jsonl":
-        with pd.read_json(path, lines=True, chunksize=chunk_rows, dtype=False) as lines:
-            yield from lines
-    else:
-        raise ValueError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+def _regular(path: Path, what: str) -> None:
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} {path} does not exist") from None
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{what} {path} is not a regular file")
 
 
-def _header(path: Path, fmt: str) -> list[str]:
-    if fmt == "csv":
-        return list(pd.read_csv(path, nrows=0).columns)
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
+def _csv_header(path: Path) -> list[str]:
+    """The header as the parser names it (an empty name becomes `Unnamed: N`), after refusing
+    a name written twice, which the parser would silently rename (`X.1`)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        raw = next(csv.reader(handle), [])
+    _unique_header(path, [name for name in raw if name])
+    return list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
 
-        return list(pq.ParquetFile(path).schema_arrow.names)
-    with pd.read_json(path, lines=True, chunksize=1, dtype=False) as reader:
-        first = next(iter(reader), None)
-    return [] if first is None else list(first.columns)
+
+def _unique_header(path: Path, names: Sequence[str]) -> None:
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if name in seen:
+            raise ColumnError(
+                f"{path}: column {name!r} appears twice (columns {seen[name]} and "
+                f"{position}); which one holds the data is ambiguous"
+            )
+        seen[name] = position
+
+
+class _Jsonl:
+    """JSON Lines read with the standard parser: a duplicated key is refused (never last-wins),
+    an integer of any size stays a number (and is then refused as no option, in its row only),
+    and the columns are every key any line has, in order of appearance."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        keys: dict[str, None] = {}
+        for _, record in self._records():
+            keys.update(dict.fromkeys(record))
+        self.columns = list(keys)
+
+    def _records(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        with self.path.open(encoding="utf-8-sig") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                where = f"{self.path}:{number}"
+                try:
+                    record = loads_unique(line)
+                except DuplicateKeyError as exc:
+                    raise ValueError(f"{where}: {exc}") from None
+                except ValueError as exc:
+                    raise ValueError(f"{where}: not valid JSON ({exc})") from None
+                if not isinstance(record, dict):
+                    raise ValueError(
+                        f"{where}: each line must be a JSON object (got {type(record).__name__})"
+                    )
+                yield number, record
+
+    def chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        batch: list[dict[str, Any]] = []
+        for _, record in self._records():
+            batch.append(record)
+            if len(batch) == chunk_rows:
+                yield self._frame(batch)
+                batch = []
+        if batch:
+            yield self._frame(batch)
+
+    def _frame(self, batch: list[dict[str, Any]]) -> pd.DataFrame:
+        data = {
+            name: pd.Series([r.get(name) for r in batch], dtype=object) for name in self.columns
+        }
+        return pd.DataFrame(data, columns=self.columns).infer_objects()
+
+
+class _Reader:
+    """A table's header and its chunks, whatever the format."""
+
+    def __init__(self, path: Path, fmt: str, na_values: Sequence[str]) -> None:
+        _regular(path, "input")
+        self.path, self.fmt, self.na_values = path, fmt, list(na_values)
+        self.jsonl: _Jsonl | None = None
+        if fmt == "csv":
+            self.header: list[str] = _csv_header(path)
+        elif fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            self.header = list(pq.ParquetFile(path).schema_arrow.names)
+        else:
+            self.jsonl = _Jsonl(path)
+            self.header = self.jsonl.columns
+        _unique_header(path, self.header)
+
+    def chunks(self, chunk_rows: int, items: set[Hashable]) -> Iterator[pd.DataFrame]:
+        if self.fmt == "csv":
+            # kept columns are text read verbatim; an item cell is missing only when empty
+            # (or a token the caller names), so `NA`, `None` or `NULL` is never a silent blank
+            kept = [c for c in self.header if c not in items]
+            missing = {c: ["", *self.na_values] for c in self.header if c in items}
+            reader = pd.read_csv(
+                self.path,
+                chunksize=chunk_rows,
+                dtype=dict.fromkeys(kept, str),
+                keep_default_na=False,
+                na_values=missing,
+                encoding="utf-8-sig",
+            )
+            with reader:
+                for chunk in reader:
+                    yield csv_items(chunk, items)
+        elif self.fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            for batch in pq.ParquetFile(self.path).iter_batches(batch_size=chunk_rows):
+                yield batch.to_pandas()
+        else:
+            assert self.jsonl is not None
+            for chunk in self.jsonl.chunks(chunk_rows):
+                if self.na_values:
+                    for name in items & set(chunk.columns):
+                        chunk[name] = chunk[name].mask(chunk[name].isin(self.na_values))
+                yield chunk
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 class _Writer:
+    """Writes chunks to a temporary file beside the output; `commit` renames it into place."""
+
     def __init__(self, path: Path | None, fmt: str, out: TextIO) -> None:
         self.path, self.fmt, self.out = path, fmt, out
         self.first = True
         self.parquet: Any = None
         self.schema: Any = None
         self.handle: TextIO | None = None
-        if path is not None and fmt != "parquet":
-            self.handle = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        self.temp: Path | None = None
+        if path is not None:
+            if path.is_dir():
+                raise IsADirectoryError(f"output {path} is a folder")
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+            self.temp = Path(name)
+            if fmt == "parquet":
+                os.close(fd)
+            else:
+                self.handle = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        elif fmt == "parquet":
+            raise ValueError("Parquet output needs a file: pass -o OUTPUT.parquet")
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.fmt == "parquet":
@@ -148,86 +292,180 @@ class _Writer:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if self.path is None:
-            raise ValueError("Parquet output needs a file: pass -o OUTPUT.parquet")
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self.parquet is None:
             self.schema = table.schema
-            self.parquet = pq.ParquetWriter(self.path, self.schema)
+            self.parquet = pq.ParquetWriter(self.temp, self.schema)
         else:
             table = table.cast(self.schema)
         self.parquet.write_table(table)
 
-    def close(self) -> None:
+    def _close(self) -> None:
         if self.parquet is not None:
             self.parquet.close()
+            self.parquet = None
         if self.handle is not None:
             self.handle.close()
+            self.handle = None
+
+    def commit(self, empty: pd.DataFrame) -> None:
+        """Every row is written: the output takes its place (an empty input still gets the
+        header)."""
+        if self.first and self.fmt != "jsonl":
+            self.write(empty)
+        self._close()
+        if self.temp is not None and self.path is not None:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.temp, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
+            os.replace(self.temp, self.path)
+            self.temp = None
+
+    def abort(self) -> None:
+        """A failed or interrupted run: nothing is left at (or beside) the output path."""
+        with contextlib.suppress(Exception):
+            self._close()
+        if self.temp is not None:
+            self.temp.unlink(missing_ok=True)
+            self.temp = None
 
 
 def score_file(
-    instrument: Any,
+    instrument: InstrumentRef | Sequence[InstrumentRef],
     source: str | os.PathLike[str],
     output: str | os.PathLike[str] | None = None,
     *,
     input_format: str | None = None,
     output_format: str | None = None,
     columns: Columns = None,
-    prefix: str | None = None,
+    prefix: Prefix = None,
     context: Mapping[str, str] | None = None,
+    na_values: Sequence[str] = (),
+    allow_missing_columns: bool = False,
+    add_prefix: bool | None = None,
     chunk_rows: int = 100_000,
     stdout: TextIO = sys.stdout,
     progress: TextIO | None = None,
+    options: Options = API,
 ) -> Summary:
     """Score a file chunk by chunk; `output` None writes CSV or JSON Lines to `stdout`.
 
-    `context` maps a context variable to a column of the input, or to a value for every row
-    when no column has that name.
+    Columns are found as `score_frame` finds them (one spec per instrument with several; a
+    scored item without a column is an error unless `allow_missing_columns`). `context` maps a
+    context variable to a column of the input, or to a value for every row when no column has
+    that name. `na_values` names the tokens that mean "missing" in item columns (an empty cell
+    always does). The output never overwrites the input, never has two columns of one name, and
+    appears only when complete.
     """
+    if not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a whole number of at least 1 (got {chunk_rows!r})")
     path = Path(source)
     fmt_in = file_format(path, input_format)
-    fmt_out = output_format or (file_format(output) if output is not None else "csv")
-    plan = plan_for(instrument)
-    header = _header(path, fmt_in)
-    probe = pd.DataFrame(columns=header)
-    found = item_columns(plan, probe, columns, prefix)
-    if not found:
-        raise ValueError(
-            f"no column of {path} holds a {plan.provenance.instrument} item; pass --prefix, "
-            "--pattern or --map"
+    fmt_out = file_format(output, output_format) if output is not None else output_format or "csv"
+    target = Path(output) if output is not None else None
+    if target is not None and _same_file(path, target):
+        raise ValueError(f"output {target} is the input file; write the scores elsewhere")
+    refs = _instruments(instrument)
+    reader = _Reader(path, fmt_in, na_values)
+    header = reader.header
+    resolved = resolve_columns(
+        refs,
+        header,
+        columns=columns,
+        prefix=prefix,
+        allow_missing_columns=allow_missing_columns,
+        options=options,
+    )
+    if all(not found for _, found in resolved):
+        names = ", ".join(f.plan.provenance.instrument for f, _ in resolved)
+        raise ColumnError(
+            f"no column of {path} holds a {names} item; pass {options.prefix} or {options.columns}"
+        )
+    prefixed = _prefixed(refs, add_prefix)
+    item_cols: set[Hashable] = {c for _, found in resolved for c in found.values()}
+    kept = [c for c in header if c not in item_cols]
+    scored_names = list(output_schema(refs, add_prefix=prefixed).columns)
+    clash = [c for c in kept if c in scored_names]
+    if clash:
+        hint = "" if prefixed else "; pass --add-prefix to prefix the score columns"
+        raise ColumnError(
+            f"input column(s) {', '.join(map(repr, clash))} of {path} have the name of a score "
+            f"column, so the output would hold two columns of one name{hint}"
         )
     context = dict(context or {})
     context_columns = {name: col for name, col in context.items() if col in header}
-    item_cols = set(found.values())
-    kept = [c for c in header if c not in item_cols]
-    writer = _Writer(Path(output) if output is not None else None, fmt_out, stdout)
+    writer = _Writer(target, fmt_out, stdout)
     started, rows, valid = time.perf_counter(), 0, 0
     reasons: Counter[str] = Counter()
     flags: Counter[str] = Counter()
+    undetermined: Counter[str] = Counter()
     try:
-        for chunk in _chunks(path, fmt_in, chunk_rows, item_cols, set(kept)):
+        for chunk in reader.chunks(chunk_rows, item_cols):
             chunk.index = pd.RangeIndex(rows, rows + len(chunk))
             ctx: dict[str, Any] = {
                 name: chunk[context_columns[name]] if name in context_columns else value
                 for name, value in context.items()
             }
-            scored = score_frame(
-                plan.instrument, chunk, columns=found, context=ctx, allow_missing_columns=True
+            parts, issue_rows = score_resolved(
+                resolved, chunk, ctx, prefixed=prefixed, with_issues=True
             )
+            scored = pd.DataFrame(parts, index=chunk.index, copy=False)
             writer.write(pd.concat([chunk[kept], scored], axis=1))
             rows += len(chunk)
-            ok = scored["valid"].to_numpy(dtype=bool)
-            valid += int(ok.sum())
-            reasons.update(scored["reason"][~ok].tolist())
-            for name in scored.columns:
-                if name.startswith("flag_"):
-                    flags[name.removeprefix("flag_")] += int(scored[name].sum())
+            valid += _tally(
+                resolved,
+                scored,
+                issue_rows,
+                prefixed=prefixed,
+                reasons=reasons,
+                flags=flags,
+                undetermined=undetermined,
+            )
             if progress is not None:
                 rate = rows / (time.perf_counter() - started)
                 progress.write(f"\r{rows:,} rows scored ({rate:,.0f} rows/s)")
                 progress.flush()
-    finally:
-        writer.close()
+        empty = pd.concat(
+            [pd.DataFrame(columns=kept), output_schema(refs, add_prefix=prefixed)], axis=1
+        )
+        writer.commit(empty)
+    except BaseException:  # an interrupt too: never a valid-looking partial file
+        writer.abort()
+        raise
     if progress is not None:
         progress.write("\n")
-    return Summary(rows, valid, reasons, flags, time.perf_counter() - started)
+    return Summary(rows, valid, reasons, flags, undetermined, time.perf_counter() - started)
+
+
+def _tally(
+    resolved: Sequence[tuple[FramePlan, Mapping[str, Hashable]]],
+    scored: pd.DataFrame,
+    issue_rows: list[dict[str, Any]],
+    *,
+    prefixed: bool,
+    reasons: Counter[str],
+    flags: Counter[str],
+    undetermined: Counter[str],
+) -> int:
+    """Counts of one chunk (by code and item, never by value); returns its valid rows."""
+    several = len(resolved) > 1
+    ok = None
+    for fplan, _ in resolved:
+        head = f"{fplan.plan.provenance.instrument}_" if prefixed else ""
+        valid = scored[f"{head}valid"].to_numpy(dtype=bool)
+        ok = valid if ok is None else ok & valid
+        for flag in fplan.plan.flags:
+            column = scored[f"{head}flag_{flag.id}"]
+            name = f"{head}{flag.id}" if several else flag.id
+            flags[name] += int(column.sum())
+            undetermined[name] += int(column.isna().sum())
+    per_row: set[tuple[Any, str]] = set()
+    for issue in issue_rows:
+        about = issue["item"] or issue["message"].split(":", 1)[0]
+        label = f"{issue['code']}: {about}"
+        if several:
+            label = f"{issue['instrument']} {label}"
+        per_row.add((issue["row"], label))
+    reasons.update(label for _, label in per_row)
+    assert ok is not None
+    return int(ok.sum())

@@ -9,20 +9,19 @@ single-response scorer gives for that row, so the two paths read alike.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from .columns import API, ColumnError, Columns, Options, Prefix, item_columns, specs
 from .definition import Instrument
 from .errors import Issue
-from .rules import VEnv, compile_vector
+from .rules import VEnv, compile_vector, referenced
 from .scoring import ItemPlan, Plan, _is_missing, check_value, plan_for, score_plan
 
 InstrumentRef = Instrument | str
-Columns = Mapping[str, str] | str | None
 
 
 # --- the plan, compiled once per instrument -----------------------------------------------------
@@ -112,51 +111,59 @@ def frame_plan(instrument: InstrumentRef) -> FramePlan:
 # --- columns ------------------------------------------------------------------------------------
 
 
-def item_columns(
-    plan: Plan,
-    df: pd.DataFrame,
+def resolve_columns(
+    refs: Sequence[InstrumentRef],
+    names: Sequence[Hashable],
+    *,
     columns: Columns = None,
-    prefix: str | None = None,
-) -> dict[str, str]:
-    """Which column holds each item: by id, a mapping, a format string or a prefix.
-
-    A format string may use `{n}` (the item's number on the form, as text: "6a" for a
-    follow-up), `{id}` and `{instrument}`: `"PHQ_{n:0>2}"` finds PHQ_01 ... PHQ_09. A prefix
-    matches the item's number with or without leading zeros: `prefix="PHQ_"` finds PHQ_1 or
-    PHQ_01.
-    """
-    instrument = plan.provenance.instrument
-    found: dict[str, str] = {}
-    names = {str(c): c for c in df.columns}
-    for item in plan.items:
-        number = item.id.removeprefix(f"{instrument}_")
-        if isinstance(columns, Mapping):
-            candidate = columns.get(item.id)
-        elif isinstance(columns, str):
-            candidate = columns.format(n=number, id=item.id, instrument=instrument)
-        elif prefix is not None:
-            pattern = re.compile(rf"^{re.escape(prefix)}0*{re.escape(number.lstrip('0'))}$")
-            candidate = next((c for c in names if pattern.match(c)), None)
-        else:
-            candidate = item.id
-        if candidate is not None and candidate in names:
-            found[item.id] = names[candidate]
-    return found
+    prefix: Prefix = None,
+    allow_missing_columns: bool = False,
+    options: Options = API,
+) -> list[tuple[FramePlan, dict[str, Hashable]]]:
+    """Each instrument's plan and the column of each of its items, every ambiguity refused."""
+    plans = [frame_plan(ref) for ref in refs]
+    items: dict[str, list[str]] = {}
+    for fplan in plans:
+        instrument = fplan.plan.provenance.instrument
+        if instrument in items:
+            raise ColumnError(f"instrument {instrument!r} is listed twice")
+        items[instrument] = [i.id for i in fplan.plan.items]
+    by_instrument = specs(items, columns, prefix, options)
+    out = []
+    for fplan in plans:
+        instrument = fplan.plan.provenance.instrument
+        spec = by_instrument[instrument]
+        found = item_columns(instrument, items[instrument], names, spec, options)
+        _check_columns(fplan.plan, found, allow_missing_columns, options)
+        out.append((fplan, found))
+    return out
 
 
-def _check_columns(plan: Plan, found: Mapping[str, str], allow_missing_columns: bool) -> None:
-    scored = {i for s in plan.scales for i in s.items}
-    absent = [i.id for i in plan.items if i.id not in found and i.id in scored]
-    if not found and not allow_missing_columns:
-        raise ValueError(
-            f"no column for any {plan.provenance.instrument} item (looked for "
-            f"{', '.join(i.id for i in plan.items[:3])}, ...); pass columns= or prefix="
+def _check_columns(
+    plan: Plan, found: Mapping[str, Hashable], allow_missing_columns: bool, options: Options
+) -> None:
+    """A scored item without a column is an error unless the caller allows it (then it is
+    missing in every row, and the flags reading it are undetermined)."""
+    if allow_missing_columns:
+        return
+    read = {i for s in plan.scales for i in s.items} | {i for f in plan.flags for i in f.reads}
+    for cls in plan.instrument.classifications.values():
+        read.update(
+            name for rule in cls.rules for kind, name in referenced(rule.when) if kind == "item"
         )
-    if absent and not allow_missing_columns:
-        raise ValueError(
+    absent = [i.id for i in plan.items if i.id not in found and i.id in read]
+    if not found:
+        raise ColumnError(
+            f"no column for any {plan.provenance.instrument} item (looked for "
+            f"{', '.join(i.id for i in plan.items[:3])}, ...); pass {options.prefix} or "
+            f"{options.columns}"
+        )
+    if absent:
+        raise ColumnError(
             f"no column for scored item(s) {', '.join(absent)} of "
-            f"{plan.provenance.instrument}; pass columns=, or allow_missing_columns=True to "
-            "score them as missing in every row"
+            f"{plan.provenance.instrument} (read by a scale, flag or classification); pass "
+            f"{options.columns}, or {options.allow_missing} to score them as missing in every "
+            "row"
         )
 
 
@@ -300,7 +307,7 @@ def _context_arrays(
 def _score_one(
     fplan: FramePlan,
     df: pd.DataFrame,
-    found: Mapping[str, str],
+    found: Mapping[str, Hashable],
     context: Mapping[str, Any] | None,
     with_issues: bool,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -510,7 +517,7 @@ def _explain(
     *,
     plan: Plan,
     df: pd.DataFrame,
-    found: Mapping[str, str],
+    found: Mapping[str, Hashable],
     context: Mapping[str, Any],
     rows: Any,
     reasons: Any,
@@ -546,9 +553,25 @@ def _explain(
                         "message": f"{name}: {scale.reason}",
                     }
                 )
+        for name, decided in result.classifications.items():
+            if decided is None:  # an invalid row always has an issue row saying why
+                issue_rows.append(
+                    {
+                        "row": label,
+                        "instrument": plan.provenance.instrument,
+                        "item": None,
+                        "column": None,
+                        "code": "classification_undetermined",
+                        "value": None,
+                        "message": f"{name}: undetermined, an answer or context it needs is "
+                        "missing or invalid",
+                    }
+                )
 
 
-def _issue_row(label: Any, plan: Plan, issue: Issue, found: Mapping[str, str]) -> dict[str, Any]:
+def _issue_row(
+    label: Any, plan: Plan, issue: Issue, found: Mapping[str, Hashable]
+) -> dict[str, Any]:
     return {
         "row": label,
         "instrument": plan.provenance.instrument,
@@ -569,23 +592,52 @@ def _instruments(instrument: InstrumentRef | Sequence[InstrumentRef]) -> list[In
     return list(instrument)
 
 
-def _each_instrument(
-    instrument: InstrumentRef | Sequence[InstrumentRef],
+def score_resolved(
+    resolved: Sequence[tuple[FramePlan, Mapping[str, Hashable]]],
     df: pd.DataFrame,
-    *,
-    columns: Columns,
-    prefix: str | None,
     context: Mapping[str, Any] | None,
-    allow_missing_columns: bool,
+    *,
+    prefixed: bool,
     with_issues: bool,
-) -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
-    """Each instrument's id, output columns and issue rows."""
-    for ref in _instruments(instrument):
-        fplan = frame_plan(ref)
-        found = item_columns(fplan.plan, df, columns, prefix)
-        _check_columns(fplan.plan, found, allow_missing_columns)
-        out, issue_rows = _score_one(fplan, df, found, context, with_issues=with_issues)
-        yield fplan.plan.provenance.instrument, out, issue_rows
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The output columns (by name, in order) and issue rows of instruments whose columns are
+    resolved. A context variable (sex, age) is the person's: with several instruments each
+    takes the variables it declares, and a variable none declares is refused."""
+    given = dict(context or {})
+    if len(resolved) > 1:
+        declared = {name for fplan, _ in resolved for name in fplan.plan.context_names}
+        unknown = sorted(set(given) - declared)
+        if unknown:
+            raise ValueError(
+                f"no instrument scored takes context {', '.join(map(repr, unknown))} "
+                f"(declared: {', '.join(sorted(declared)) or 'none'})"
+            )
+    parts: dict[str, Any] = {}
+    issue_rows: list[dict[str, Any]] = []
+    for fplan, found in resolved:
+        plan = fplan.plan
+        mine = (
+            given
+            if len(resolved) == 1
+            else {k: v for k, v in given.items() if k in plan.context_names}
+        )
+        out, rows = _score_one(fplan, df, found, mine, with_issues=with_issues)
+        issue_rows += rows
+        head = f"{plan.provenance.instrument}_" if prefixed else ""
+        for name, values in out.items():
+            if head + name in parts:  # never two columns with one name, never one overwritten
+                raise ColumnError(
+                    f"two instruments give the output column {head + name!r}; pass "
+                    "add_prefix=True to prefix each column with its instrument id"
+                )
+            parts[head + name] = values
+    return parts, issue_rows
+
+
+def _prefixed(refs: Sequence[InstrumentRef], add_prefix: bool | None) -> bool:
+    if add_prefix is not None and not isinstance(add_prefix, bool):
+        raise TypeError(f"add_prefix must be True, False or None (got {add_prefix!r})")
+    return len(refs) > 1 if add_prefix is None else add_prefix
 
 
 def score_frame(
@@ -593,7 +645,7 @@ def score_frame(
     df: pd.DataFrame,
     *,
     columns: Columns = None,
-    prefix: str | None = None,
+    prefix: Prefix = None,
     context: Mapping[str, Any] | None = None,
     add_prefix: bool | None = None,
     allow_missing_columns: bool = False,
@@ -601,34 +653,41 @@ def score_frame(
     """Score every row of a DataFrame; the result has the input's index and every row, in order.
 
     Items are found by their ids, a mapping `{item_id: column}`, a format string
-    (`"PHQ_{n:0>2}"`) or a `prefix` (`"PHQ_"`). Context variables come from `context`: a scalar
-    for every row, or a Series aligned on the index. Columns per scale: the score (nullable
-    `Int16`, or `Float64` where it can be fractional), `<scale>_band` (ordered categorical),
-    `<scale>_answered`, `<scale>_missing`, `<scale>_prorated` (and `<scale>_unrounded` where the
-    scale may be prorated); `flag_<id>` (boolean) per flag; one ordered categorical per
-    classification; `valid` and `reason` (empty when valid). Several instruments (a list), or
-    `add_prefix=True`, prefix each column with the instrument id: `phq9_total`. The DataFrame
-    may also come first (`score_frame(df, "phq9")`), as Dask's `map_partitions` passes it.
+    (`"PHQ_{n:0>2}"`) or a `prefix` (`"PHQ_"`); with several instruments, one spec each
+    (`prefix={"phq9": "PHQ_", "gad7": "GAD_"}`): one spec for several is refused, as is any
+    ambiguity (two columns for one item, a column name the data holds twice). A scored item
+    without a column is an error unless `allow_missing_columns=True` (then it is missing in
+    every row). Context variables come from `context`: a scalar for every row, or a Series
+    aligned on the index. Columns per scale: the score (nullable `Int16`, or `Float64` where it
+    can be fractional or large), `<scale>_band` (ordered categorical), `<scale>_answered`,
+    `<scale>_missing`, `<scale>_prorated` (and `<scale>_unrounded` where the scale may be
+    prorated); `flag_<id>` per flag (nullable boolean: NA when an unanswered item could raise
+    it); one ordered categorical per classification; `valid` and `reason` (empty when valid).
+    Several instruments (a list), or `add_prefix=True`, prefix each column with the instrument
+    id: `phq9_total`. The DataFrame may also come first (`score_frame(df, "phq9")`), as Dask's
+    `map_partitions` passes it.
     """
     if isinstance(instrument, pd.DataFrame):
         instrument, df = df, instrument
-    prefixed = len(_instruments(instrument)) > 1 if add_prefix is None else add_prefix
-    parts: dict[str, Any] = {}
-    for instrument_id, out, _ in _each_instrument(
-        instrument,
-        df,
+    refs = _instruments(instrument)
+    prefixed = _prefixed(refs, add_prefix)
+    resolved = resolve_columns(
+        refs,
+        list(df.columns),
         columns=columns,
         prefix=prefix,
-        context=context,
         allow_missing_columns=allow_missing_columns,
-        with_issues=False,
-    ):
-        head = f"{instrument_id}_" if prefixed else ""
-        parts.update({head + name: values for name, values in out.items()})
+    )
+    parts, _ = score_resolved(resolved, df, context, prefixed=prefixed, with_issues=False)
     return pd.DataFrame(parts, index=df.index, copy=False)
 
 
 ISSUE_COLUMNS = ("row", "instrument", "item", "column", "code", "value", "message")
+
+
+def issues_table(issue_rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(issue_rows, columns=list(ISSUE_COLUMNS))
+    return frame.astype({"value": object})
 
 
 def issues_frame(
@@ -636,25 +695,21 @@ def issues_frame(
     df: pd.DataFrame,
     *,
     columns: Columns = None,
-    prefix: str | None = None,
+    prefix: Prefix = None,
     context: Mapping[str, Any] | None = None,
     allow_missing_columns: bool = False,
 ) -> pd.DataFrame:
     """Every problem as a tidy table: `row` (the input's index label), instrument, item,
     column, code, value and message; one row per problem, joinable to the input on `row`."""
-    rows: list[dict[str, Any]] = []
-    for _, _, issue_rows in _each_instrument(
-        instrument,
-        df,
+    resolved = resolve_columns(
+        _instruments(instrument),
+        list(df.columns),
         columns=columns,
         prefix=prefix,
-        context=context,
         allow_missing_columns=allow_missing_columns,
-        with_issues=True,
-    ):
-        rows.extend(issue_rows)
-    frame = pd.DataFrame(rows, columns=list(ISSUE_COLUMNS))
-    return frame.astype({"value": object})
+    )
+    _, rows = score_resolved(resolved, df, context, prefixed=False, with_issues=True)
+    return issues_table(rows)
 
 
 def output_schema(

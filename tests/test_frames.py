@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -340,6 +341,26 @@ def test_output_schema_matches_the_output() -> None:
     assert str(arrow.field("phq9_total").type) == "int16"
 
 
+@pytest.mark.parametrize("instrument_id", BUILTINS)
+def test_arrow_schema_is_the_schema_of_real_output(instrument_id: str, tmp_path: Path) -> None:
+    """Tables (and Parquet files) built from real output, valid and invalid rows, take it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    inst = screening.load_instrument(instrument_id)
+    first = {item.id: inst.item_options(item)[0].value for item in inst.items}
+    df = pd.DataFrame([first, {item.id: 99 for item in inst.items}], dtype=object)
+    context = {name: var.values[0] for name, var in inst.context.items()}
+    out = screening.score_frame(instrument_id, df, context=context)
+    assert out["reason"].iloc[1] != ""
+    schema = screening.arrow_schema(instrument_id)
+    table = pa.Table.from_pandas(out, schema=schema, preserve_index=False)
+    assert table.schema.field("reason").type == pa.string()
+    pq.write_table(table, tmp_path / "out.parquet")
+    back = pq.read_table(tmp_path / "out.parquet", schema=schema)
+    assert back.column("valid").to_pylist() == out["valid"].tolist()
+
+
 def test_dask_map_partitions_equals_the_in_memory_result() -> None:
     dd = pytest.importorskip("dask.dataframe")
     import dask
@@ -375,3 +396,16 @@ def test_option_values_are_bounded() -> None:
     text = (DEFINITIONS / "wide.yaml").read_text().replace("value: 1000000,", "value: 10000000,")
     with pytest.raises(screening.DefinitionError, match="less than or equal to 1000000"):
         screening.parse_instrument(text, "wide.yaml")
+
+
+def test_missing_context_in_a_series_is_missing_context_not_a_crash() -> None:
+    df = pd.DataFrame({f"audit_c_{n}": [1, 1, 1] for n in (1, 2, 3)})
+    for sex in (
+        pd.Series(["female", pd.NA, "male"], dtype="string"),
+        pd.Series(["female", pd.NA, "male"], dtype=object),
+        pd.Series(["female", None, "male"], dtype=object),
+    ):
+        out = screening.score_frame("audit_c", df, context={"sex": sex})
+        assert out["screen"].tolist()[0::2] == ["positive", "negative"]
+        assert out["valid"].tolist() == [True, False, True]
+        assert "needs context 'sex'" in out["reason"][1]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 import os
 import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import screening
@@ -211,3 +214,55 @@ def test_a_definition_file_is_read_again_when_it_changes(tmp_path: Path) -> None
     )
     os.utime(path, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
     assert screening.score(str(path), responses).scales["total"].band == "high"
+
+
+def test_a_typo_in_on_error_is_refused(phq9_answers: dict[str, int]) -> None:
+    for bad in ("rasie", "Invalid", None, True):
+        with pytest.raises(ValueError, match="on_error must be 'raise' or 'invalid'"):
+            screening.score("phq9", phq9_answers, on_error=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        np.timedelta64(1, "D"),
+        np.datetime64("2020-01-01"),
+        10**5000,
+        -(10**5000),
+        Fraction(10**400, 3),
+        Fraction(10**4000, 1),
+        decimal.Decimal("1e999999"),
+        float("inf"),
+        complex(1, 0),
+        "x" * 10_000,
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_exotic_values_are_response_errors_never_crashes(
+    value: Any, phq9_answers: dict[str, int]
+) -> None:
+    responses = {**phq9_answers, "phq9_1": value}
+    with pytest.raises(ResponseError) as caught:
+        screening.score("phq9", responses)
+    (issue,) = caught.value.issues
+    assert issue.code in ("invalid_value", "invalid_type")
+    assert issue.item == "phq9_1"
+    assert len(issue.message) < 200  # a huge value is described, not printed
+    result = screening.score("phq9", responses, on_error="invalid")
+    assert result.valid is False
+    assert result.flag_ids == ["suicidal_ideation"]  # item 9 still raises its flag
+
+
+def test_an_unanswered_risk_item_leaves_its_flag_undetermined() -> None:
+    responses = {f"phq9_{n}": 1 for n in range(1, 9)}
+    r = screening.score("phq9", responses)
+    assert r.valid is True  # a scale's validity does not change
+    assert r.scales["total"].prorated is True
+    assert r.flags == ()
+    assert r.undetermined_flag_ids == ["suicidal_ideation"]
+    assert r.undetermined_flags[0].items == ("phq9_9",)
+    assert r.to_dict()["undetermined_flags"][0]["id"] == "suicidal_ideation"
+    cleared = screening.score("phq9", {**responses, "phq9_9": 0})
+    assert cleared.undetermined_flags == ()
+    invalid = screening.score("phq9", {**responses, "phq9_9": 7}, on_error="invalid")
+    assert invalid.undetermined_flag_ids == ["suicidal_ideation"]

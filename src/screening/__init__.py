@@ -3,9 +3,9 @@
 A screening score is not a diagnosis.
 """
 
-import sys
 from typing import Any
 
+from ._extras import register_accessor_when_pandas_loads
 from ._version import __version__
 from .cases import CaseFailure, run_cases
 from .change import ChangeResult, PairedChangeResult, paired_change
@@ -37,8 +37,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'screening' has no attribute {name!r}")
 
 
-if "pandas" in sys.modules:  # pandas is loaded anyway: register the df.screening accessor now
-    from . import frames as _frames  # noqa: F401
+register_accessor_when_pandas_loads()  # df.screening, whether pandas comes first or later
 
 __all__ = [
     "CaseFailure",

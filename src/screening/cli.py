@@ -344,8 +344,8 @@ def _score_table(args: argparse.Namespace, refs: list[str], out: TextIO) -> int:
         from .files import score_file
     except ModuleNotFoundError as exc:
         raise ImportError(
-            f"scoring a table needs numpy and pandas ({exc}); install the extra: "
-            "pip install 'screening[frames]' (and 'screening[parquet]' for Parquet)"
+            f"scoring a table needs {exc.name or 'numpy and pandas'}, which is not installed; "
+            "install the extra: pip install 'screening[frames]'"
         ) from None
     if args.chunk_rows < 1:
         raise ValueError("--chunk-rows must be at least 1")

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple, TextIO
 
 import pandas as pd
 
+from ._extras import missing_extra
 from .columns import API, ColumnError, Columns, Options, Prefix
 from .frames import (
     FramePlan,
@@ -206,9 +207,7 @@ class _Reader:
         if fmt == "csv":
             self.header: list[str] = _csv_header(path)
         elif fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            self.header = list(pq.ParquetFile(path).schema_arrow.names)
+            self.header = list(_parquet().ParquetFile(path).schema_arrow.names)
         else:
             self.jsonl = _Jsonl(path)
             self.header = self.jsonl.columns
@@ -232,9 +231,7 @@ class _Reader:
                 for chunk in reader:
                     yield csv_items(chunk, items)
         elif self.fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            for batch in pq.ParquetFile(self.path).iter_batches(batch_size=chunk_rows):
+            for batch in _parquet().ParquetFile(self.path).iter_batches(batch_size=chunk_rows):
                 yield batch.to_pandas()
         else:
             assert self.jsonl is not None
@@ -243,6 +240,14 @@ class _Reader:
                     for name in items & set(chunk.columns):
                         chunk[name] = chunk[name].mask(chunk[name].isin(self.na_values))
                 yield chunk
+
+
+def _parquet() -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ModuleNotFoundError as exc:
+        raise missing_extra(exc, "parquet", "Reading or writing Parquet") from exc
+    return pq
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -289,8 +294,8 @@ class _Writer:
         self.first = False
 
     def _parquet(self, frame: pd.DataFrame) -> None:
+        pq = _parquet()
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self.parquet is None:

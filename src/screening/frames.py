@@ -12,8 +12,13 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-import numpy as np
-import pandas as pd
+from ._extras import missing_extra
+
+try:
+    import numpy as np
+    import pandas as pd
+except ModuleNotFoundError as exc:
+    raise missing_extra(exc, "frames", "Scoring a DataFrame or a table") from exc
 
 from .columns import API, ColumnError, Columns, Options, Prefix, item_columns, specs
 from .definition import Instrument
@@ -121,6 +126,10 @@ def resolve_columns(
     options: Options = API,
 ) -> list[tuple[FramePlan, dict[str, Hashable]]]:
     """Each instrument's plan and the column of each of its items, every ambiguity refused."""
+    if not isinstance(allow_missing_columns, bool):
+        raise TypeError(
+            f"allow_missing_columns must be True or False (got {allow_missing_columns!r})"
+        )
     plans = [frame_plan(ref) for ref in refs]
     items: dict[str, list[str]] = {}
     for fplan in plans:
@@ -294,8 +303,11 @@ def _context_arrays(
             )
         else:
             values = np.full(n, value, dtype=object)
-        raw[var.name] = values
         absent = np.fromiter((_is_missing(v) for v in values), dtype=bool, count=n)
+        if absent.any():  # pd.NA, NaN or None: missing context, and never compared
+            values = values.copy()
+            values[absent] = None
+        raw[var.name] = values
         valid = np.fromiter(
             (isinstance(v, str) and v in var.values for v in values), dtype=bool, count=n
         )
@@ -737,9 +749,14 @@ def arrow_schema(
     """The pyarrow schema of `score_frame`'s output (for Spark's mapInPandas or Parquet)."""
     import pyarrow as pa
 
-    return pa.Schema.from_pandas(
+    schema = pa.Schema.from_pandas(
         output_schema(instrument, add_prefix=add_prefix), preserve_index=False
     )
+    # an empty object column has no type to infer (null); real reasons are text
+    for position, field in enumerate(schema):
+        if pa.types.is_null(field.type):
+            schema = schema.set(position, pa.field(field.name, pa.string()))
+    return schema
 
 
 @pd.api.extensions.register_dataframe_accessor("screening")

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from ._extras import missing_extra
 from .change import _read, scale_rules
 from .definition import Instrument
 from .loading import load_instrument
@@ -41,9 +42,12 @@ def plot_trajectory(
     NaN) is skipped. `flags` marks dates with a flag: a date, or a (date, label) pair. Without
     `ax`, a new figure is made: save it with `ax.figure.savefig("client.png")`.
     """
-    from matplotlib import colormaps
-    from matplotlib import dates as _mdates
-    from matplotlib.figure import Figure
+    try:
+        from matplotlib import colormaps
+        from matplotlib import dates as _mdates
+        from matplotlib.figure import Figure
+    except ModuleNotFoundError as exc:
+        raise missing_extra(exc, "plot", "plot_trajectory") from exc
 
     mdates: Any = _mdates  # matplotlib.dates carries no type hints
 

@@ -194,7 +194,16 @@ def score(
     `on_error="invalid"`, the returned result) is scored from the valid items, risk flags
     included.
     """
+    if on_error not in ("raise", "invalid"):  # a typo must not quietly mean "invalid"
+        check_on_error(on_error)
     return score_plan(plan_for(instrument), responses, context, on_error)
+
+
+def check_on_error(on_error: Any) -> None:
+    """Refuse an `on_error` that is neither "raise" nor "invalid" (a typo such as "rasie"
+    must not quietly behave as one of them)."""
+    if on_error not in ("raise", "invalid") or not isinstance(on_error, str):
+        raise ValueError(f"on_error must be 'raise' or 'invalid' (got {on_error!r})")
 
 
 def _is_missing(value: Any) -> bool:
@@ -202,30 +211,65 @@ def _is_missing(value: Any) -> bool:
         return True
     if isinstance(value, float):
         return math.isnan(value)
-    return type(value).__name__ == "NAType" or (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, numbers.Integral)
-        and math.isnan(value)
-    )
+    if type(value).__name__ == "NAType":
+        return True
+    if not isinstance(value, numbers.Real) or isinstance(value, numbers.Integral):
+        return False
+    try:
+        return math.isnan(value)
+    except (TypeError, ValueError, OverflowError):  # a Fraction too large for a float
+        return False
 
 
 def _describe_value(value: Any) -> str:
     if isinstance(value, str):
-        return f"the text {value!r}"
+        return f"the text {_clip(repr(value))}"
     if _is_bool(value):
         return f"{value}, a boolean"
-    if isinstance(value, numbers.Real):
-        return repr(value.item()) if hasattr(value, "item") else repr(value)
+    if isinstance(value, int) and value.bit_length() > 64:
+        # no digit string: a 5,000-digit integer cannot even be printed by default
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, numbers.Real) and not _is_time(value):
+        try:
+            return _clip(repr(value.item()) if hasattr(value, "item") else repr(value))
+        except (ValueError, OverflowError):  # a huge Fraction's numerator, say
+            return f"a {type(value).__name__} too large to show"
     return f"a value of type {type(value).__name__}"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _is_bool(value: Any) -> bool:
     return isinstance(value, bool) or type(value).__name__ in ("bool_", "bool")
 
 
+def _is_time(value: Any) -> bool:
+    # numpy's timedelta64 registers as an integer; a duration or date is never an answer
+    return type(value).__name__ in ("timedelta64", "datetime64")
+
+
+def _whole(value: Any) -> int | None:
+    """The whole number a numeric value is, or None (a fraction, inf, or too large for a
+    float)."""
+    try:
+        if isinstance(value, numbers.Integral):
+            return int(cast(SupportsInt, value))
+        as_float = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return int(as_float) if as_float.is_integer() else None
+
+
 def check_value(item: ItemPlan, value: Any) -> tuple[int | None, Issue | None]:
     """The score of a non-missing value, or the issue that makes it unacceptable."""
-    if _is_bool(value) or isinstance(value, str) or not isinstance(value, numbers.Real):
+    if (
+        _is_bool(value)
+        or isinstance(value, str)
+        or not isinstance(value, numbers.Real)
+        or _is_time(value)
+    ):
         return None, Issue(
             "invalid_type",
             f"item '{item.id}' must be a whole number, one of {item.allowed} "
@@ -233,8 +277,9 @@ def check_value(item: ItemPlan, value: Any) -> tuple[int | None, Issue | None]:
             item=item.id,
             value=value,
         )
-    if isinstance(value, numbers.Integral) or float(value).is_integer():
-        found = item.scores.get(int(cast(SupportsInt, value)))
+    whole = _whole(value)
+    if whole is not None:
+        found = item.scores.get(whole)
         if found is not None:
             return found, None
     return None, Issue(

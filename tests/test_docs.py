@@ -137,13 +137,12 @@ def test_reverse_scoring_and_skip_logic_in_words() -> None:
     assert "| 1 | `epds_1` | anhedonia (humour) | `box_position` | score = value |" in epds
     k10 = _page("k10")
     assert "`k10_3` is asked only when k10_2 ≥ 2." in k10
-    assert (
-        "it scores 1. An answer given although it was skipped is an error unless it scores 1"
-        in (k10)
-    )
+    # the self-report form asks every item: an answer to a skipped item 3 is scored as given
+    assert "it scores 1. An answer given although it was skipped is scored as given." in k10
     cssrs = _page("cssrs_screener")
     assert "`cssrs_screener_3` is asked only when cssrs_screener_2 = 1." in cssrs
     assert "has no score: scales leave it out" in cssrs
+    assert "is an error unless it is 0 (agreeing with the skip)." in cssrs
     audit = _page("audit")
     assert "An answer given although it was skipped is scored as given." in audit
 

@@ -16,6 +16,7 @@ from .definition import (
     ContextCondition,
     CountCondition,
     Instrument,
+    Item,
     ItemCondition,
     NotCondition,
     Scale,
@@ -169,27 +170,7 @@ def _check_items(inst: Instrument) -> Iterator[Issue]:
                 )
         else:
             yield from _check_option_list((*path, "options"), item.options)
-        if item.answered_when_skipped != "error" and item.ask_if is None:
-            yield Issue(
-                "skip_rule_without_ask_if",
-                f"item '{item.id}' says how to treat an answer when skipped but has no ask_if",
-                (*path, "answered_when_skipped"),
-            )
-        if item.if_skipped is not None:
-            if item.ask_if is None:
-                yield Issue(
-                    "if_skipped_without_ask_if",
-                    f"item '{item.id}' gives a score for when it is skipped but has no ask_if",
-                    (*path, "if_skipped"),
-                )
-            possible = item_score_values(inst, item.id)
-            if possible and item.if_skipped not in possible:
-                yield Issue(
-                    "invalid_value",
-                    f"item '{item.id}': if_skipped must be one of its scores "
-                    f"{', '.join(map(str, possible))} (got {item.if_skipped})",
-                    (*path, "if_skipped"),
-                )
+        yield from _check_skip_rules(inst, path, item)
         if item.text is not None and not inst.license.redistribute_text:
             yield Issue(
                 "text_not_redistributable",
@@ -197,6 +178,48 @@ def _check_items(inst: Instrument) -> Iterator[Issue]:
                 "redistributing it (license.redistribute_text is false); use a short label and "
                 "supply wording in an overlay file",
                 (*path, "text"),
+            )
+
+
+def _check_skip_rules(inst: Instrument, path: Path, item: Item) -> Iterator[Issue]:
+    """What an item says about being skipped needs an ask_if, and values it can take."""
+    if item.answered_when_skipped != "error" and item.ask_if is None:
+        yield Issue(
+            "skip_rule_without_ask_if",
+            f"item '{item.id}' says how to treat an answer when skipped but has no ask_if",
+            (*path, "answered_when_skipped"),
+        )
+    if item.accept_when_skipped:
+        if item.ask_if is None or item.answered_when_skipped == "score":
+            why = "has no ask_if" if item.ask_if is None else "scores every answer anyway"
+            yield Issue(
+                "skip_rule_without_ask_if",
+                f"item '{item.id}' lists answers accepted when skipped but {why}",
+                (*path, "accept_when_skipped"),
+            )
+        values = {o.value for o in inst.item_options(item)}
+        for position, value in enumerate(item.accept_when_skipped):
+            if values and value not in values:
+                yield Issue(
+                    "invalid_value",
+                    f"item '{item.id}': accept_when_skipped must list option values "
+                    f"{', '.join(map(str, sorted(values)))} (got {value})",
+                    (*path, "accept_when_skipped", position),
+                )
+    if item.if_skipped is not None:
+        if item.ask_if is None:
+            yield Issue(
+                "if_skipped_without_ask_if",
+                f"item '{item.id}' gives a score for when it is skipped but has no ask_if",
+                (*path, "if_skipped"),
+            )
+        possible = item_score_values(inst, item.id)
+        if possible and item.if_skipped not in possible:
+            yield Issue(
+                "invalid_value",
+                f"item '{item.id}': if_skipped must be one of its scores "
+                f"{', '.join(map(str, possible))} (got {item.if_skipped})",
+                (*path, "if_skipped"),
             )
 
 

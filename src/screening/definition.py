@@ -226,6 +226,9 @@ class Item(Model):
     answered_when_skipped: Literal["error", "score"] = "error"
     """An answer to a skipped item: an error (the skip is logical), or scored as given (the
     skip only shortens an interview, as in the AUDIT; a self-report form asks every item)."""
+    accept_when_skipped: list[StrictInt] = Field(default_factory=list)
+    """Answers that agree with the skip (a "No" recorded for a follow-up that was not asked):
+    accepted, and the item stays skipped. Any other answer to a skipped item is an error."""
     codes: Codes | None = None
 
 

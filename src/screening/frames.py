@@ -448,12 +448,17 @@ def _apply_skip(item: ItemPlan, ask_if: Any, col: _Column, env: VEnv) -> tuple[_
     if not skip.any():
         return col, skip
     scores, known, bad = col.scores.copy(), col.known.copy(), col.bad.copy()
+    agrees = col.missing.copy()
+    for accepted in item.accepted_when_skipped:  # answers that agree with the skip
+        agrees |= col.known & (col.scores == accepted)
     if item.if_skipped is not None:
-        consistent = skip & (col.missing | (col.known & (col.scores == item.if_skipped)))
+        consistent = skip & (agrees | (col.known & (col.scores == item.if_skipped)))
         scores[consistent] = item.if_skipped
         known[consistent] = True
     else:
-        consistent = skip & col.missing
+        consistent = skip & agrees
+        known[consistent] = False  # an agreeing answer leaves the item skipped, unscored
+        scores[consistent] = 0
     bad[skip] = False
     bad |= skip & ~consistent  # skipped_item_answered; a valid answer still counts for flags
     return _Column(scores, known, col.missing & ~skip, bad, False), skip

@@ -34,6 +34,8 @@ class ItemPlan(NamedTuple):
     ask_if_text: str
     if_skipped: int | None
     score_when_skipped: bool
+    accepted_when_skipped: frozenset[int]
+    """Scores of the answers that agree with the skip (accepted, the item stays skipped)."""
 
 
 class ScalePlan(NamedTuple):
@@ -132,6 +134,7 @@ def _item_plan(inst: Instrument, index: int) -> ItemPlan:
         describe(item.ask_if) if item.ask_if is not None else "",
         item.if_skipped,
         item.answered_when_skipped == "score",
+        frozenset(scores[v] for v in item.accept_when_skipped if v in scores),
     )
 
 
@@ -405,8 +408,11 @@ def _read_skipped(
 ) -> None:
     absent = value is None or _is_missing(value)
     found = None if absent else check_value(item, value)[0]
-    if absent or (found is not None and found == item.if_skipped):
-        # not answered, or answered with the score the source gives a skipped item
+    if absent or (
+        found is not None and (found == item.if_skipped or found in item.accepted_when_skipped)
+    ):
+        # not answered, or answered as the skip implies: the score the source gives a skipped
+        # item, or an answer that agrees with the skip (a "No" to a follow-up not asked)
         if item.if_skipped is not None:
             scores[item.id] = item.if_skipped
         return

@@ -559,14 +559,16 @@ CODING = {"system": fhir.LOINC, "code": "LA6569-3"}
         ),
         (
             [{"linkId": "phq9_1", "answer": [{"valueCoding": CODING}, {"valueInteger": 2}]}],
-            "repeated_answer",
-            "linkId 'phq9_1' (item[0]) gives 2 answers to item 'phq9_1', which takes one",
+            "conflicting_answers",
+            "item 'phq9_1' has conflicting answers: 1 (Several days) at linkId 'phq9_1' "
+            "(item[0].answer[0]), 2 (More than half the days) at linkId 'phq9_1' "
+            "(item[0].answer[1]); it is not scored, and each answer counts toward risk flags",
         ),
         (
-            [answered("phq9_1", valueInteger=1), answered("/44250-9", valueInteger=1)],
-            "repeated_answer",
-            "linkId '/44250-9' (item[1]) answers item 'phq9_1' again (first answered at linkId "
-            "'phq9_1' (item[0]))",
+            [answered("phq9_1", valueInteger=1), answered("/44250-9", valueInteger=3)],
+            "conflicting_answers",
+            "item 'phq9_1' has conflicting answers: 1 (Several days) at linkId 'phq9_1' "
+            "(item[0].answer[0]), 3 (Nearly every day) at linkId '/44250-9' (item[1].answer[0])",
         ),
         (
             [answered("phq9_1", valueBoolean=True)],
@@ -693,6 +695,356 @@ def test_scoring_reports_the_scorers_own_problems() -> None:
     assert r.issues == ()
 
 
+# --- malformed structures, repeated and conflicting answers -----------------------------------
+
+
+def phq9_items(item_9: int | None = 2) -> list[Json]:
+    """Items 1-8 answered 0 (and item 9 with `item_9` unless None), top level."""
+    items = [answered(f"phq9_{n}", valueInteger=0) for n in range(1, 9)]
+    return items + ([answered("phq9_9", valueInteger=item_9)] if item_9 is not None else [])
+
+
+ITEM_9 = answered("phq9_9", valueInteger=2)
+
+
+def _item_9_in(shape: str) -> list[Json]:
+    """PHQ-9 with items 1-8 answered 0 and item 9 (answered 2) in a malformed structure."""
+    items = phq9_items(item_9=None)
+    if shape == "answer.item an object":
+        items[7]["answer"][0]["item"] = ITEM_9
+    elif shape == "group item an object":
+        items.append({"linkId": "group", "item": ITEM_9})
+    elif shape == "answer an object":
+        items.append({"linkId": "phq9_9", "answer": {"valueInteger": 2}})
+    elif shape == "group without a linkId":
+        items.append({"text": "a group", "item": [ITEM_9]})
+    elif shape == "under an answer given as an object":
+        items[7] = {"linkId": "phq9_8", "answer": {"valueInteger": 0, "item": [ITEM_9]}}
+    return items
+
+
+@pytest.mark.parametrize(
+    ("shape", "code", "path", "message"),
+    [
+        (
+            "answer.item an object",
+            "invalid_questionnaire_response",
+            ("item", 7, "answer", 0, "item"),
+            "item[7].answer[0].item must be a list (got an object); the items in it are not "
+            "scored, their answers count only toward risk flags",
+        ),
+        (
+            "group item an object",
+            "invalid_questionnaire_response",
+            ("item", 8, "item"),
+            "item[8].item must be a list (got an object)",
+        ),
+        (
+            "answer an object",
+            "invalid_answer",
+            ("item", 8, "answer"),
+            "linkId 'phq9_9' (item[8]): answer must be a list (got an object); the item is not "
+            "scored, its answer counts only toward risk flags",
+        ),
+        (
+            "group without a linkId",
+            "invalid_questionnaire_response",
+            ("item", 8),
+            "item[8]: an item needs a linkId (a string); the items in it are not scored",
+        ),
+        (
+            "under an answer given as an object",
+            "invalid_answer",
+            ("item", 7, "answer"),
+            "linkId 'phq9_8' (item[7]): answer must be a list (got an object)",
+        ),
+    ],
+)
+def test_a_malformed_structure_is_refused_and_its_risk_answer_still_counts(
+    shape: str, code: str, path: tuple[str | int, ...], message: str
+) -> None:
+    # Before: an answer's `item` given as an object was skipped, so item 9 was lost and the
+    # result came out valid, total prorated from eight items, the flag undetermined at best.
+    response = qr(*_item_9_in(shape))
+    error = read_error("phq9", response)
+    assert [(i.code, i.path) for i in error.issues] == [(code, path)]
+    assert message in error.issues[0].message
+    result = fhir.score_questionnaire_response("phq9", response, on_error="invalid")
+    assert result.valid is False
+    assert result.flag_ids == ["suicidal_ideation"]
+    assert result.flags[0].items == ("phq9_9",)
+    assert result.undetermined_flags == ()
+    assert result.scales["total"].score is None  # never prorated around the lost item
+    assert "phq9_9" in result.scales["total"].reason
+    assert result.reasons[0] == error.issues[0].message
+
+
+@pytest.mark.parametrize(
+    ("items", "code", "path", "message"),
+    [
+        (
+            {"linkId": "phq9_1", "answer": [{"valueInteger": 1}]},
+            "invalid_questionnaire_response",
+            ("item",),
+            "item must be a list (got an object)",
+        ),
+        (
+            [{"linkId": "g", "item": "phq9_1"}],
+            "invalid_questionnaire_response",
+            ("item", 0, "item"),
+            "item[0].item must be a list (got 'phq9_1')",
+        ),
+        (
+            ["phq9_1"],
+            "invalid_questionnaire_response",
+            ("item", 0),
+            "item[0]: an item must be an object (got 'phq9_1')",
+        ),
+        (
+            [{"linkId": 9, "answer": [{"valueInteger": 1}]}],
+            "invalid_questionnaire_response",
+            ("item", 0),
+            "item[0]: an item needs a linkId (a string)",
+        ),
+        (
+            [{"linkId": "phq9_1", "answer": 1}],
+            "invalid_answer",
+            ("item", 0, "answer"),
+            "linkId 'phq9_1' (item[0]): answer must be a list (got 1)",
+        ),
+        (
+            [{"linkId": "nope", "answer": "1"}],
+            "invalid_answer",
+            ("item", 0, "answer"),
+            "linkId 'nope' (item[0]): answer must be a list (got '1')",
+        ),
+        (
+            [{"linkId": "phq9_1", "answer": [1]}],
+            "invalid_answer",
+            ("item", 0, "answer", 0),
+            "linkId 'phq9_1' (item[0]): an answer must be an object (got 1)",
+        ),
+        (
+            [{"linkId": "phq9_1", "answer": [{"valueInteger": 1, "item": "x"}]}],
+            "invalid_questionnaire_response",
+            ("item", 0, "answer", 0, "item"),
+            "item[0].answer[0].item must be a list (got 'x')",
+        ),
+        (
+            [answered("phq9_1", valueCoding=[CODING])],
+            "invalid_answer",
+            ("item", 0, "answer", 0, "valueCoding"),
+            "valueCoding must be an object (got [",
+        ),
+        (
+            [answered("phq9_1", valueCoding={"system": fhir.LOINC, "code": 6569})],
+            "invalid_answer",
+            ("item", 0, "answer", 0, "valueCoding"),
+            "valueCoding.code must be a string (got 6569)",
+        ),
+        (
+            [
+                answered(
+                    "phq9_1",
+                    valueCoding={
+                        "system": ["x"],
+                        "extension": [{"url": fhir.ITEM_WEIGHT, "valueDecimal": 1}],
+                    },
+                )
+            ],
+            "invalid_answer",
+            ("item", 0, "answer", 0, "valueCoding"),
+            "valueCoding.system must be a string (got ['x'])",
+        ),
+        (
+            [
+                answered(
+                    "phq9_1",
+                    valueCoding={"extension": {"url": fhir.ITEM_WEIGHT, "valueDecimal": 1}},
+                )
+            ],
+            "invalid_answer",
+            ("item", 0, "answer", 0, "valueCoding"),
+            "valueCoding.extension must be a list of objects",
+        ),
+        (
+            [answered("phq9_1", valueInteger="1")],
+            "invalid_answer",
+            ("item", 0, "answer", 0, "valueInteger"),
+            "valueInteger must be a whole number, one of 0, 1, 2, 3 (got '1')",
+        ),
+        (
+            [answered("cssrs_screener_1", valueBoolean="true")],
+            "invalid_answer",
+            ("item", 0, "answer", 0, "valueBoolean"),
+            "valueBoolean must be true or false (got 'true')",
+        ),
+    ],
+)
+def test_every_malformed_structure_is_named_by_its_path(
+    items: Any, code: str, path: tuple[str | int, ...], message: str
+) -> None:
+    instrument = "cssrs_screener" if "cssrs" in json.dumps(items) else "phq9"
+    response = {"resourceType": "QuestionnaireResponse", "status": "completed", "item": items}
+    error = read_error(instrument, response)
+    assert [(i.code, i.path) for i in error.issues] == [(code, path)]
+    assert message in error.issues[0].message
+    result = fhir.score_questionnaire_response(instrument, response, on_error="invalid")
+    assert result.valid is False
+
+
+def test_the_same_answer_twice_counts_once() -> None:
+    # Before: any second answer to an item was a repeated_answer error.
+    coded = {"system": fhir.LOINC, "code": "LA6570-1"}  # 2, More than half the days
+    response = qr(
+        *phq9_items(item_9=0),
+        answered("/44260-8", valueDecimal=0.0),  # item 9 again, by its LOINC code
+        {"linkId": "phq9_1"},  # present but unanswered: nothing to count
+        {"linkId": "phq9_2", "answer": [{"valueInteger": 2}, {"valueCoding": coded}]},
+        answered("/44255-8", valueCoding=coded),
+    )
+    response["item"][1] = answered("phq9_2", valueInteger=2)
+    read = fhir.read_questionnaire_response("phq9", response)
+    assert read == {f"phq9_{n}": 0 for n in range(1, 10)} | {"phq9_2": 2}
+    result = fhir.score_questionnaire_response("phq9", response)
+    assert result.valid is True
+    assert result.scales["total"].score == 2
+    assert result.flags == result.undetermined_flags == ()
+
+
+def test_conflicting_answers_make_the_item_invalid_and_each_counts_for_flags() -> None:
+    # Before: a repeated_answer error; the item's answers were all dropped, so the flag was
+    # undetermined, not raised.
+    response = qr(*phq9_items(item_9=0), answered("/44260-8", valueInteger=2))
+    error = read_error("phq9", response)
+    (issue,) = error.issues
+    assert issue.code == "conflicting_answers"
+    assert issue.item == "phq9_9"
+    assert issue.path == ("item", 9, "answer", 0)
+    assert issue.value == (0, 2)
+    assert issue.message == (
+        "item 'phq9_9' has conflicting answers: 0 (Not at all) at linkId 'phq9_9' "
+        "(item[8].answer[0]), 2 (More than half the days) at linkId '/44260-8' "
+        "(item[9].answer[0]); it is not scored, and each answer counts toward risk flags"
+    )
+    with pytest.raises(ResponseError) as caught:
+        fhir.score_questionnaire_response("phq9", response)
+    result = caught.value.result
+    assert result is not None
+    assert result.valid is False
+    assert result.flag_ids == ["suicidal_ideation"]
+    assert result.flags[0].items == ("phq9_9",)
+    assert result.undetermined_flags == ()
+    assert result.scales["total"].score is None
+    assert result.scales["total"].reason == "item(s) phq9_9 invalid"
+    assert result.scales["phq2"].score == 0
+    assert result.reasons == (issue.message,)
+    assert [i.code for i in result.issues] == ["conflicting_answers"]
+
+    # one QR item with two different answers: the same
+    both = qr(*phq9_items(item_9=None), {"linkId": "phq9_9", "answer": [{"valueInteger": 2}] * 2})
+    both["item"][-1]["answer"].insert(1, {"valueInteger": 0})
+    result = fhir.score_questionnaire_response("phq9", both, on_error="invalid")
+    assert result.valid is False
+    assert result.flag_ids == ["suicidal_ideation"]
+    assert (
+        "2 (More than half the days) at linkId 'phq9_9' (item[8].answer[2])" in (result.reasons[0])
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.integers(0, 3), min_size=1, max_size=4),
+    places=st.lists(st.sampled_from(["same", "top", "loinc", "group", "nested"]), min_size=4),
+)
+def test_item_9_answered_anywhere_any_number_of_times(values: list[int], places: list[str]) -> None:
+    items = phq9_items(item_9=None)
+    for value, place in zip(values, places, strict=False):
+        answer = {"valueInteger": value}
+        if place == "same" and items[-1]["linkId"] == "phq9_9":
+            items[-1]["answer"].append(answer)
+        elif place == "loinc":
+            items.append({"linkId": "/44260-8", "answer": [answer]})
+        elif place == "group":
+            items.append({"linkId": "group", "item": [{"linkId": "phq9_9", "answer": [answer]}]})
+        elif place == "nested":
+            items[0]["answer"][0].setdefault("item", []).append(answered("phq9_9", **answer))
+        else:
+            items.append({"linkId": "phq9_9", "answer": [answer]})
+    result = fhir.score_questionnaire_response("phq9", qr(*items), on_error="invalid")
+    assert result.valid is (len(set(values)) == 1)
+    assert result.flag_ids == (["suicidal_ideation"] if max(values) >= 1 else [])
+    assert result.undetermined_flags == ()
+    assert result.scales["total"].score == (values[0] if len(set(values)) == 1 else None)
+
+
+def test_a_conflict_on_another_item_leaves_the_flag_decided() -> None:
+    response = qr(*phq9_items(item_9=0), answered("phq9_1", valueInteger=3))
+    result = fhir.score_questionnaire_response("phq9", response, on_error="invalid")
+    assert result.valid is False
+    assert result.flags == result.undetermined_flags == ()  # the flag reads item 9 only
+    assert result.scales["total"].reason == "item(s) phq9_1 invalid"
+    assert result.scales["phq2"].score is None
+
+
+def test_a_conflict_raises_a_scale_flag_that_one_reading_meets() -> None:
+    # all 3: raw 15, percentage 60; reading who5_1 as 0 gives 48, below 52
+    response = qr(
+        *(answered(f"who5_{n}", valueInteger=3) for n in range(1, 6)),
+        answered("who5_1", valueInteger=0),
+    )
+    result = fhir.score_questionnaire_response("who5", response, on_error="invalid")
+    assert result.valid is False
+    assert result.scales["percentage"].score is None
+    assert [(f.id, f.items) for f in result.flags] == [
+        ("poor_wellbeing", ("who5_1",)),
+        ("item_answered_0_or_1", ("who5_1",)),
+    ]
+    assert result.undetermined_flags == ()
+
+
+def test_a_readable_risk_answer_counts_beside_an_unreadable_one() -> None:
+    unknown = {"valueCoding": {"system": fhir.LOINC, "code": "LA9999-9"}}
+    response = qr(*phq9_items(item_9=2), {"linkId": "/44260-8", "answer": [unknown]})
+    result = fhir.score_questionnaire_response("phq9", response, on_error="invalid")
+    assert [i.code for i in result.issues] == ["unknown_answer_code"]
+    assert result.flag_ids == ["suicidal_ideation"]
+    assert result.undetermined_flags == ()
+
+
+def test_many_conflicts_stay_bounded_and_never_clear_a_flag() -> None:
+    # 5 x 5 x 5 = 125 readings, more than are scored: one item at a time instead, so the flag
+    # that needs item 1 >= 1 and items 2 and 3 = 0 together stays undetermined, never clear
+    every = [{"valueInteger": v} for v in range(5)]
+    response = qr(*({"linkId": f"audit_c_{n}", "answer": every} for n in (1, 2, 3)))
+    result = fhir.score_questionnaire_response(
+        "audit_c", response, on_error="invalid", sex="female"
+    )
+    assert [i.code for i in result.issues] == ["conflicting_answers"] * 3
+    assert result.flag_ids == []
+    assert result.undetermined_flag_ids == ["points_from_item_1_only"]
+    # within the bound every combination is scored, and the flag is raised
+    few = [{"valueInteger": 0}, {"valueInteger": 1}]
+    response = qr(*({"linkId": f"audit_c_{n}", "answer": few} for n in (1, 2, 3)))
+    result = fhir.score_questionnaire_response(
+        "audit_c", response, on_error="invalid", sex="female"
+    )
+    assert result.flag_ids == ["points_from_item_1_only"]
+    assert result.flags[0].items == ("audit_c_1", "audit_c_2", "audit_c_3")
+    assert result.undetermined_flag_ids == []
+
+
+def test_an_unreadable_item_9_leaves_the_flag_undetermined() -> None:
+    unknown = {"valueCoding": {"system": fhir.LOINC, "code": "LA9999-9"}}
+    response = qr(*phq9_items(item_9=None), {"linkId": "phq9_9", "answer": [unknown]})
+    result = fhir.score_questionnaire_response("phq9", response, on_error="invalid")
+    assert result.valid is False
+    assert result.flag_ids == []
+    assert result.undetermined_flag_ids == ["suicidal_ideation"]
+    assert result.undetermined_flags[0].items == ("phq9_9",)
+    assert result.to_dict()["undetermined_flags"][0]["items"] == ["phq9_9"]
+
+
 # --- Observations, RiskAssessment, Bundle -----------------------------------------------------
 
 WHEN = datetime(2024, 5, 2, 10, 30, tzinfo=UTC)
@@ -811,6 +1163,61 @@ def test_risk_assessment_of_a_phq9_item_9() -> None:
     assert "not a diagnosis" in ra["note"][-1]["text"]
 
 
+def test_risk_assessment_states_undetermined_flags() -> None:
+    # Before: no raised flag and no risk level gave no RiskAssessment, so an unanswered item 9
+    # left no trace of the open question in the EHR.
+    result = screening.score("phq9", {f"phq9_{n}": 0 for n in range(1, 9)})
+    assert result.valid is True  # prorated from eight items
+    assert result.undetermined_flag_ids == ["suicidal_ideation"]
+    with pytest.raises(ValueError, match="needs a subject"):
+        fhir.to_risk_assessment("phq9", result, subject=None)
+    ra = fhir.to_risk_assessment("phq9", result, subject="Patient/1", occurrence=WHEN)
+    assert ra is not None
+    validate(ra)
+    message = screening.load_instrument("phq9").flags[0].message
+    assert ra["prediction"] == [
+        {
+            "outcome": {"text": "suicidal ideation"},
+            "rationale": "suicidal_ideation: undetermined, item(s) phq9_9 not answered or "
+            f"invalid; {message}",
+        }
+    ]
+    assert [n["text"] for n in ra["note"]][:-1] == [
+        "suicidal_ideation (critical): undetermined, neither raised nor ruled out: item(s) "
+        "phq9_9 not answered or invalid."
+    ]
+    assert "not a diagnosis" in ra["note"][-1]["text"]
+    bundle = fhir.result_bundle("phq9", result, subject="Patient/1")
+    validate(bundle)
+    assert bundle["entry"][-1]["resource"] == fhir.to_risk_assessment(
+        "phq9", result, subject="Patient/1"
+    )
+    with pytest.raises(ValueError, match="needs a subject"):
+        fhir.result_bundle("phq9", result)
+
+    # an unreadable item 9 read from a QuestionnaireResponse: undetermined, stated
+    unknown = {"valueCoding": {"system": fhir.LOINC, "code": "LA9999-9"}}
+    response = qr(*phq9_items(item_9=None), {"linkId": "phq9_9", "answer": [unknown]})
+    read = fhir.score_questionnaire_response("phq9", response, on_error="invalid")
+    ra = fhir.to_risk_assessment("phq9", read, subject="Patient/1")
+    assert ra is not None
+    validate(ra)
+    (prediction,) = ra["prediction"]
+    assert "qualitativeRisk" not in prediction
+    assert prediction["rationale"].startswith("suicidal_ideation: undetermined, item(s) phq9_9")
+    assert ra["note"][-2]["text"].startswith("The result is not valid: linkId 'phq9_9'")
+
+    # a flag left open by something other than an item (e.g. context) says so
+    open_flag = result.undetermined_flags[0]._replace(items=())
+    ra = fhir.to_risk_assessment(
+        "phq9", result._replace(undetermined_flags=(open_flag,)), subject="Patient/1"
+    )
+    assert ra is not None
+    assert ra["prediction"][0]["rationale"].startswith(
+        "suicidal_ideation: undetermined, an answer or context it reads is missing or invalid; "
+    )
+
+
 def cssrs(*answers: int | None) -> screening.ScoreResult:
     ids = ["1", "2", "3", "4", "5", "6", "6a"]
     responses = {
@@ -887,7 +1294,9 @@ def test_bundles_of_every_golden_case(instrument_id: str) -> None:
         validate(bundle)
         kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
         assert kinds.count("Observation") == len(inst.scales)
-        risky = bool(result.flags) or any(c.risk for c in inst.classifications.values())
+        risky = bool(result.flags or result.undetermined_flags) or any(
+            c.risk for c in inst.classifications.values()
+        )
         assert kinds.count("RiskAssessment") == int(risky)
 
 

@@ -9,13 +9,16 @@ caller's mapping (linkId → item id), by linkId = item id, or by LOINC code (a 
 `/44250-9` or `44250-9`, or a `code` on the item), and each answer to an option: a `valueCoding`
 by the option's LOINC answer code (or this library's own answer code), else by the score in its
 `itemWeight` / `ordinalValue` extension; a `valueInteger` or integral `valueDecimal` as the option
-value; a `valueBoolean` only for a yes/no item (options exactly 0 and 1). Nothing is guessed:
-anything else is a `ResponseError` whose issues name the linkId and its place in the resource.
+value; a `valueBoolean` only for a yes/no item (options exactly 0 and 1). The same answer given
+twice counts once. Nothing is guessed: anything else (different answers to one item, an `item`
+or `answer` that is not a list, ...) is a `ResponseError` whose issues name the linkId and its
+place in the resource.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -34,9 +37,9 @@ from .definition import (
 )
 from .errors import Issue, PathPart, ResponseError, format_path
 from .loading import load_instrument
-from .results import ScaleResult, ScoreResult
+from .results import FlagResult, ScaleResult, ScoreResult
 from .rules import describe, predicate
-from .scoring import OnError, score
+from .scoring import OnError, check_on_error, plan_for, score
 
 Json = dict[str, Any]
 
@@ -172,6 +175,21 @@ class _Read(NamedTuple):
     responses: dict[str, int]
     issues: list[Issue]
     bad_items: set[str]
+    flag_only: dict[str, tuple[int, ...]]
+    """Item id → the readable answers of an item that is not scored (its answers conflict, or
+    sit in a malformed structure): each of them still counts toward risk flags."""
+
+
+class _Given(NamedTuple):
+    """One answer to an item, as read."""
+
+    value: int | None
+    """The option value; None when the answer cannot be read (an issue says why)."""
+    place: str
+    """Where it is: `linkId 'phq9_9' (item[8].answer[0])`."""
+    path: tuple[PathPart, ...]
+    misplaced: bool
+    """In a malformed structure (reported there): it counts only toward risk flags."""
 
 
 class _Reader:
@@ -193,8 +211,7 @@ class _Reader:
                     f"link_ids maps '{link_id}' to '{item_id}', which is not an item of "
                     f"{inst.id} (items: {', '.join(self.targets)})"
                 )
-        self.responses: dict[str, int] = {}
-        self.seen: dict[str, tuple[str, str]] = {}
+        self.given: dict[str, list[_Given]] = {}
         self.issues: list[Issue] = []
         self.bad: set[str] = set()
 
@@ -208,16 +225,16 @@ class _Reader:
                 f"expected a FHIR QuestionnaireResponse (got {_short(got)})",
                 (),
             )
-            return _Read({}, self.issues, self.bad)
+            return _Read({}, self.issues, self.bad, {})
         if resource.get("status") == "entered-in-error":
             self._issue(
                 "entered_in_error",
                 "the QuestionnaireResponse has status entered-in-error: it must not be scored",
                 ("status",),
             )
-        for node, path in _walk(resource, self._issue):
-            self._node(node, path)
-        return _Read(self.responses, self.issues, self.bad)
+        for node, path, misplaced in _walk(resource, self._issue):
+            self._node(node, path, misplaced)
+        return self._settle()
 
     def _issue(
         self,
@@ -231,13 +248,24 @@ class _Reader:
         if item is not None:
             self.bad.add(item)
 
-    def _node(self, node: Mapping[str, Any], path: tuple[PathPart, ...]) -> None:
+    def _node(self, node: Mapping[str, Any], path: tuple[PathPart, ...], misplaced: bool) -> None:
         link_id = node["linkId"]
-        answers = node.get("answer")
-        if not isinstance(answers, list):
-            answers = []  # absent, or not a list (the walk reports that)
         where = f"linkId '{link_id}' ({format_path(path)})"
         item_id = self._match(link_id, node)
+        raw = node.get("answer")
+        answers, listed = _entries(raw)
+        if not listed:
+            self._issue(
+                "invalid_answer",
+                f"{where}: answer must be a list (got {_kind(raw)})"
+                + (
+                    "; the item is not scored, its answer counts only toward risk flags"
+                    if item_id is not None and answers
+                    else ""
+                ),
+                (*path, "answer"),
+                item_id,
+            )
         if item_id is None:
             if answers and not self._ignored(link_id, node):
                 self._issue(
@@ -249,29 +277,47 @@ class _Reader:
                     value=link_id,
                 )
             return
-        if item_id in self.seen:
-            first_link, first_path = self.seen[item_id]
-            self._issue(
-                "repeated_answer",
-                f"{where} answers item '{item_id}' again (first answered at linkId "
-                f"'{first_link}' ({first_path}))",
-                path,
-                item_id,
-            )
-            return
-        self.seen[item_id] = (link_id, format_path(path))
-        if len(answers) > 1:
-            self._issue(
-                "repeated_answer",
-                f"{where} gives {len(answers)} answers to item '{item_id}', which takes one",
-                (*path, "answer"),
-                item_id,
-            )
-            return
-        if answers:
-            value = self._answer(self.targets[item_id], answers[0], where, (*path, "answer", 0))
-            if value is not None:
-                self.responses[item_id] = value
+        target = self.targets[item_id]
+        for a, answer in enumerate(answers):
+            at = (*path, "answer", a) if listed else (*path, "answer")
+            value = self._answer(target, answer, where, at)
+            place = f"linkId '{link_id}' ({format_path(at)})"
+            given = _Given(value, place, at, misplaced or not listed)
+            self.given.setdefault(item_id, []).append(given)
+
+    def _settle(self) -> _Read:
+        """Each item's answer: the same answer given twice counts once; different answers, or
+        an answer in a malformed structure, leave the item unscored, their answers counting
+        toward risk flags only."""
+        responses: dict[str, int] = {}
+        flag_only: dict[str, tuple[int, ...]] = {}
+        for item_id, given in self.given.items():
+            values = tuple(dict.fromkeys(g.value for g in given if g.value is not None))
+            if len(values) > 1:
+                self._conflict(item_id, given, values)
+            if len(values) == 1 and item_id not in self.bad and not any(g.misplaced for g in given):
+                responses[item_id] = values[0]
+                continue
+            self.bad.add(item_id)
+            if values:
+                flag_only[item_id] = values
+        return _Read(responses, self.issues, self.bad, flag_only)
+
+    def _conflict(self, item_id: str, given: list[_Given], values: tuple[int, ...]) -> None:
+        labels = {o.value: o.label for o in self.inst.item_options(self.targets[item_id].item)}
+        readable = [(g.value, g) for g in given if g.value is not None]
+        shown = [f"{v} ({labels[v]}) at {g.place}" for v, g in readable[:_SHOWN]]
+        if len(readable) > _SHOWN:
+            shown.append(f"{len(readable) - _SHOWN} more")
+        second = next(g for v, g in readable if v != values[0])
+        self._issue(
+            "conflicting_answers",
+            f"item '{item_id}' has conflicting answers: {', '.join(shown)}; it is not scored, "
+            "and each answer counts toward risk flags",
+            second.path,
+            item_id,
+            values,
+        )
 
     def _match(self, link_id: str, node: Mapping[str, Any]) -> str | None:
         if link_id in self.link_ids:
@@ -300,7 +346,15 @@ class _Reader:
     ) -> int | None:
         """The option value an answer gives, or None after reporting why it cannot be read."""
         item_id = target.item.id
-        kinds = [k for k in answer if k.startswith("value")] if isinstance(answer, Mapping) else []
+        if not isinstance(answer, Mapping):
+            self._issue(
+                "invalid_answer",
+                f"{where}: an answer must be an object (got {_short(answer)})",
+                path,
+                item_id,
+            )
+            return None
+        kinds = [k for k in answer if isinstance(k, str) and k.startswith("value")]
         if len(kinds) != 1:
             self._issue(
                 "invalid_answer",
@@ -315,6 +369,11 @@ class _Reader:
             code, message = problem
             self._issue(code, f"{where}: {message}", (*path, kind), item_id, answer[kind])
         return value
+
+
+_SHOWN = 6
+"""How many places a conflicting_answers message lists."""
+_FLAGS_ONLY = "; the items in it are not scored, their answers count only toward risk flags"
 
 
 def _target(inst: Instrument, item: Item) -> _Target:
@@ -345,48 +404,79 @@ def _candidate_codes(link_id: str, node: Mapping[str, Any]) -> Iterator[str]:
                     yield code
 
 
+def _entries(value: Any) -> tuple[list[Any], bool]:
+    """The entries of a list element (`item`, `answer`) and whether it is a list. An object where
+    the list belongs (e.g. `answer[0].item` given as one item) is read as a list of one, so that
+    its answers still count toward risk flags; anything else has no entries."""
+    if value is None:
+        return [], True
+    if isinstance(value, list):
+        return value, True
+    return ([value] if isinstance(value, Mapping) else []), False
+
+
+def _kind(value: Any) -> str:
+    return "an object" if isinstance(value, Mapping) else _short(value)
+
+
 def _walk(
     resource: Mapping[str, Any], report: Callable[[str, str, tuple[PathPart, ...]], None]
-) -> Iterator[tuple[Mapping[str, Any], tuple[PathPart, ...]]]:
-    """Every item, nested in groups and under answers, in document order (no recursion, so a
-    deeply nested resource cannot exhaust the stack)."""
-    stack: list[tuple[Any, tuple[PathPart, ...]]] = [(resource, ())]
+) -> Iterator[tuple[Mapping[str, Any], tuple[PathPart, ...], bool]]:
+    """Every item with a linkId, nested in groups and under answers, in document order, and
+    whether it sits in a malformed structure (no recursion, so a deeply nested resource cannot
+    exhaust the stack).
+
+    R4 makes `item` (of the resource, an item or an answer) and `answer` lists of objects, and
+    requires a linkId. Each departure is reported with its path; an object where a list belongs,
+    or an item without a linkId, is still walked, and the items in it come out `misplaced`: not
+    scored, their answers counting toward risk flags only (the walk never guesses a score, and
+    never loses a risk answer)."""
+    stack: list[tuple[Mapping[str, Any], tuple[PathPart, ...], bool]] = [(resource, (), False)]
     while stack:
-        node, path = stack.pop()
-        children: list[tuple[Any, tuple[PathPart, ...]]] = []
-        items = node.get("item")
-        if items is not None and not isinstance(items, list):
-            report(
-                "invalid_questionnaire_response",
-                f"{format_path((*path, 'item'))} must be a list",
-                (*path, "item"),
-            )
-            items = None
-        children.extend((child, (*path, "item", i)) for i, child in enumerate(items or []))
-        answers = node.get("answer") if path else None
-        if isinstance(answers, list):
+        node, path, misplaced = stack.pop()
+        lists: list[tuple[tuple[PathPart, ...], Any, bool]] = [
+            ((*path, "item"), node.get("item"), misplaced)
+        ]
+        if path:  # an item: items may nest under its answers too
+            answers, listed = _entries(node.get("answer"))  # reported by the reader
             for a, answer in enumerate(answers):
-                nested = answer.get("item") if isinstance(answer, Mapping) else None
-                if isinstance(nested, list):
-                    base = (*path, "answer", a, "item")
-                    children.extend((child, (*base, i)) for i, child in enumerate(nested))
-        elif answers is not None:
-            report(
-                "invalid_answer",
-                f"{format_path((*path, 'answer'))} must be a list",
-                (*path, "answer"),
-            )
-        for child, child_path in reversed(children):
-            if not isinstance(child, Mapping) or not isinstance(child.get("linkId"), str):
+                if isinstance(answer, Mapping) and "item" in answer:
+                    at = (*path, "answer", a) if listed else (*path, "answer")
+                    lists.append(((*at, "item"), answer["item"], misplaced or not listed))
+        children: list[tuple[Any, tuple[PathPart, ...], bool]] = []
+        for where, value, inherited in lists:
+            entries, listed = _entries(value)
+            if not listed:
                 report(
                     "invalid_questionnaire_response",
-                    f"{format_path(child_path)}: an item needs a linkId (a string)",
+                    f"{format_path(where)} must be a list (got {_kind(value)})"
+                    + (_FLAGS_ONLY if entries else ""),
+                    where,
+                )
+            children.extend(
+                (child, (*where, i) if listed else where, inherited or not listed)
+                for i, child in enumerate(entries)
+            )
+        for child, child_path, inherited in reversed(children):
+            if not isinstance(child, Mapping):
+                report(
+                    "invalid_questionnaire_response",
+                    f"{format_path(child_path)}: an item must be an object (got {_short(child)})",
                     child_path,
                 )
                 continue
-            stack.append((child, child_path))
-        if path:
-            yield node, path
+            linked = isinstance(child.get("linkId"), str)
+            if not linked:  # still walked, for the items nested in it
+                nested = "item" in child or "answer" in child
+                report(
+                    "invalid_questionnaire_response",
+                    f"{format_path(child_path)}: an item needs a linkId (a string)"
+                    + (_FLAGS_ONLY if nested else ""),
+                    child_path,
+                )
+            stack.append((child, child_path, inherited or not linked))
+        if path and isinstance(node.get("linkId"), str):
+            yield node, path, misplaced
 
 
 def _decode(
@@ -444,8 +534,9 @@ def _whole(raw: Any, decimal: bool) -> int | None:
 def _decode_coding(
     inst: Instrument, target: _Target, coding: Any
 ) -> tuple[int | None, tuple[str, str] | None]:
-    if not isinstance(coding, Mapping):
-        return None, ("invalid_answer", "valueCoding must be an object")
+    malformed = _malformed_coding(coding)
+    if malformed is not None:
+        return None, ("invalid_answer", malformed)
     system, code = coding.get("system"), coding.get("code")
     weights = _weights(coding)
     if weights is None:
@@ -502,6 +593,21 @@ def _decode_coding(
     )
 
 
+def _malformed_coding(coding: Any) -> str | None:
+    """What makes a valueCoding's JSON shape wrong, if anything."""
+    if not isinstance(coding, Mapping):
+        return f"valueCoding must be an object (got {_short(coding)})"
+    for key in ("system", "code"):
+        if key in coding and not isinstance(coding[key], str):
+            return f"valueCoding.{key} must be a string (got {_short(coding[key])})"
+    extensions = coding.get("extension")
+    if extensions is not None and not (
+        isinstance(extensions, list) and all(isinstance(e, Mapping) for e in extensions)
+    ):
+        return f"valueCoding.extension must be a list of objects (got {_short(extensions)})"
+    return None
+
+
 def _weights(coding: Mapping[str, Any]) -> list[float] | None:
     """The distinct weights the itemWeight / ordinalValue extensions give a coding; None when
     one of them has no finite number."""
@@ -545,10 +651,12 @@ def read_questionnaire_response(
     = item id, then by LOINC code (`/44250-9`, `44250-9`, or a LOINC `code` on the item); group
     items and answers' nested items are walked. An item whose linkId is a scale's (`scale.total`
     or the scale's LOINC code, e.g. the PHQ-9 total `/44261-6`) is a score the form calculated:
-    it is ignored, the score is recomputed. An unanswered item is missing. Anything that cannot
-    be read (an unmatched answered linkId, an unknown answer code, two answers to one item, a
-    boolean for a non-yes/no item, ...) raises `ResponseError`, every problem at once, each
-    naming the linkId. Context variables stay a `score()` argument.
+    it is ignored, the score is recomputed. An unanswered item is missing; an item answered
+    more than once with the same answer (the same option, however coded) counts once. Anything
+    that cannot be read (an unmatched answered linkId, an unknown answer code, different answers
+    to one item, a boolean for a non-yes/no item, an `item` or `answer` that is not a list, ...)
+    raises `ResponseError`, every problem at once, each naming the linkId or the place in the
+    resource. Context variables stay a `score()` argument.
     """
     inst = _instrument(instrument)
     read = _Reader(inst, link_ids).read(questionnaire_response)
@@ -578,10 +686,14 @@ def score_questionnaire_response(
     """Read a FHIR R4 QuestionnaireResponse (see `read_questionnaire_response`) and score it.
 
     Unlike reading then scoring, an answer that cannot be read does not lose the rest: the
-    result is scored from the readable answers (the unreadable ones make their scales invalid),
-    risk flags included, and carries the reading issues. As with `score()`, a problem raises
-    `ResponseError` whose `.result` is that result; `on_error="invalid"` returns it instead.
+    result is scored from the readable answers (the unreadable ones make their scales invalid,
+    and leave the flags that read them undetermined), risk flags included, and carries the
+    reading issues. An item with different answers (or an answer in a malformed structure) is
+    not scored, but each of its answers counts toward risk flags: a flag that any of them
+    raises is raised, naming the item. As with `score()`, a problem raises `ResponseError` whose
+    `.result` is that result; `on_error="invalid"` returns it instead.
     """
+    check_on_error(on_error)
     inst = _instrument(instrument)
     read = _Reader(inst, link_ids).read(questionnaire_response)
     responses: dict[str, Any] = dict(read.responses)
@@ -589,6 +701,8 @@ def score_questionnaire_response(
     result = score(inst, responses, on_error="invalid", **context)
     if read.issues:
         result = _with_read_issues(result, read)
+    if read.flag_only:
+        result = _with_flags_of_each_answer(inst, result, responses, read.flag_only, context)
     if result.issues and on_error == "raise":
         raise ResponseError(result.issues, result)
     return result
@@ -602,6 +716,59 @@ def _with_read_issues(result: ScoreResult, read: _Read) -> ScoreResult:
     reasons = [i.message for i in read.issues]
     reasons += [r for r in result.reasons if r not in dropped]
     return result._replace(valid=False, issues=(*read.issues, *kept), reasons=tuple(reasons))
+
+
+_MAX_READINGS = 64
+"""How many combinations of the flag-only answers are scored before falling back to one item
+at a time."""
+
+
+def _with_flags_of_each_answer(
+    inst: Instrument,
+    result: ScoreResult,
+    responses: Mapping[str, Any],
+    flag_only: Mapping[str, tuple[int, ...]],
+    context: Mapping[str, Any],
+) -> ScoreResult:
+    """The result with every flag that some reading of the unscored items' answers raises.
+
+    Each reading puts one answer per item in place of its placeholder and is scored; a flag any
+    reading raises is raised (its items: those that raised it and the substituted items it
+    reads) and is no longer undetermined. Every combination is scored when there are at most
+    `_MAX_READINGS`; past that, one item at a time with the others left unreadable, so a flag
+    that only several of them together could raise stays undetermined, never clear.
+    """
+    items = list(flag_only)
+    readings: list[dict[str, int]]
+    if math.prod(len(values) for values in flag_only.values()) <= _MAX_READINGS:
+        readings = [
+            dict(zip(items, values, strict=True))
+            for values in itertools.product(*flag_only.values())
+        ]
+    else:
+        readings = [{item: v} for item, values in flag_only.items() for v in values]
+    raised = {flag.id: flag for flag in result.flags}
+    reads = {flag.id: set(flag.reads) for flag in plan_for(inst).flags}
+    found: dict[str, FlagResult] = {}
+    for reading in readings:
+        for flag in score(inst, {**responses, **reading}, on_error="invalid", **context).flags:
+            if flag.id in raised:
+                continue
+            named = [*found[flag.id].items] if flag.id in found else []
+            named += [*flag.items, *(i for i in reading if i in reads[flag.id])]
+            found[flag.id] = flag._replace(items=tuple(dict.fromkeys(named)))
+    if not found:
+        return result
+    position = {item.id: n for n, item in enumerate(inst.items)}
+    found = {
+        k: f._replace(items=tuple(sorted(f.items, key=position.__getitem__)))
+        for k, f in found.items()
+    }
+    every = {**raised, **found}
+    return result._replace(
+        flags=tuple(every[f.id] for f in inst.flags if f.id in every),
+        undetermined_flags=tuple(f for f in result.undetermined_flags if f.id not in every),
+    )
 
 
 # --- Observations, RiskAssessment, Bundle out -------------------------------------------------
@@ -778,6 +945,13 @@ def _level_prediction(inst: Instrument, name: str, level: str | None) -> Json:
     return prediction
 
 
+def _unknown(flag: FlagResult) -> str:
+    """Why an undetermined flag is undetermined."""
+    if not flag.items:
+        return "an answer or context it reads is missing or invalid"
+    return f"item(s) {', '.join(flag.items)} not answered or invalid"
+
+
 def to_risk_assessment(
     instrument: Instrument | str,
     result: ScoreResult,
@@ -787,17 +961,19 @@ def to_risk_assessment(
     questionnaire_response: Reference | None = None,
     risk_classifications: Collection[str] | None = None,
 ) -> Json | None:
-    """A FHIR R4 RiskAssessment of a result's risk flags and risk-level classifications, or
-    None when the result has neither.
+    """A FHIR R4 RiskAssessment of a result's risk flags (raised or undetermined) and
+    risk-level classifications, or None when the result has none of them.
 
     Status final; `basis` → the QuestionnaireResponse when given. A prediction per risk-level
     classification (`qualitativeRisk` text = the level, outcome = the instrument's construct;
-    an undetermined level has no qualitativeRisk and says why) and per raised flag
-    (qualitativeRisk text = its severity); a note per flag message, one with the result's
-    invalidity reasons if any, and one that a screening result is not a diagnosis.
-    `risk_classifications` names the classifications that are risk levels (default: those the
-    definition marks `risk: true`, e.g. the C-SSRS triage). A RiskAssessment needs a
-    subject: ValueError without one when there is anything to assess.
+    an undetermined level has no qualitativeRisk and says why), per raised flag
+    (qualitativeRisk text = its severity) and per undetermined flag (no qualitativeRisk; the
+    rationale names the items without a valid answer), so a flag that could not be decided is
+    stated, never left out; a note per flag, one with the result's invalidity reasons if any,
+    and one that a screening result is not a diagnosis. `risk_classifications` names the
+    classifications that are risk levels (default: those the definition marks `risk: true`,
+    e.g. the C-SSRS triage). A RiskAssessment needs a subject: ValueError without one when
+    there is anything to assess.
     """
     inst = _instrument(instrument)
     _check_result(inst, result)
@@ -806,7 +982,7 @@ def to_risk_assessment(
         for name in _risk_names(inst, risk_classifications)
         if name in result.classifications
     ]
-    if not result.flags and not levels:
+    if not result.flags and not result.undetermined_flags and not levels:
         return None
     if subject is None:
         raise ValueError("a RiskAssessment needs a subject (e.g. subject='Patient/123')")
@@ -820,7 +996,19 @@ def to_risk_assessment(
         }
         for flag in result.flags
     ]
+    predictions += [
+        {
+            "outcome": {"text": flag.id.replace("_", " ")},
+            "rationale": f"{flag.id}: undetermined, {_unknown(flag)}; {flag.message}",
+        }
+        for flag in result.undetermined_flags
+    ]
     notes = [f"{flag.id} ({flag.severity}): {flag.message}" for flag in result.flags]
+    notes += [
+        f"{flag.id} ({flag.severity}): undetermined, neither raised nor ruled out: "
+        f"{_unknown(flag)}."
+        for flag in result.undetermined_flags
+    ]
     if not result.valid:
         notes.append("The result is not valid: " + "; ".join(result.reasons))
     notes.append(_NOT_A_DIAGNOSIS)
@@ -863,7 +1051,8 @@ def result_bundle(
     risk_classifications: Collection[str] | None = None,
 ) -> Json:
     """A collection Bundle of a result's Observations (`to_observations`) and, when it has risk
-    flags or a risk level, its RiskAssessment (`to_risk_assessment`, which needs `subject`)."""
+    flags (raised or undetermined) or a risk level, its RiskAssessment (`to_risk_assessment`,
+    which then needs `subject`)."""
     resources = to_observations(
         instrument,
         result,

@@ -33,7 +33,7 @@ import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from .checks import scale_is_integral, scale_range
+from .facts import scale_is_integral, scale_range
 from .definition import ChangeSpec, ClinicalSignificance, Instrument, Range, ReliableChange
 from .loading import load_instrument
 from .results import ScoreResult

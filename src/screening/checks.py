@@ -26,6 +26,7 @@ from .definition import (
     source_keys,
 )
 from .errors import Issue, PathPart
+from .facts import item_score_values, scale_is_integral, scale_range
 from .rules import predicate
 
 Path = tuple[PathPart, ...]
@@ -45,34 +46,6 @@ def check_instrument(inst: Instrument) -> list[Issue]:
     ):
         issues.extend(check(inst))
     return issues
-
-
-def item_score_values(inst: Instrument, item_id: str) -> list[int]:
-    """The scores an item can take (its option values; reversing keeps the same set)."""
-    item = inst.item_by_id(item_id)
-    return [] if item is None else sorted(set(inst.item_scores(item).values()))
-
-
-def scale_range(inst: Instrument, scale: Scale) -> tuple[float, float] | None:
-    """The lowest and highest final score of a scale, or None if an item is unresolved."""
-    lo = hi = 0
-    for item_id in scale.items:
-        values = item_score_values(inst, item_id)
-        if not values:
-            return None
-        item = inst.item_by_id(item_id)
-        if item is not None and item.ask_if is not None and item.if_skipped is None:
-            # a skipped item adds nothing: the sum can fall below the items' lowest scores
-            values = sorted({*values, 0})
-        lo += values[0]
-        hi += values[-1]
-    return lo * scale.multiplier, hi * scale.multiplier
-
-
-def scale_is_integral(scale: Scale) -> bool:
-    """Whether every final score is a whole number."""
-    unrounded = scale.missing.prorate and scale.missing.rounding == "none"
-    return isinstance(scale.multiplier, int) and not unrounded
 
 
 def _repeats(values: list[str]) -> dict[str, tuple[int, int]]:

@@ -37,7 +37,8 @@ class _ItemTable(NamedTuple):
 
     lo: int
     span: int
-    table: Any  # int8 array: score for value lo + i, or -1 where lo + i is not an option
+    table: Any  # score of value lo + i (0 where lo + i is not an option)
+    options: Any  # bool array: whether lo + i is an option (scores may be negative)
     identity: bool  # options are exactly lo..hi and scores equal values
     low_bits: int | None  # options are exactly 0..2^k-1: one OR over a column checks them all
     dtype: Any  # int8 where every value and score fits, else int32
@@ -51,13 +52,15 @@ def _item_table(item: ItemPlan) -> _ItemTable:
     if hi - lo > _DENSE:
         # options far apart: sorted values and a search, not a table as wide as their span
         sparse = np.array([values, [item.scores[v] for v in values]], dtype=np.int64)
-        return _ItemTable(lo, hi - lo, sparse, False, None, dtype)
-    table = np.full(hi - lo + 1, -1, dtype=dtype)
+        return _ItemTable(lo, hi - lo, sparse, None, False, None, dtype)
+    table = np.zeros(hi - lo + 1, dtype=dtype)
+    options = np.zeros(hi - lo + 1, dtype=bool)
     for value, score in item.scores.items():
         table[value - lo] = score
+        options[value - lo] = True
     identity = values == list(range(lo, hi + 1)) and all(item.scores[v] == v for v in values)
     low_bits = hi if identity and lo == 0 and (hi + 1) & hi == 0 else None
-    return _ItemTable(lo, hi - lo, table, identity, low_bits, dtype)
+    return _ItemTable(lo, hi - lo, table, options, identity, low_bits, dtype)
 
 
 _DENSE = 4096  # widest span of option values looked up through a table
@@ -72,7 +75,7 @@ class FramePlan:
     """A definition compiled for DataFrames (cached on the scalar plan)."""
 
     def __init__(self, plan: Plan) -> None:
-        from .checks import scale_range
+        from .facts import scale_range
 
         self.plan = plan
         self.tables = tuple(_item_table(item) for item in plan.items)
@@ -90,17 +93,38 @@ class FramePlan:
             for name, c in inst.classifications.items()
         )
         self.score_dtypes: dict[str, str] = {}
+        self.sum_dtypes: dict[str, Any] = {}
         self.bands: dict[str, _Bands] = {}
         for scale in plan.scales:
             bounds = scale_range(inst, inst.scales[scale.name])
             assert bounds is not None  # checked on load
-            lo, hi = int(bounds[0]), int(bounds[1])
-            small = scale.integral and lo >= -32768 and hi <= 32767
-            self.score_dtypes[scale.name] = "Int16" if small else "Float64"
-            if scale.band_mins and scale.integral and hi - lo <= 100_000:
-                scores = np.arange(lo, hi + 1)
-                codes = np.searchsorted(np.asarray(scale.band_mins), scores, side="right") - 1
-                self.bands[scale.name] = _Bands(lo, codes.astype(np.int8))
+            # the exact reachable range (proration included) sizes every integer on the way:
+            # the running sum, the multiplied score and the output column
+            widest = sum(
+                max(abs(v) for v in item.scores.values())
+                for item in plan.items
+                if item.id in scale.items
+            )
+            reach = max(abs(bounds[0]), abs(bounds[1]), widest)
+            self.sum_dtypes[scale.name] = np.int32 if reach < 2**31 else np.int64
+            if not scale.integral:
+                self.score_dtypes[scale.name] = "Float64"
+            else:
+                lo, hi = int(bounds[0]), int(bounds[1])
+                fits = next(
+                    (
+                        t
+                        for t, bits in (("Int16", 15), ("Int32", 31))
+                        if -(2**bits) <= lo and hi < 2**bits
+                    ),
+                    "Int64",
+                )
+                self.score_dtypes[scale.name] = fits
+                if scale.band_mins and hi - lo <= 100_000:
+                    scores = np.arange(lo, hi + 1)
+                    edges = np.asarray(scale.band_mins)
+                    codes = np.searchsorted(edges, scores, side="right") - 1
+                    self.bands[scale.name] = _Bands(lo, codes.astype(np.int16))
         self.prorating = {s.name for s in plan.scales if s.max_missing > 0}
 
 
@@ -250,8 +274,9 @@ def _read_integers(values: Any, table: _ItemTable, const: _Constants) -> _Column
         return _Column(scores, known, const.false, ~known, False)
     offset = values - table.lo if table.lo else values
     in_range = (offset >= 0) & (offset <= table.span)
-    scores = table.table[np.where(in_range, offset, 0)]
-    known = in_range & (scores >= 0)
+    at = np.where(in_range, offset, 0)
+    scores = table.table[at]
+    known = in_range & table.options[at]
     if known.all():
         return _Column(scores, const.true, const.false, const.false, True)
     scores = np.where(known, scores, 0).astype(table.dtype)
@@ -345,7 +370,7 @@ def _score_one(
     out: dict[str, Any] = {}
     scale_env: dict[str, tuple[Any, Any]] = {}
     for scale in plan.scales:
-        arrays = _score_scale(scale, columns, skipped, const)
+        arrays = _score_scale(scale, columns, skipped, const, fplan.sum_dtypes[scale.name])
         scale_env[scale.name] = (arrays.final, arrays.valid)
         if scale.primary and arrays.valid is not const.true:
             row_ok &= arrays.valid
@@ -407,8 +432,12 @@ def _scale_columns(
     out[scale.name] = _nullable(final, invalid, fplan.score_dtypes[scale.name])
     if scale.band_labels:
         bands = fplan.bands.get(scale.name)
-        if bands is not None:  # a table over the scale's range
+        if bands is not None:  # a table over the scale's exact reachable range
             position = final - bands.lo if everywhere else np.where(valid, final - bands.lo, 0)
+            if len(position) and (position.min() < 0 or position.max() >= len(bands.codes)):
+                # never a label read through a wrapped index: a score outside the range the
+                # definition allows is a bug to report, not a band to guess
+                raise RuntimeError(f"scale {scale.name!r}: a score lies outside its range")
             codes = bands.codes[position]
         else:  # a range too wide for a table
             edges = np.asarray(scale.band_mins)
@@ -465,22 +494,27 @@ def _apply_skip(item: ItemPlan, ask_if: Any, col: _Column, env: VEnv) -> tuple[_
 
 
 def _score_scale(
-    scale: Any, columns: Mapping[str, _Column], skipped: Mapping[str, Any], const: _Constants
+    scale: Any,
+    columns: Mapping[str, _Column],
+    skipped: Mapping[str, Any],
+    const: _Constants,
+    sum_dtype: Any,
 ) -> _ScaleArrays:
     """The arrays of one scale over every row."""
     n = const.n
     cols = [columns[item_id] for item_id in scale.items]
-    raw = cols[0].scores.astype(np.int32)
+    raw = cols[0].scores.astype(sum_dtype)  # wide enough for the scale's reachable range
     for col in cols[1:]:
         raw += col.scores  # unknown items score 0 here
     final = raw * scale.multiplier if scale.multiplier != 1 else raw
     if all(c.complete for c in cols) and not any(i in skipped for i in scale.items):
         answered = np.full(n, len(cols), dtype=np.int16)
         return _ScaleArrays(final, const.true, answered, np.zeros(n, dtype=np.int16), None, None)
-    # int8 counters: a scale has fewer than 128 items
-    answered = np.zeros(n, dtype=np.int8)
-    missing = np.zeros(n, dtype=np.int8)
-    scored_skips = np.zeros(n, dtype=np.int8)
+    # the narrowest counters that hold the item count (int8 for any real instrument)
+    counter: Any = np.int8 if len(cols) < 128 else np.int32
+    answered = np.zeros(n, dtype=counter)
+    missing = np.zeros(n, dtype=counter)
+    scored_skips = np.zeros(n, dtype=counter)
     invalid = const.false
     complete = 0
     for item_id, col in zip(scale.items, cols, strict=True):
@@ -525,8 +559,9 @@ def _score_scale(
 def _nullable(values: Any, mask: Any, dtype: str, n: int = 0) -> Any:
     if values is None:  # nothing to show in any row
         return pd.arrays.FloatingArray(np.zeros(n), np.ones(n, dtype=bool))
-    if dtype == "Int16":
-        return pd.arrays.IntegerArray(values.astype(np.int16), mask)
+    integer = {"Int16": np.int16, "Int32": np.int32, "Int64": np.int64}.get(dtype)
+    if integer is not None:  # the scale's range fits: checked when the plan was made
+        return pd.arrays.IntegerArray(values.astype(integer), mask)
     return pd.arrays.FloatingArray(values.astype(np.float64), mask)
 
 

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, SupportsInt, cast
 
 from ._version import __version__
-from .checks import scale_is_integral
+from .facts import scale_is_integral
 from .definition import Instrument
 from .errors import Issue, ResponseError
 from .loading import content_hash, load_instrument, looks_like_id

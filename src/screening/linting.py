@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .cases import run_cases
 from .errors import Issue
-from .loading import check_parsed, locate
+from .loading import check_file, locate
 
 
 def definition_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
@@ -24,10 +24,10 @@ def definition_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
 def lint_file(path: Path) -> list[Issue]:
     """Every problem in one definition file, golden-case failures included."""
     try:
-        text = path.read_bytes()
+        inst, issues, parsed = check_file(path)
     except OSError as exc:
-        return [Issue("io_error", f"cannot read: {exc.strerror or exc}", file=str(path))]
-    inst, issues, parsed = check_parsed(text, str(path))
+        message = f"cannot read: {exc.strerror or exc}"
+        return [Issue("io_error", message, file=str(path), line=1, col=1)]
     if inst is None or any(i.severity == "error" for i in issues):
         return issues
     if inst.id != path.stem:

@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
+import types
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Tag, ValidationError
+from pydantic_core import ErrorDetails
 
 from .checks import check_instrument
-from .definition import Instrument
+from .definition import (
+    Band,
+    Case,
+    Classification,
+    ClassificationRule,
+    Codes,
+    ContextVariable,
+    Expectation,
+    Instrument,
+    Item,
+    License,
+    Option,
+    Scale,
+    ScaleExpectation,
+    SourceEntry,
+)
 from .errors import DefinitionError, Issue, format_path
-from .yamlsafe import ParsedYaml, parse_yaml
+from .yamlsafe import ParsedYaml, parse_yaml, read_yaml
 
 InstrumentRef = "Instrument | str | os.PathLike[str]"
 
@@ -86,7 +104,10 @@ def _from_path(path: Path) -> Instrument:
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     cached = _FILES.get(key)
     if cached is None:
-        cached = _FILES[key] = parse_instrument(path.read_bytes(), str(path))
+        inst, issues, _ = check_file(path)
+        if inst is None or any(i.severity == "error" for i in issues):
+            raise DefinitionError(issues, str(path))
+        cached = _FILES[key] = inst
     return cached
 
 
@@ -113,45 +134,168 @@ def check_parsed(
     return inst, issues, parsed
 
 
+def check_file(path: Path) -> tuple[Instrument | None, list[Issue], ParsedYaml]:
+    """`check_parsed` for a file, read safely (`yamlsafe.read_yaml`): only a regular file, its
+    size checked before reading. Raises `OSError` when it cannot be opened or read."""
+    parsed = read_yaml(path)
+    inst, issues = _check(parsed, str(path))
+    return inst, issues, parsed
+
+
 def _check(parsed: ParsedYaml, file: str | None) -> tuple[Instrument | None, list[Issue]]:
     if parsed.issues:
         return None, parsed.issues
     if not isinstance(parsed.data, dict):
+        line, col = parsed.position(()) or (1, 1)
         return None, [
             Issue(
-                "not_a_mapping", "a definition is a mapping of keys", (), file=file, line=1, col=1
+                "not_a_mapping",
+                "a definition is a mapping of keys",
+                (),
+                file=file,
+                line=line,
+                col=col,
             )
         ]
     try:
         inst = Instrument.model_validate(parsed.data)
     except ValidationError as exc:
+        errors = exc.errors(include_url=False)
         structural = pydantic_issues(exc, parsed, file)
-        # Unknown keys (typos, mostly) can be set aside so the semantic checks still run and
-        # every problem is reported at once; the definition stays rejected.
-        if all(i.code == "unknown_key" for i in structural):
-            data = _without(parsed.data, [tuple(e["loc"]) for e in exc.errors()], parsed)
-            try:
-                stripped = Instrument.model_validate(data)
-            except ValidationError:
-                return None, _sorted(structural)
-            semantic = [locate(i, parsed, file) for i in check_instrument(stripped)]
-            return None, _sorted(structural + semantic)
-        return None, _sorted(structural)
+        # Unknown keys (typos, mostly) and wrong values of descriptive keys are set aside, so
+        # the semantic checks still run on the rest and every problem is reported at once; the
+        # definition stays rejected. When a part the checks depend on fails, they do not run.
+        data = _set_aside(parsed.data, errors)
+        if data is None:
+            return None, _sorted(structural)
+        try:
+            stripped = Instrument.model_validate(data)
+        except ValidationError:
+            return None, _sorted(structural)
+        semantic = [locate(i, parsed, file) for i in check_instrument(stripped)]
+        return None, _sorted(structural + semantic)
     issues = [locate(i, parsed, file) for i in check_instrument(inst)]
     return inst, _sorted(issues)
 
 
-def _without(data: Any, locs: list[tuple[Any, ...]], parsed: ParsedYaml) -> Any:
-    """A deep copy of the data with the keys at these validation locations removed."""
+# Optional keys whose value no semantic check reads, so that leaving one out (its default) can
+# only hide a problem, never raise one. A wrong value there is set aside and the checks run on
+# the rest. Anything named or cited elsewhere (sources, option sets, scales, skip logic, ...)
+# is not here: leaving it out would report what refers to it as unknown.
+_DESCRIPTIVE: dict[type[BaseModel], frozenset[str]] = {
+    Instrument: frozenset(("abbreviation", "timeframe", "description", "codes")),
+    Item: frozenset(("text", "codes")),
+    Option: frozenset(("code",)),
+    Codes: frozenset(("loinc",)),
+    License: frozenset(("url",)),
+    SourceEntry: frozenset(("url",)),
+    Scale: frozenset(("label", "codes")),
+    Band: frozenset(("note",)),
+    Classification: frozenset(("label", "codes")),
+    ClassificationRule: frozenset(("note",)),
+    ContextVariable: frozenset(("description",)),
+    Case: frozenset(("context",)),
+    Expectation: frozenset(("scales", "flags", "classifications", "errors")),
+    ScaleExpectation: frozenset(("score", "band", "prorated", "answered", "missing", "valid")),
+}
+
+
+def _set_aside(data: Any, errors: list[ErrorDetails]) -> Any:
+    """A copy of the data without its unknown keys and failing descriptive values; None when
+    any other part fails."""
+    removals: list[tuple[Any, ...]] = []
+    for err in errors:
+        steps = _steps(tuple(err["loc"]), data)
+        if err["type"] == "extra_forbidden" and steps:
+            removals.append(tuple(part for part, _ in steps))
+            continue
+        found = None
+        for end in range(len(steps), 0, -1):
+            part, containers = steps[end - 1]
+            models = [m for m in containers if _field_name(m, part) is not None]
+            if models and all(_field_name(m, part) in _DESCRIPTIVE.get(m, ()) for m in models):
+                found = tuple(p for p, _ in steps[:end])
+                break
+        if found is None:
+            return None
+        removals.append(found)
     copied = json.loads(json.dumps(data))
-    for loc in locs:
-        path = parsed.data_path(loc[:-1])
+    for path in removals:
         node = copied
-        for part in path:
-            node = node[part]
+        for part in path[:-1]:
+            node = node[part] if isinstance(node, dict | list) else None
         if isinstance(node, dict):
-            node.pop(loc[-1], None)
+            node.pop(path[-1], None)
     return copied
+
+
+def _steps(loc: tuple[Any, ...], data: Any) -> list[tuple[Any, list[type[BaseModel]]]]:
+    """Each part of a validation location that is in the data (union tags skipped), with the
+    models that may hold it."""
+    types_: list[Any] = [Instrument]
+    cursor = data
+    out: list[tuple[Any, list[type[BaseModel]]]] = []
+    for part in loc:
+        in_dict = isinstance(cursor, dict) and part in cursor
+        in_list = isinstance(cursor, list) and isinstance(part, int) and part < len(cursor)
+        members = [m for t in types_ for m in _members(t)]
+        if not (in_dict or in_list):
+            # a union member's tag: keep that member
+            chosen = [t for t, tags in members if part in tags]
+            if chosen:
+                types_ = chosen
+            continue
+        cursor = cursor[part]
+        models = [m for m, _ in members if isinstance(m, type) and issubclass(m, BaseModel)]
+        out.append((part, models))
+        types_ = [c for m, _ in members for c in _children(m, part)]
+    return out
+
+
+def _members(tp: Any, tags: frozenset[str] = frozenset()) -> list[tuple[Any, frozenset[str]]]:
+    """The types a (possibly annotated, optional or union) type admits, with the tags by which
+    a validation location names each."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        inner, *meta = get_args(tp)
+        names = {m.tag for m in meta if isinstance(m, Tag)}
+        return _members(inner, tags | names)
+    if origin is Union or origin is types.UnionType:
+        return [m for arg in get_args(tp) for m in _members(arg, tags)]
+    if tp is type(None):
+        return []
+    return [(tp, tags | {_type_name(tp)})]
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is None:
+        return str(getattr(tp, "__name__", tp))
+    return f"{_type_name(origin)}[{', '.join(_type_name(a) for a in get_args(tp))}]"
+
+
+def _children(tp: Any, part: Any) -> list[Any]:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        name = _field_name(tp, part)
+        return [] if name is None else [tp.model_fields[name].annotation]
+    origin = get_origin(tp)
+    if origin is list and isinstance(part, int):
+        return [get_args(tp)[0]]
+    if origin is dict and isinstance(part, str):
+        return [get_args(tp)[1]]
+    return []
+
+
+def _field_name(model: type[BaseModel], key: Any) -> str | None:
+    """The field a YAML key names (its alias, or its name)."""
+    for name, info in model.model_fields.items():
+        if key == (info.alias or name):
+            return name
+    return None
+
+
+def _keys(models: Iterable[type[BaseModel]]) -> set[str]:
+    return {info.alias or name for m in models for name, info in m.model_fields.items()}
 
 
 def _sorted(issues: Iterable[Issue]) -> list[Issue]:
@@ -165,7 +309,8 @@ def locate(issue: Issue, parsed: ParsedYaml, file: str | None) -> Issue:
 
 
 def pydantic_issues(exc: ValidationError, parsed: ParsedYaml, file: str | None) -> list[Issue]:
-    """Pydantic's errors in our words, each at its position in the file."""
+    """Pydantic's errors in our words, each at its position in the file: a missing key at its
+    mapping, an unknown key at the key itself."""
     out: dict[tuple[Any, ...], Issue] = {}
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
@@ -175,20 +320,41 @@ def pydantic_issues(exc: ValidationError, parsed: ParsedYaml, file: str | None) 
         if kind == "missing":
             code, message = "missing_key", f"{where}: missing required key '{loc[-1]}'"
         elif kind == "extra_forbidden":
-            code, message = "unknown_key", f"{where}: unknown key '{loc[-1]}'"
+            code = "unknown_key"
+            message = f"{where}: unknown key '{loc[-1]}'{_did_you_mean(loc, parsed.data)}"
         else:
             code = "invalid_value"
             text = err["msg"].removeprefix("Value error, ")
             message = f"{where}: {text} (got {_short(err.get('input'))})"
-        issue = locate(Issue(code, message, path), parsed, file)
-        key = (path, code)
+        issue = Issue(code, message, path)
+        if code == "unknown_key":
+            line, col = parsed.key_position(path) or (None, None)
+            issue = issue._replace(file=file, line=line, col=col)
+        else:
+            issue = locate(issue, parsed, file)
+        # every missing key of a mapping is its own issue; a union's member errors are one
+        key = (path, code) if code == "invalid_value" else (path, code, loc[-1])
         if key in out and code == "invalid_value":
             # a union reports once per member; keep one line that names them all
             previous = out[key]
             out[key] = previous._replace(message=f"{previous.message}; or {err['msg']}")
-        else:
+        elif key not in out:
             out[key] = issue
     return list(out.values())
+
+
+def _did_you_mean(loc: tuple[Any, ...], data: Any) -> str:
+    """`; did you mean 'label'?` naming the closest key the mapping may have, if any is close."""
+    steps = _steps(loc, data)
+    if not steps:
+        return ""
+    key, models = steps[-1]
+    holder = data
+    for part, _ in steps[:-1]:
+        holder = holder[part]
+    allowed = sorted(k for k in _keys(models) if not (isinstance(holder, dict) and k in holder))
+    close = difflib.get_close_matches(str(key), allowed, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _short(value: Any) -> str:
@@ -207,7 +373,7 @@ def content_hash(inst: Instrument) -> str:
 
 def apply_overlay(inst: Instrument, path: Path) -> Instrument:
     """Item wording from the user's licensed copy, laid over a definition."""
-    parsed = parse_yaml(path.read_bytes(), str(path))
+    parsed = read_yaml(path)
     issues = list(parsed.issues)
     wording: dict[str, Any] = {}
     data = parsed.data if isinstance(parsed.data, dict) else {}

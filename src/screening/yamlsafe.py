@@ -1,39 +1,86 @@
 """Safe YAML 1.2 → plain data, with a side table of source positions.
 
 The node tree is composed once by ruamel.yaml and walked here: scalars are typed by the YAML 1.2
-core schema (`No` stays a string), any tag outside it is refused, anchors and aliases are refused
-before anything is expanded, duplicate keys are reported where they stand, and the file size
-and nesting depth are capped. Nothing is constructed from a tag, so nothing is executed.
+core schema (`No` stays a string, whatever a `%YAML` directive says), any tag outside it is
+refused, anchors and aliases are refused before anything is expanded, duplicate keys are reported
+where they stand. Nothing is constructed from a tag, so nothing is executed.
+
+The cost is bounded before it is spent: only a regular file is opened, its size is checked
+before it is read and no more than `MAX_BYTES` + 1 bytes are read, a character YAML does not
+allow is found before parsing, and composing stops at the node past `MAX_NODES` nodes or
+`MAX_DEPTH` levels. Every refusal names its line and column.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import re
+import stat
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.tag import Tag
 
 from .errors import Issue, PathPart
 
-MAX_BYTES = 1_000_000
+MAX_BYTES = 100_000
+"""About five times the largest built-in definition (20 KB)."""
+MAX_NODES = 10_000
+"""Keys, values, lists and mappings; the largest built-in definition has about 1,500."""
 MAX_DEPTH = 50
+MAX_DIGITS = 100
+"""A number with more digits is refused: no definition needs one, and Python refuses to read
+integers of more than 4,300 digits."""
 
 _CORE = "tag:yaml.org,2002:"
-_SCALAR_TAGS = {f"{_CORE}{t}" for t in ("str", "int", "float", "bool", "null")}
+_STR, _NULL, _BOOL, _INT, _FLOAT = (f"{_CORE}{t}" for t in ("str", "null", "bool", "int", "float"))
+_SEQ, _MAP = f"{_CORE}seq", f"{_CORE}map"
+_PLAIN = "tag:screening,2026:plain"
+"""Given by the resolver to every untagged plain scalar, which the walker then types."""
+
+# The YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution).
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
+_OCTAL = re.compile(r"0o[0-7]+")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT_FORM = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_INFINITY = re.compile(r"[-+]?\.(?:inf|Inf|INF)")
+_NAN = re.compile(r"\.(?:nan|NaN|NAN)")
+
+# What the YAML reader refuses (ruamel's Reader.NON_PRINTABLE), found here first for its position.
+_NOT_PRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 
 Path = tuple[PathPart, ...]
 Positions = dict[Path, tuple[int, int]]
 
 
 class ParsedYaml:
-    """The data of a YAML document and where each value stands (1-based line, column)."""
+    """The data of a YAML document and where each value stands (1-based line, column).
 
-    def __init__(self, data: Any, positions: Positions, issues: list[Issue]) -> None:
+    `positions` holds where each value starts; `key_positions` where the key of each mapping
+    entry starts (the same path).
+    """
+
+    def __init__(
+        self,
+        data: Any,
+        positions: Positions,
+        issues: list[Issue],
+        key_positions: Positions | None = None,
+    ) -> None:
         self.data = data
         self.positions = positions
         self.issues = issues
+        self.key_positions: Positions = key_positions or {}
 
     def position(self, path: Path) -> tuple[int, int] | None:
         """The position of the deepest part of `path` that exists in the document."""
@@ -42,6 +89,10 @@ class ParsedYaml:
             if found is not None:
                 return found
         return None
+
+    def key_position(self, path: Path) -> tuple[int, int] | None:
+        """Where the key of the mapping entry at `path` stands; else as `position`."""
+        return self.key_positions.get(path) or self.position(path)
 
     def data_path(self, loc: tuple[Any, ...]) -> Path:
         """A validation error's location mapped onto the document, skipping union tags."""
@@ -56,59 +107,239 @@ class ParsedYaml:
         return tuple(path)
 
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="safe", pure=True)
-    yaml.version = (1, 2)
-    return yaml
+def _refused(code: str, message: str, file: str | None, line: int = 1, col: int = 1) -> ParsedYaml:
+    return ParsedYaml(None, {}, [Issue(code, message, (), file=file, line=line, col=col)])
+
+
+def read_yaml(path: str | os.PathLike[str]) -> ParsedYaml:
+    """Read and parse a YAML file; raises `OSError` only when it cannot be opened or read.
+
+    Only a regular file is opened (a FIFO, device or directory is refused from its status, so
+    nothing blocks or streams without end), its size is checked before reading, and at most
+    `MAX_BYTES` + 1 bytes are read.
+    """
+    file = str(path)
+    before = os.stat(path)
+    if not stat.S_ISREG(before.st_mode):
+        return _not_a_file(before.st_mode, file)
+    if before.st_size > MAX_BYTES:
+        return _too_large(f"{before.st_size} bytes", file)
+    # Non-blocking, so a file swapped for a FIFO since the check cannot block the open either.
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, os.O_RDONLY | nonblocking | getattr(os, "O_NOCTTY", 0))
+    with open(fd, "rb", closefd=True) as stream:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            return _not_a_file(mode, file)
+        if nonblocking:
+            os.set_blocking(fd, True)
+        data = stream.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:  # it grew since, or its size is not known in advance
+        return _too_large(f"more than {MAX_BYTES} bytes", file)
+    return parse_yaml(data, file)
+
+
+def _not_a_file(mode: int, file: str) -> ParsedYaml:
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    kind = next((name for test, name in kinds if test(mode)), "a special file")
+    return _refused("not_a_file", f"not a regular file ({kind}); a definition is a YAML file", file)
+
+
+def _too_large(size: str, file: str | None) -> ParsedYaml:
+    return _refused("file_too_large", f"file is {size}; the limit is {MAX_BYTES} bytes", file)
 
 
 def parse_yaml(text: str | bytes, file: str | None = None) -> ParsedYaml:
     """Parse a YAML document safely; problems come back as issues, never as execution."""
-    size = len(text.encode() if isinstance(text, str) else text)
-    if size > MAX_BYTES:
-        return ParsedYaml(
-            None,
-            {},
-            [
-                Issue(
-                    "file_too_large",
-                    f"file is {size} bytes; the limit is {MAX_BYTES}",
-                    (),
-                    file=file,
-                )
-            ],
-        )
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if len(raw) > MAX_BYTES:
+        return _too_large(f"{len(raw)} bytes", file)
     if isinstance(text, bytes):
         try:
-            text = text.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return ParsedYaml(None, {}, [Issue("encoding", f"not UTF-8: {exc}", file=file)])
+            line = raw.count(b"\n", 0, exc.start) + 1
+            start = raw.rfind(b"\n", 0, exc.start) + 1
+            col = len(raw[start : exc.start].decode("utf-8", "replace")) + 1
+            return _refused(
+                "encoding", f"not UTF-8: {exc.reason} (byte {exc.start})", file, line, col
+            )
+    bad = _NOT_PRINTABLE.search(text)
+    if bad is not None:
+        line, col = _position(text, bad.start())
+        code = ord(bad.group())
+        what = "NUL" if code == 0 else "a control character" if code < 0xA0 else "a non-character"
+        if 0xD800 <= code <= 0xDFFF:
+            what = "a lone surrogate"
+        return _refused(
+            "yaml_syntax",
+            f"character U+{code:04X} ({what}) is not allowed in YAML",
+            file,
+            line,
+            col,
+        )
     yaml = _yaml()
     try:
         node = yaml.compose(io.StringIO(text))
+    except _Refusal as exc:
+        return _refused(exc.code, exc.message, file, exc.mark.line + 1, exc.mark.column + 1)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        return ParsedYaml(
-            None, {}, [Issue("yaml_syntax", message or str(exc), (), file=file, line=line, col=col)]
-        )
-    except (YAMLError, RecursionError) as exc:
-        reason = "nesting too deep" if isinstance(exc, RecursionError) else str(exc)
-        return ParsedYaml(None, {}, [Issue("yaml_syntax", reason, (), file=file)])
+        return _refused("yaml_syntax", message or str(exc), file, line, col)
+    except YAMLError as exc:  # a reader error: not expected after the check above
+        index = getattr(exc, "position", None)
+        line, col = _position(text, index) if isinstance(index, int) else (1, 1)
+        return _refused("yaml_syntax", str(exc).splitlines()[0], file, line, col)
     if node is None:
-        return ParsedYaml(None, {}, [Issue("empty", "the file is empty", (), file=file)])
-    walker = _Walker(yaml, file)
-    data = walker.build(node, (), 0)
-    return ParsedYaml(data, walker.positions, walker.issues)
+        return _refused("empty", "the file is empty", file)
+    walker = _Walker(file)
+    data = walker.build(node, ())
+    return ParsedYaml(data, walker.positions, walker.issues, walker.key_positions)
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """The 1-based line and column of a character, counting line breaks as the YAML reader does."""
+    line, start = 1, 0
+    for found in _LINE_BREAK.finditer(text, 0, index):
+        line, start = line + 1, found.end()
+    return line, index - start + 1
+
+
+class _Refusal(Exception):
+    """A limit crossed while composing: ends the parse at once, with the position."""
+
+    def __init__(self, code: str, message: str, mark: Any) -> None:
+        super().__init__(message)
+        self.code, self.message, self.mark = code, message, mark
+
+
+class _Composer(Composer):
+    """ruamel's composer, counting nodes and levels and refusing past the limits before
+    it composes (and recurses) any further."""
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader)
+        self.nodes = 0
+        self.level = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _Refusal(
+                "yaml_nodes",
+                f"more than {MAX_NODES} nodes (each key, value, list and mapping counts); "
+                "a definition needs far fewer",
+                self.parser.peek_event().start_mark,
+            )
+        if self.level >= MAX_DEPTH + 1:
+            raise _Refusal(
+                "yaml_depth",
+                f"nesting deeper than {MAX_DEPTH} levels",
+                self.parser.peek_event().start_mark,
+            )
+        self.level += 1
+        node = super().compose_node(parent, index)
+        self.level -= 1
+        return node
+
+
+class _CoreResolver(VersionedResolver):
+    """Leaves plain scalars to the walker's YAML 1.2 core typing, whatever the `%YAML`
+    directive says; quoted and block scalars are text."""
+
+    @property
+    def processing_version(self) -> Any:
+        return (1, 2)
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode:
+            return Tag(suffix=_PLAIN if implicit[0] else _STR)
+        return super().resolve(kind, value, implicit)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.version = (1, 2)
+    yaml.Composer = _Composer
+    yaml.Resolver = _CoreResolver
+    return yaml
+
+
+class _BadValue(ValueError):
+    pass
+
+
+def _implicit_tag(value: str) -> str:
+    """The core schema's tag for an untagged plain scalar."""
+    if value in _NULLS:
+        return _NULL
+    if value in _BOOLS:
+        return _BOOL
+    if _DECIMAL.fullmatch(value) or _OCTAL.fullmatch(value) or _HEX.fullmatch(value):
+        return _INT
+    if _FLOAT_FORM.fullmatch(value) or _INFINITY.fullmatch(value) or _NAN.fullmatch(value):
+        return _FLOAT
+    return _STR
+
+
+def _number_length(value: str) -> None:
+    digits = sum(c.isdigit() for c in value)
+    if digits > MAX_DIGITS:
+        raise _BadValue(f"number too long ({digits} digits; at most {MAX_DIGITS})")
+
+
+def _construct(tag: str, value: str) -> Any:
+    """A scalar's value by the core schema; `_BadValue` when it is not of its tag's form."""
+    if tag == _STR:
+        return value
+    if tag == _NULL:
+        if value in _NULLS:
+            return None
+        raise _BadValue(f"{value!r} is not null (write null, ~ or nothing)")
+    if tag == _BOOL:
+        if value in _BOOLS:
+            return _BOOLS[value]
+        raise _BadValue(f"{value!r} is not a boolean (write true or false)")
+    if tag == _INT:
+        _number_length(value)
+        if _DECIMAL.fullmatch(value):
+            return int(value, 10)
+        if _OCTAL.fullmatch(value):
+            return int(value[2:], 8)
+        if _HEX.fullmatch(value):
+            return int(value[2:], 16)
+        raise _BadValue(f"{_short(value)} is not an integer")
+    assert tag == _FLOAT
+    _number_length(value)
+    if _FLOAT_FORM.fullmatch(value) or _INFINITY.fullmatch(value):
+        return float(value.replace(".inf", "inf").replace(".Inf", "inf").replace(".INF", "inf"))
+    if _NAN.fullmatch(value):
+        return float("nan")
+    raise _BadValue(f"{_short(value)} is not a number")
+
+
+def _short(value: str) -> str:
+    return repr(value) if len(value) <= 40 else repr(value[:37] + "...")
+
+
+_SCALAR_TAGS = frozenset((_STR, _NULL, _BOOL, _INT, _FLOAT))
 
 
 class _Walker:
-    def __init__(self, yaml: YAML, file: str | None) -> None:
-        self.constructor = yaml.constructor
+    def __init__(self, file: str | None) -> None:
         self.file = file
         self.positions: Positions = {}
+        self.key_positions: Positions = {}
         self.issues: list[Issue] = []
+        self.anchored: set[int] = set()
 
     def issue(self, code: str, message: str, path: Path, node: Node) -> None:
         self.issues.append(
@@ -122,40 +353,60 @@ class _Walker:
             )
         )
 
-    def build(self, node: Node, path: Path, depth: int) -> Any:
-        self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if getattr(node, "anchor", None) is not None:
+    def refuse_anchor(self, node: Node, path: Path) -> bool:
+        """Whether the node carries an anchor (an alias is the anchored node itself), reported
+        once per anchor."""
+        anchor = getattr(node, "anchor", None)
+        if anchor is None:
+            return False
+        if id(node) not in self.anchored:
+            self.anchored.add(id(node))
             self.issue(
                 "yaml_anchor",
-                f"anchors and aliases are not allowed (found '&{node.anchor}'); "
-                "write the value out",
+                f"anchors and aliases are not allowed (found '&{anchor}'); write the value out",
                 path,
                 node,
             )
-            return None
-        if depth > MAX_DEPTH:
-            self.issue("yaml_depth", f"nesting deeper than {MAX_DEPTH} levels", path, node)
+        return True
+
+    def build(self, node: Node, path: Path) -> Any:
+        self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if self.refuse_anchor(node, path):
             return None
         if isinstance(node, MappingNode):
-            return self._mapping(node, path, depth)
+            return self._mapping(node, path)
         if isinstance(node, SequenceNode):
-            if node.tag != f"{_CORE}seq":
+            if node.tag != _SEQ:
                 self.issue("yaml_tag", f"tag '{node.tag}' is not allowed", path, node)
                 return None
-            return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
+            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
         assert isinstance(node, ScalarNode)
-        if node.tag not in _SCALAR_TAGS:
-            self.issue("yaml_tag", f"tag '{node.tag}' is not allowed", path, node)
+        tag = self.scalar_tag(node)
+        if tag not in _SCALAR_TAGS:
+            self.issue("yaml_tag", f"tag '{tag}' is not allowed", path, node)
             return None
-        return self.constructor.construct_object(node, deep=True)
+        try:
+            return _construct(tag, node.value)
+        except _BadValue as exc:
+            self.issue("yaml_value", str(exc), path, node)
+            return None
 
-    def _mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
-        if node.tag != f"{_CORE}map":
+    @staticmethod
+    def scalar_tag(node: ScalarNode) -> str:
+        tag = str(node.tag)
+        if tag != _PLAIN:
+            return tag
+        return _implicit_tag(node.value) if node.style is None else _STR
+
+    def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
+        if node.tag != _MAP:
             self.issue("yaml_tag", f"tag '{node.tag}' is not allowed", path, node)
             return {}
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == f"{_CORE}merge":
+            if self.refuse_anchor(key_node, path):
+                continue
+            if _is_merge_key(key_node):
                 self.issue(
                     "yaml_merge",
                     "merge keys (<<) are not allowed; write the keys out",
@@ -163,7 +414,7 @@ class _Walker:
                     key_node,
                 )
                 continue
-            if not isinstance(key_node, ScalarNode) or key_node.tag != f"{_CORE}str":
+            if not isinstance(key_node, ScalarNode) or self.scalar_tag(key_node) != _STR:
                 shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
                 self.issue(
                     "yaml_key", f"keys must be text (got {shown!r}); quote it", path, key_node
@@ -171,9 +422,23 @@ class _Walker:
                 continue
             key = key_node.value
             if key in out:
-                first = self.positions.get((*path, key))
+                first = self.key_positions.get((*path, key))
                 where = f" (first at line {first[0]})" if first else ""
                 self.issue("duplicate_key", f"duplicate key '{key}'{where}", (*path, key), key_node)
                 continue
-            out[key] = self.build(value_node, (*path, key), depth + 1)
+            self.key_positions[(*path, key)] = (
+                key_node.start_mark.line + 1,
+                key_node.start_mark.column + 1,
+            )
+            out[key] = self.build(value_node, (*path, key))
         return out
+
+
+def _is_merge_key(node: Node) -> bool:
+    """`<<` written plain: a YAML 1.1 merge key (quoted, it is text)."""
+    return (
+        isinstance(node, ScalarNode)
+        and str(node.tag) == _PLAIN
+        and node.value == "<<"
+        and node.style is None
+    )

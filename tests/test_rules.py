@@ -116,3 +116,50 @@ def test_context_value_must_be_declared() -> None:
     assert r.issues[0].message == (
         "context 'sex' must be one of female, male (got the text 'unknown')"
     )
+
+
+def test_every_condition_model_has_a_row() -> None:
+    """A new kind of condition without its row would be skipped by some walk: refused here."""
+    from typing import get_args
+
+    from screening.definition import Condition
+    from screening.rules import KINDS
+
+    union = get_args(Condition)[0]
+    models = {get_args(member)[0] for member in get_args(union)}
+    assert models == set(KINDS)
+
+
+def test_walks_reach_every_nested_condition() -> None:
+    from screening.definition import Flag
+    from screening.rules import describe, item_tests, referenced, walk
+
+    flag = Flag.model_validate(
+        {
+            "id": "f",
+            "severity": "info",
+            "message": "m",
+            "source": "s",
+            "when": {
+                "all": [
+                    {"any": [{"item": "a", "eq": 1}, {"not": {"item": "b", "eq": 1}}]},
+                    {"count": {"items": ["c", "d"], "gte": 1}, "gte": 2},
+                    {"scale": "total", "gt": 3},
+                ]
+            },
+        }
+    )
+    paths = [path for path, _ in walk(flag.when)]
+    assert ("all", 0, "any", 1, "not") in paths
+    assert sorted(referenced(flag.when)) == [
+        ("item", "a"),
+        ("item", "b"),
+        ("item", "c"),
+        ("item", "d"),
+        ("scale", "total"),
+    ]
+    # items under `not` raise a flag by their absence: they are not named as raising it
+    assert [name for name, _ in item_tests(flag.when)] == ["a", "c", "d"]
+    assert describe(flag.when) == (
+        "all of (any of (a = 1; not (b = 1)); count of (c, d) with item ≥ 1 ≥ 2; scale total > 3)"
+    )

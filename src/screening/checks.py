@@ -11,23 +11,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from .definition import (
-    AllCondition,
-    AnyCondition,
-    ContextCondition,
-    CountCondition,
     Instrument,
     Item,
-    ItemCondition,
-    NotCondition,
     Scale,
-    ScaleCondition,
-    _Comparison,
     is_identifier,
     source_keys,
 )
 from .errors import Issue, PathPart
 from .facts import item_score_values, scale_is_integral, scale_range
-from .rules import predicate
+from .rules import KINDS, Ref, walk
 
 Path = tuple[PathPart, ...]
 
@@ -310,27 +302,22 @@ def _num(value: float) -> str:
 
 
 def walk_conditions(inst: Instrument) -> Iterator[tuple[Path, Any]]:
-    """Every condition in the definition with its path, nested ones included."""
-
-    def walk(path: Path, cond: Any) -> Iterator[tuple[Path, Any]]:
-        yield path, cond
-        if isinstance(cond, AnyCondition):
-            for i, sub in enumerate(cond.any):
-                yield from walk((*path, "any", i), sub)
-        elif isinstance(cond, AllCondition):
-            for i, sub in enumerate(cond.all):
-                yield from walk((*path, "all", i), sub)
-        elif isinstance(cond, NotCondition):
-            yield from walk((*path, "not"), cond.not_)
-
-    for index, item in enumerate(inst.items):
-        if item.ask_if is not None:
-            yield from walk(("items", index, "ask_if"), item.ask_if)
-    for index, flag in enumerate(inst.flags):
-        yield from walk(("flags", index, "when"), flag.when)
-    for name, cls in inst.classifications.items():
-        for index, rule in enumerate(cls.rules):
-            yield from walk(("classifications", name, "rules", index, "when"), rule.when)
+    """Every condition in the definition with its path, nested ones included (whatever their
+    kind: the walk asks each kind for its sub-conditions)."""
+    roots: list[tuple[Path, Any]] = [
+        (("items", index, "ask_if"), item.ask_if)
+        for index, item in enumerate(inst.items)
+        if item.ask_if is not None
+    ]
+    roots += [(("flags", index, "when"), flag.when) for index, flag in enumerate(inst.flags)]
+    roots += [
+        (("classifications", name, "rules", index, "when"), rule.when)
+        for name, cls in inst.classifications.items()
+        for index, rule in enumerate(cls.rules)
+    ]
+    for root, cond in roots:
+        for key, node in walk(cond):
+            yield (*root, *key), node
 
 
 def _check_conditions(inst: Instrument) -> Iterator[Issue]:
@@ -351,83 +338,63 @@ def _check_conditions(inst: Instrument) -> Iterator[Issue]:
     order = {item.id: index for index, item in enumerate(inst.items)}
     for path, cond in walk_conditions(inst):
         asker = path[1] if path[0] == "items" else None
-        yield from _check_condition(inst, path, cond, order, asker)
+        for ref in KINDS[type(cond)].refs(cond):
+            yield from _check_ref(inst, path, ref, order, asker)
 
 
-def _check_condition(
-    inst: Instrument, path: Path, cond: Any, order: dict[str, int], asker: PathPart | None
+def _check_ref(
+    inst: Instrument, path: Path, ref: Ref, order: dict[str, int], asker: PathPart | None
 ) -> Iterator[Issue]:
-    if isinstance(cond, ItemCondition | CountCondition):
-        yield from _check_item_refs(inst, path, cond, order, asker)
-    elif isinstance(cond, ScaleCondition):
-        if cond.scale not in inst.scales:
+    """What one condition reads must exist (and, for skip logic, come before the item)."""
+    at: Path = (*path, ref.key)
+    if ref.kind == "item":
+        if ref.name not in order:
             yield Issue(
-                "unknown_scale",
-                f"condition names scale '{cond.scale}', which is not defined "
-                f"(defined: {', '.join(inst.scales)})",
-                (*path, "scale"),
+                "unknown_item", f"condition names item '{ref.name}', which is not defined", at
             )
-        elif asker is not None:
-            yield Issue("ask_if_scale", "skip logic may not depend on a scale", (*path, "scale"))
-    elif isinstance(cond, ContextCondition):
-        yield from _check_context_ref(inst, path, cond)
-
-
-def _check_item_refs(
-    inst: Instrument,
-    path: Path,
-    cond: ItemCondition | CountCondition,
-    order: dict[str, int],
-    asker: PathPart | None,
-) -> Iterator[Issue]:
-    comparison: _Comparison
-    if isinstance(cond, ItemCondition):
-        targets, key, comparison = [cond.item], "item", cond
-    else:
-        targets, key, comparison = cond.count.items, "count", cond.count
-    test = predicate(comparison)
-    for target in targets:
-        if target not in order:
-            yield Issue(
-                "unknown_item",
-                f"condition names item '{target}', which is not defined",
-                (*path, key),
-            )
-            continue
-        if isinstance(asker, int) and order[target] >= asker:
+            return
+        if isinstance(asker, int) and order[ref.name] >= asker:
             yield Issue(
                 "ask_if_order",
-                f"skip logic may only look at earlier items; '{target}' does not come "
+                f"skip logic may only look at earlier items; '{ref.name}' does not come "
                 f"before '{inst.items[asker].id}'",
-                (*path, key),
+                at,
             )
-        possible = item_score_values(inst, target)
-        if possible and not any(test(v) for v in possible):
+        possible = item_score_values(inst, ref.name)
+        if ref.test is not None and possible and not any(ref.test(v) for v in possible):
             yield Issue(
                 "condition_never_holds",
-                f"item '{target}' scores {', '.join(map(str, possible))}; "
-                f"'{comparison.op} {comparison.operand}' never holds",
-                (*path, key),
+                f"item '{ref.name}' scores {', '.join(map(str, possible))}; "
+                f"'{ref.shown}' never holds",
+                at,
             )
-
-
-def _check_context_ref(inst: Instrument, path: Path, cond: ContextCondition) -> Iterator[Issue]:
-    var = inst.context.get(cond.context)
-    if var is None:
-        yield Issue(
-            "unknown_context",
-            f"condition names context variable '{cond.context}', which is not declared "
-            "under context",
-            (*path, "context"),
-        )
-        return
-    for value in [cond.eq, cond.ne, *(cond.in_ or [])]:
-        if value is not None and value not in var.values:
+    elif ref.kind == "scale":
+        if ref.name not in inst.scales:
             yield Issue(
-                "unknown_context_value",
-                f"context '{cond.context}' takes {', '.join(var.values)} (got '{value}')",
-                path,
+                "unknown_scale",
+                f"condition names scale '{ref.name}', which is not defined "
+                f"(defined: {', '.join(inst.scales)})",
+                at,
             )
+        elif asker is not None:
+            yield Issue("ask_if_scale", "skip logic may not depend on a scale", at)
+    else:
+        var = inst.context.get(ref.name)
+        if var is None:
+            yield Issue(
+                "unknown_context",
+                f"condition names context variable '{ref.name}', which is not declared "
+                "under context",
+                at,
+            )
+            return
+        for value in ref.values:
+            if value not in var.values:
+                yield Issue(
+                    "unknown_context_value",
+                    f"context '{ref.name}' takes {', '.join(var.values)} (got '{value}')",
+                    path,
+                )
 
 
 def _check_change(inst: Instrument) -> Iterator[Issue]:

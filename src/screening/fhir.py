@@ -27,18 +27,15 @@ from typing import Any, NamedTuple
 
 from .definition import (
     LOINC_PATTERN,
-    AllCondition,
-    AnyCondition,
     Instrument,
     Item,
-    ItemCondition,
     Option,
     Scale,
 )
 from .errors import Issue, PathPart, ResponseError, format_path
 from .loading import load_instrument
 from .results import FlagResult, ScaleResult, ScoreResult
-from .rules import describe, predicate
+from .rules import AnswerSets, answers_of, describe
 from .scoring import OnError, check_on_error, plan_for, score
 
 Json = dict[str, Any]
@@ -98,15 +95,6 @@ def _answer_coding(inst: Instrument, item: Item, option: Option) -> Json:
         return {"system": LOINC, "code": option.code, "display": option.label}
     code = f"{inst.id}.{item.id}.{option.value}"
     return {"system": ANSWER_SYSTEM, "code": code, "display": option.label}
-
-
-def _matching_values(inst: Instrument, cond: ItemCondition) -> list[int] | None:
-    """The option values of the item `cond` reads for which it holds (it compares scores)."""
-    item = next((i for i in inst.items if i.id == cond.item), None)
-    if item is None:
-        return None
-    test = predicate(cond)
-    return [value for value, s in inst.item_scores(item).items() if test(s)]
 
 
 def _number(value: float) -> int | float:
@@ -1099,38 +1087,31 @@ def _enable_when(inst: Instrument, cond: Any) -> tuple[list[Json], str | None] |
     """enableWhen and enableBehavior for a skip condition, or None when enableWhen cannot say
     it: an item comparison (as the equalities its options meet), a disjunction of them (any),
     or a conjunction of single equalities (all)."""
-    if isinstance(cond, ItemCondition):
-        equalities = _equalities(inst, cond)
-        if equalities is None:
-            return None
+    answers = answers_of(inst, cond)
+    return None if answers is None else _enable(inst, answers)
+
+
+def _enable(inst: Instrument, answers: AnswerSets) -> tuple[list[Json], str | None] | None:
+    if answers.join == "item":
+        equalities = _equalities(inst, answers)
         return equalities, ("any" if len(equalities) > 1 else None)
-    if isinstance(cond, AnyCondition):
-        parts = [_enable_when(inst, c) for c in cond.any]
-        if any(p is None or p[1] == "all" for p in parts):
-            return None
-        found = [e for p in parts if p is not None for e in p[0]]
-        return found, ("any" if len(found) > 1 else None)
-    if isinstance(cond, AllCondition):
-        parts = [_enable_when(inst, c) for c in cond.all]
-        if any(p is None or p[1] == "any" for p in parts):
-            return None
-        found = [e for p in parts if p is not None for e in p[0]]
-        return found, ("all" if len(found) > 1 else None)
-    return None
+    parts = [_enable(inst, p) for p in answers.parts]
+    other = "all" if answers.join == "any" else "any"
+    if any(p is None or p[1] == other for p in parts):
+        return None  # one enableBehavior for the whole list: no mixing of and/or
+    found = [e for p in parts if p is not None for e in p[0]]
+    return found, (answers.join if len(found) > 1 else None)
 
 
-def _equalities(inst: Instrument, cond: ItemCondition) -> list[Json] | None:
-    values = _matching_values(inst, cond)
-    if not values:
-        return None  # holds for no answer: enableWhen cannot say "never"
-    item = next(i for i in inst.items if i.id == cond.item)
-    options = inst.item_options(item)
-    if len(values) == len(options):
+def _equalities(inst: Instrument, answers: AnswerSets) -> list[Json]:
+    item = inst.item_by_id(answers.item)
+    assert item is not None  # answers_of names existing items only
+    if answers.every:
         return [{"question": item.id, "operator": "exists", "answerBoolean": True}]
     return [
         {"question": item.id, "operator": "=", "answerCoding": _bare(_answer_coding(inst, item, o))}
-        for o in options
-        if o.value in values
+        for o in inst.item_options(item)
+        if o.value in answers.values
     ]
 
 

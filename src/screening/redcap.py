@@ -12,9 +12,9 @@ import csv
 import io
 from typing import Any
 
-from .definition import AllCondition, AnyCondition, Instrument, Item, ItemCondition, Scale
+from .definition import Instrument, Item, Scale
 from .loading import load_instrument
-from .rules import describe, predicate
+from .rules import AnswerSets, answers_of, describe
 
 REDCAP_COLUMNS: tuple[str, ...] = (
     "Variable / Field Name",
@@ -77,33 +77,22 @@ def _choices(inst: Instrument, item: Item) -> str:
 
 
 def _branching(inst: Instrument, cond: Any) -> str | None:
-    """REDCap branching logic for a skip condition, or None where it cannot be said: item
-    comparisons (as the option values they hold for) joined by any/all at any depth."""
-    if isinstance(cond, ItemCondition):
-        return _item_branching(inst, cond)
-    if isinstance(cond, AnyCondition | AllCondition):
-        children = cond.any if isinstance(cond, AnyCondition) else cond.all
-        parts = [_branching(inst, c) for c in children]
-        if any(p is None for p in parts):
-            return None
-        joiner = " or " if isinstance(cond, AnyCondition) else " and "
-        return parts[0] if len(parts) == 1 else "(" + joiner.join(p for p in parts if p) + ")"
-    return None  # a count, scale, context or negated condition
+    """REDCap branching logic for a skip condition, or None where it cannot be said: the
+    answers it accepts (`[item] = 'v'`, REDCap stores option values) joined by and/or at any
+    depth."""
+    answers = answers_of(inst, cond)
+    return None if answers is None else _logic(answers)
 
 
-def _item_branching(inst: Instrument, cond: ItemCondition) -> str | None:
-    item = next((i for i in inst.items if i.id == cond.item), None)
-    if item is None:
-        return None
-    test = predicate(cond)  # conditions compare scores; REDCap stores option values
-    scores = inst.item_scores(item)
-    values = [v for v, s in scores.items() if test(s)]
-    if not values:
-        return None  # holds for no answer
-    if len(values) == len(scores):
-        return f"[{item.id}] <> ''"
-    parts = [f"[{item.id}] = '{v}'" for v in values]
-    return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+def _logic(answers: AnswerSets) -> str:
+    if answers.join == "item":
+        if answers.every:
+            return f"[{answers.item}] <> ''"
+        parts = [f"[{answers.item}] = '{v}'" for v in answers.values]
+        return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+    shown = [_logic(p) for p in answers.parts]
+    joiner = " or " if answers.join == "any" else " and "
+    return shown[0] if len(shown) == 1 else "(" + joiner.join(shown) + ")"
 
 
 def _item_row(inst: Instrument, item: Item, first: bool) -> Row:

@@ -4,14 +4,18 @@ Logic is three-valued (Kleene): a comparison on a missing item, an unscored scal
 context variable is *unknown* (None), so a rule that might hold is never silently taken as
 false. A skipped item (skip logic) is not unknown: every comparison on it is false.
 
-Each kind of condition is one entry in `_COMPILERS`; adding a kind touches this module only.
+Each kind of condition is one row of `KINDS` answering every question the library asks of it:
+its sub-conditions, what it reads, its words, its scalar and vectorized evaluation, whether its
+items can raise a flag, and the answers it accepts (for FHIR enableWhen and REDCap branching).
+Walks are generic; a test requires a row for every condition model, so adding a kind touches this
+module (and its model) only.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .definition import (
     AllCondition,
@@ -23,6 +27,9 @@ from .definition import (
     ScaleCondition,
     _Comparison,
 )
+
+if TYPE_CHECKING:
+    from .definition import Instrument
 
 Truth = bool | None
 
@@ -173,7 +180,7 @@ def _not(cond: NotCondition) -> Evaluator:
 
 def compile_condition(cond: Any) -> Evaluator:
     """A condition model → a function of an `Env` giving True, False or None (unknown)."""
-    return _KINDS[type(cond)][0](cond)
+    return KINDS[type(cond)].row(cond)
 
 
 # --- vectorized: the same semantics over columns ------------------------------------------------
@@ -317,54 +324,208 @@ def _not_vec(cond: NotCondition) -> VEvaluator:
 
 def compile_vector(cond: Any) -> VEvaluator:
     """A condition model → a function of a `VEnv` giving (definitely true, unknown) arrays."""
-    return _KINDS[type(cond)][1](cond)
+    return KINDS[type(cond)].vector(cond)
 
 
-# Each kind of condition: its scalar and its vectorized evaluation, side by side.
-_KINDS: dict[type[Any], tuple[Callable[[Any], Evaluator], Callable[[Any], VEvaluator]]] = {
-    ItemCondition: (_item, _item_vec),
-    ScaleCondition: (_scale, _scale_vec),
-    ContextCondition: (_context, _context_vec),
-    CountCondition: (_count, _count_vec),
-    AnyCondition: (_any, _any_vec),
-    AllCondition: (_all, _all_vec),
-    NotCondition: (_not, _not_vec),
+# --- one row per kind ----------------------------------------------------------------------------
+
+PathKey = tuple[str | int, ...]
+
+
+class Ref(NamedTuple):
+    """Something a condition reads itself (not through a sub-condition)."""
+
+    kind: Literal["item", "scale", "context"]
+    name: str
+    key: str
+    """The condition's key that names it, where a problem with it is reported."""
+    test: Callable[[Any], bool] | None = None
+    """For an item: the comparison its score is tested with (a flag names the items it holds
+    for; the checker refuses one that no score meets)."""
+    shown: str = ""
+    """That comparison in words: `gte 2`."""
+    values: tuple[str, ...] = ()
+    """For a context variable: the values it is compared with."""
+
+
+class AnswerSets(NamedTuple):
+    """A condition as the answers it accepts: an item answered with one of `values` (`every`:
+    with any answer at all), or parts joined by any/all. What FHIR enableWhen and REDCap
+    branching can say, each in its own syntax."""
+
+    join: Literal["item", "any", "all"]
+    item: str = ""
+    values: tuple[int, ...] = ()
+    every: bool = False
+    parts: tuple[AnswerSets, ...] = ()
+
+
+class Kind(NamedTuple):
+    """Everything the library asks of one kind of condition."""
+
+    children: Callable[[Any], tuple[tuple[PathKey, Any], ...]]
+    """Sub-conditions, each with its key path under the condition (`("any", 0)`)."""
+    refs: Callable[[Any], tuple[Ref, ...]]
+    describe: Callable[[Any], str]
+    row: Callable[[Any], Evaluator]
+    vector: Callable[[Any], VEvaluator]
+    raising: bool
+    """Whether the items of its sub-conditions raise a flag by holding (false under `not`:
+    they raise it by their absence)."""
+    answers: Callable[[Instrument, Any], AnswerSets | None]
+    """The answers it accepts, or None where that cannot say it (a count, a scale, ...)."""
+
+
+def _none(_: Any) -> tuple[Any, ...]:
+    return ()
+
+
+def _no_answers(_inst: Instrument, _cond: Any) -> AnswerSets | None:
+    return None
+
+
+def _shown(cmp: _Comparison) -> str:
+    return f"{cmp.op} {cmp.operand}"
+
+
+def _item_answers(inst: Instrument, cond: ItemCondition) -> AnswerSets | None:
+    item = inst.item_by_id(cond.item)
+    if item is None:
+        return None
+    test = predicate(cond)  # conditions compare scores; forms record option values
+    scores = inst.item_scores(item)
+    values = tuple(v for v, s in scores.items() if test(s))
+    if not values:
+        return None  # holds for no answer: neither form can say "never"
+    return AnswerSets("item", cond.item, values, len(values) == len(scores))
+
+
+def _joined_answers(join: Literal["any", "all"]) -> Callable[[Instrument, Any], AnswerSets | None]:
+    def answers(inst: Instrument, cond: Any) -> AnswerSets | None:
+        parts = tuple(answers_of(inst, c) for c in getattr(cond, join))
+        if any(p is None for p in parts):
+            return None
+        return AnswerSets(join, parts=parts)  # type: ignore[arg-type]  # no None left
+
+    return answers
+
+
+def _describe_count(cond: CountCondition) -> str:
+    each = _describe_cmp("item", cond.count.op, cond.count.operand)
+    items = ", ".join(cond.count.items)
+    return _describe_cmp(f"count of ({items}) with {each}", cond.op, cond.operand)
+
+
+def _describe_context(cond: ContextCondition) -> str:
+    if cond.eq is not None:
+        return f"{cond.context} = {cond.eq}"
+    if cond.ne is not None:
+        return f"{cond.context} ≠ {cond.ne}"
+    return _describe_cmp(cond.context, "in", cond.in_ or [])
+
+
+KINDS: dict[type[Any], Kind] = {
+    ItemCondition: Kind(
+        children=_none,
+        refs=lambda c: (Ref("item", c.item, "item", predicate(c), _shown(c)),),
+        describe=lambda c: _describe_cmp(c.item, c.op, c.operand),
+        row=_item,
+        vector=_item_vec,
+        raising=True,
+        answers=_item_answers,
+    ),
+    ScaleCondition: Kind(
+        children=_none,
+        refs=lambda c: (Ref("scale", c.scale, "scale"),),
+        describe=lambda c: _describe_cmp(f"scale {c.scale}", c.op, c.operand),
+        row=_scale,
+        vector=_scale_vec,
+        raising=True,
+        answers=_no_answers,
+    ),
+    ContextCondition: Kind(
+        children=_none,
+        refs=lambda c: (
+            Ref(
+                "context",
+                c.context,
+                "context",
+                values=tuple(v for v in (c.eq, c.ne, *(c.in_ or [])) if v is not None),
+            ),
+        ),
+        describe=_describe_context,
+        row=_context,
+        vector=_context_vec,
+        raising=True,
+        answers=_no_answers,
+    ),
+    CountCondition: Kind(
+        children=_none,
+        refs=lambda c: tuple(
+            Ref("item", i, "count", predicate(c.count), _shown(c.count)) for i in c.count.items
+        ),
+        describe=_describe_count,
+        row=_count,
+        vector=_count_vec,
+        raising=True,
+        answers=_no_answers,
+    ),
+    AnyCondition: Kind(
+        children=lambda c: tuple((("any", i), sub) for i, sub in enumerate(c.any)),
+        refs=_none,
+        describe=lambda c: "any of (" + "; ".join(describe(s) for s in c.any) + ")",
+        row=_any,
+        vector=_any_vec,
+        raising=True,
+        answers=_joined_answers("any"),
+    ),
+    AllCondition: Kind(
+        children=lambda c: tuple((("all", i), sub) for i, sub in enumerate(c.all)),
+        refs=_none,
+        describe=lambda c: "all of (" + "; ".join(describe(s) for s in c.all) + ")",
+        row=_all,
+        vector=_all_vec,
+        raising=True,
+        answers=_joined_answers("all"),
+    ),
+    NotCondition: Kind(
+        children=lambda c: ((("not",), c.not_),),
+        refs=_none,
+        describe=lambda c: f"not ({describe(c.not_)})",
+        row=_not,
+        vector=_not_vec,
+        raising=False,  # items under `not` raise a flag by their absence, not their presence
+        answers=_no_answers,
+    ),
 }
 
 
-def item_tests(cond: Any) -> list[tuple[str, Callable[[Any], bool]]]:
-    """The item-level comparisons inside a condition, to name the items that raised a flag."""
-    if isinstance(cond, ItemCondition):
-        return [(cond.item, predicate(cond))]
-    if isinstance(cond, CountCondition):
-        test = predicate(cond.count)
-        return [(item, test) for item in cond.count.items]
-    children: list[Any] = []
-    if isinstance(cond, AnyCondition):
-        children = list(cond.any)
-    elif isinstance(cond, AllCondition):
-        children = list(cond.all)
-    elif isinstance(cond, NotCondition):
-        children = []  # items under `not` raise a flag by their absence, not their presence
-    return [t for child in children for t in item_tests(child)]
+def walk(cond: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, Any]]:
+    """The condition and every sub-condition, each with its key path, depth first."""
+    yield path, cond
+    for key, child in KINDS[type(cond)].children(cond):
+        yield from walk(child, (*path, *key))
 
 
 def referenced(cond: Any) -> Iterator[tuple[str, str]]:
     """(kind, name) of every item, scale and context variable a condition reads."""
-    if isinstance(cond, ItemCondition):
-        yield "item", cond.item
-    elif isinstance(cond, ScaleCondition):
-        yield "scale", cond.scale
-    elif isinstance(cond, ContextCondition):
-        yield "context", cond.context
-    elif isinstance(cond, CountCondition):
-        for item in cond.count.items:
-            yield "item", item
-    elif isinstance(cond, AnyCondition | AllCondition):
-        for child in cond.any if isinstance(cond, AnyCondition) else cond.all:
-            yield from referenced(child)
-    elif isinstance(cond, NotCondition):
-        yield from referenced(cond.not_)
+    for _, node in walk(cond):
+        for ref in KINDS[type(node)].refs(node):
+            yield ref.kind, ref.name
+
+
+def item_tests(cond: Any) -> list[tuple[str, Callable[[Any], bool]]]:
+    """The item-level comparisons inside a condition, to name the items that raised a flag."""
+    kind = KINDS[type(cond)]
+    own = [(ref.name, ref.test) for ref in kind.refs(cond) if ref.test is not None]
+    if not kind.raising:
+        return []
+    return own + [t for _, child in kind.children(cond) for t in item_tests(child)]
+
+
+def answers_of(inst: Instrument, cond: Any) -> AnswerSets | None:
+    """The answers a condition accepts, or None where answer sets cannot say it."""
+    return KINDS[type(cond)].answers(inst, cond)
 
 
 _SYMBOLS = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "in": "in"}
@@ -379,24 +540,4 @@ def _describe_cmp(subject: str, op: str, operand: Any) -> str:
 
 def describe(cond: Any) -> str:
     """A condition in words, for messages: `cssrs_2 = 1`, `any of (…)`."""
-    if isinstance(cond, ItemCondition):
-        return _describe_cmp(cond.item, cond.op, cond.operand)
-    if isinstance(cond, ScaleCondition):
-        return _describe_cmp(f"scale {cond.scale}", cond.op, cond.operand)
-    if isinstance(cond, ContextCondition):
-        if cond.eq is not None:
-            return f"{cond.context} = {cond.eq}"
-        if cond.ne is not None:
-            return f"{cond.context} ≠ {cond.ne}"
-        return _describe_cmp(cond.context, "in", cond.in_ or [])
-    if isinstance(cond, CountCondition):
-        each = _describe_cmp("item", cond.count.op, cond.count.operand)
-        items = ", ".join(cond.count.items)
-        return _describe_cmp(f"count of ({items}) with {each}", cond.op, cond.operand)
-    if isinstance(cond, AnyCondition):
-        return "any of (" + "; ".join(describe(c) for c in cond.any) + ")"
-    if isinstance(cond, AllCondition):
-        return "all of (" + "; ".join(describe(c) for c in cond.all) + ")"
-    if isinstance(cond, NotCondition):
-        return f"not ({describe(cond.not_)})"
-    raise TypeError(type(cond).__name__)
+    return KINDS[type(cond)].describe(cond)

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from screening.facts import scale_range
+from screening.steps import scale_range
 from screening.cli import instrument_schema
 from screening.definition import (
     ChangeSpec,

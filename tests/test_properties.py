@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import screening
-from screening.facts import scale_range
+from screening.steps import scale_range
 
 BUILTINS = screening.list_instruments()
 

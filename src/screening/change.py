@@ -33,10 +33,12 @@ import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from .facts import scale_is_integral, scale_range
 from .definition import ChangeSpec, ClinicalSignificance, Instrument, Range, ReliableChange
+from .facts import scale_is_integral
 from .loading import load_instrument
 from .results import ScoreResult
+from .steps import scale_range
+from .text import number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -325,7 +327,8 @@ def _change(rules: Rules, x1: float, x2: float) -> ChangeResult:
         else:
             missing.append(
                 Unavailable(
-                    "response", f"the baseline score is {_num(x1)}: a relative change is undefined"
+                    "response",
+                    f"the baseline score is {number(x1)}: a relative change is undefined",
                 )
             )
     case_before = _within(rules.caseness, x1)
@@ -426,25 +429,21 @@ def _read(value: ScoreResult | float, rules: Rules, which: str) -> float:
         if scaled is None or scaled.score is None:
             why = scaled.reason if scaled is not None else "not in the result"
             raise ValueError(f"{where} is unscored ({why})")
-        number: Any = scaled.score
+        given: Any = scaled.score
     else:
-        number = value
-    if isinstance(number, bool) or not isinstance(number, numbers.Real):
-        raise ValueError(f"{where} must be a number or a ScoreResult (got {number!r})")
-    x: float = int(number) if isinstance(number, numbers.Integral) else float(number)
+        given = value
+    if isinstance(given, bool) or not isinstance(given, numbers.Real):
+        raise ValueError(f"{where} must be a number or a ScoreResult (got {given!r})")
+    x: float = int(given) if isinstance(given, numbers.Integral) else float(given)
     if math.isnan(x):
         raise ValueError(f"{where} is missing (NaN)")
     if not rules.low - _EPS <= x <= rules.high + _EPS:
         raise ValueError(
-            f"{where} must be within {_num(rules.low)}-{_num(rules.high)} (got {_num(x)})"
+            f"{where} must be within {number(rules.low)}-{number(rules.high)} (got {number(x)})"
         )
     if rules.integral and x != round(x):
-        raise ValueError(f"{where} must be a whole number (got {_num(x)})")
+        raise ValueError(f"{where} must be a whole number (got {number(x)})")
     return x
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 # --- paired measures (NHS Talking Therapies) ------------------------------------------------------
@@ -541,7 +540,7 @@ _DUPLICATE = len(_REASONS) - 1
 
 def _reasons(rules: Rules) -> list[str]:
     """The exclusion reasons, in code order, worded for this scale."""
-    span = f"{_num(rules.low)}-{_num(rules.high)}"
+    span = f"{number(rules.low)}-{number(rules.high)}"
     return [r.format(range=span, scale=rules.scale) for r in _REASONS[1:]]
 
 

@@ -18,8 +18,10 @@ from .definition import (
     source_keys,
 )
 from .errors import Issue, PathPart
-from .facts import item_score_values, scale_is_integral, scale_range
+from .facts import item_score_values, scale_is_integral
 from .rules import KINDS, Ref, walk
+from .steps import scale_range
+from .text import number
 
 Path = tuple[PathPart, ...]
 
@@ -286,19 +288,16 @@ def _check_bands(inst: Instrument, name: str, scale: Scale) -> Iterator[Issue]:
         yield Issue(
             "bands_range",
             f"scale '{name}': bands start at {first.min} but the lowest possible score is "
-            f"{_num(lo)}",
+            f"{number(lo)}",
             (*path, 0, "min"),
         )
     if last.max != hi:
         yield Issue(
             "bands_range",
-            f"scale '{name}': bands end at {last.max} but the highest possible score is {_num(hi)}",
+            f"scale '{name}': bands end at {last.max} but the highest possible score is "
+            f"{number(hi)}",
             (*path, len(scale.bands) - 1, "max"),
         )
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def walk_conditions(inst: Instrument) -> Iterator[tuple[Path, Any]]:

@@ -37,6 +37,7 @@ from .loading import load_instrument
 from .results import FlagResult, ScaleResult, ScoreResult
 from .rules import AnswerSets, answers_of, describe
 from .scoring import OnError, check_on_error, plan_for, score
+from .steps import steps_of
 
 Json = dict[str, Any]
 
@@ -95,10 +96,6 @@ def _answer_coding(inst: Instrument, item: Item, option: Option) -> Json:
         return {"system": LOINC, "code": option.code, "display": option.label}
     code = f"{inst.id}.{item.id}.{option.value}"
     return {"system": ANSWER_SYSTEM, "code": code, "display": option.label}
-
-
-def _number(value: float) -> int | float:
-    return int(value) if float(value).is_integer() else value
 
 
 def _reference(value: Reference, what: str) -> Json:
@@ -1143,35 +1140,22 @@ def _question(inst: Instrument, item: Item) -> Json:
     return question
 
 
-def _calculated_expression(inst: Instrument, scale: Scale) -> str:
-    link_ids = " | ".join(f"'{i}'" for i in scale.items)
-    terms = [f"%resource.repeat(item).where(linkId in ({link_ids})).answer.value.weight().sum()"]
-    by_id = {item.id: item for item in inst.items}
-    for item_id in scale.items:
-        skipped = by_id[item_id].if_skipped
-        if skipped is not None:
-            answered = f"%resource.repeat(item).where(linkId = '{item_id}').answer.exists()"
-            terms.append(f"iif({answered}, 0, {skipped})")
-    expression = " + ".join(terms)
-    if scale.multiplier != 1:
-        expression = f"({expression}) * {_number(scale.multiplier)}"
-    return expression
-
-
 def _score_item(inst: Instrument, name: str, scale: Scale) -> Json:
     label = scale.label or f"{inst.abbreviation or inst.name} {name} score"
     integral = float(scale.multiplier).is_integer()
-    by_id = {item.id: item for item in inst.items}
+    steps = steps_of(inst, scale)
+    assert steps is not None  # every item resolves: checked on load
     skips = [
-        f"{i} counts {by_id[i].if_skipped} when unanswered"
-        for i in scale.items
-        if by_id[i].if_skipped is not None
+        f"{i} counts {s} when unanswered"
+        for i, s in zip(steps.sum.items, steps.sum.if_skipped, strict=True)
+        if s is not None
     ]
+    factor = steps.multiply.words()
     note = (
         "The sum of the answered items' weights"
-        + (f", times {_number(scale.multiplier)}" if scale.multiplier != 1 else "")
+        + (f", {factor}" if factor else "")
         + (f" ({'; '.join(skips)}, its score when skipped)" if skips else "")
-        + f". The missing-data rule ({scale.missing.describe()}) and the bands are not applied "
+        + f". The missing-data rule ({steps.missing.brief()}) and the bands are not applied "
         "here: score the response with screening for the result of record."
     )
     item: Json = {"linkId": f"{SCALE_LINK_PREFIX}{name}"}
@@ -1186,7 +1170,7 @@ def _score_item(inst: Instrument, name: str, scale: Scale) -> Json:
                     "valueExpression": {
                         "description": f"{label}: sum of the item weights",
                         "language": "text/fhirpath",
-                        "expression": _calculated_expression(inst, scale),
+                        "expression": steps.fhirpath(),
                     },
                 },
                 _design_note(note),

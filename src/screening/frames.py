@@ -75,7 +75,7 @@ class FramePlan:
     """A definition compiled for DataFrames (cached on the scalar plan)."""
 
     def __init__(self, plan: Plan) -> None:
-        from .facts import scale_range
+        from .steps import scale_range
 
         self.plan = plan
         self.tables = tuple(_item_table(item) for item in plan.items)
@@ -120,10 +120,9 @@ class FramePlan:
                     "Int64",
                 )
                 self.score_dtypes[scale.name] = fits
-                if scale.band_mins and hi - lo <= 100_000:
-                    scores = np.arange(lo, hi + 1)
-                    edges = np.asarray(scale.band_mins)
-                    codes = np.searchsorted(edges, scores, side="right") - 1
+                bands = scale.steps.bands
+                if bands is not None and hi - lo <= 100_000:
+                    codes = bands.array(np.arange(lo, hi + 1))
                     self.bands[scale.name] = _Bands(lo, codes.astype(np.int16))
         self.prorating = {s.name for s in plan.scales if s.max_missing > 0}
 
@@ -440,8 +439,7 @@ def _scale_columns(
                 raise RuntimeError(f"scale {scale.name!r}: a score lies outside its range")
             codes = bands.codes[position]
         else:  # a range too wide for a table
-            edges = np.asarray(scale.band_mins)
-            codes = (np.searchsorted(edges, final, side="right") - 1).astype(np.int16)
+            codes = scale.steps.bands.array(final).astype(np.int16)
         if not everywhere:
             codes[invalid] = -1
         out[f"{scale.name}_band"] = pd.Categorical.from_codes(
@@ -506,7 +504,8 @@ def _score_scale(
     raw = cols[0].scores.astype(sum_dtype)  # wide enough for the scale's reachable range
     for col in cols[1:]:
         raw += col.scores  # unknown items score 0 here
-    final = raw * scale.multiplier if scale.multiplier != 1 else raw
+    steps = scale.steps
+    final = steps.multiply.array(raw)
     if all(c.complete for c in cols) and not any(i in skipped for i in scale.items):
         answered = np.full(n, len(cols), dtype=np.int16)
         return _ScaleArrays(final, const.true, answered, np.zeros(n, dtype=np.int16), None, None)
@@ -543,14 +542,15 @@ def _score_scale(
         part_counted = counted[rows].astype(np.int64)
         part_total = part_counted + missing[rows]
         unrounded = np.zeros(n, dtype=np.float64)
-        unrounded[rows] = part_raw * part_total / part_counted * scale.multiplier
-        if scale.round_half_up:
-            part = (2 * part_raw * part_total + part_counted) // (2 * part_counted)
+        unrounded[rows] = steps.multiply.array(
+            steps.missing.unrounded(part_raw, part_total, part_counted)
+        )
+        part = steps.multiply.array(steps.missing.array(part_raw, part_total, part_counted))
+        if steps.missing.half_up:
             final = final.copy() if final is raw else final
-            final[rows] = part * scale.multiplier
         else:
             final = final.astype(np.float64)
-            final[rows] = part_raw * part_total / part_counted * scale.multiplier
+        final[rows] = part
     return _ScaleArrays(
         final, valid, answered.astype(np.int16), missing.astype(np.int16), prorated, unrounded
     )

@@ -15,6 +15,7 @@ from typing import Any
 from .definition import Instrument, Item, Scale
 from .loading import load_instrument
 from .rules import AnswerSets, answers_of, describe
+from .steps import steps_of
 
 REDCAP_COLUMNS: tuple[str, ...] = (
     "Variable / Field Name",
@@ -118,31 +119,19 @@ def _item_row(inst: Instrument, item: Item, first: bool) -> Row:
     return _row(**fields)
 
 
-def _term(inst: Instrument, item: Item) -> str:
-    """An item's score in a REDCap calculation."""
-    term = f"[{item.id}]"
-    if item.reverse:
-        values = [o.value for o in inst.item_options(item)]
-        term = f"({min(values) + max(values)}-[{item.id}])"
-    if item.if_skipped is not None and item.ask_if is not None:
-        shown = _branching(inst, item.ask_if)
-        if shown is not None:
-            term = f"if({shown}, {term}, {item.if_skipped})"
-    return term
-
-
-def _multiplier(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(value)
-
-
 def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
+    steps = steps_of(inst, scale)
+    assert steps is not None  # every item resolves: checked on load
     by_id = {item.id: item for item in inst.items}
-    items = [by_id[i] for i in scale.items]
-    calc = "sum(" + ", ".join(_term(inst, item) for item in items) + ")"
-    if scale.multiplier != 1:
-        calc += f"*{_multiplier(scale.multiplier)}"
-    skipped = [i.id for i in items if i.if_skipped is not None]
-    reversed_ = any(i.reverse for i in items)
+    shown = [
+        _branching(inst, ask_if) if (ask_if := by_id[i].ask_if) is not None else None
+        for i in scale.items
+    ]
+    calc = steps.redcap(shown)
+    skipped = [
+        i for i, s in zip(steps.sum.items, steps.sum.if_skipped, strict=True) if s is not None
+    ]
+    reversed_ = any(flip is not None for flip in steps.sum.reversed_)
     note = (
         "Calculated by REDCap"
         + (
@@ -152,7 +141,7 @@ def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
         )
         + (f"; {', '.join(skipped)} count their score when skipped" if skipped else "")
         + ". REDCap's sum() ignores blank fields, so a missing item lowers this total: the "
-        f"instrument's missing-data rule ({scale.missing.describe()}) and its bands are not "
+        f"instrument's missing-data rule ({steps.missing.brief()}) and its bands are not "
         "applied by REDCap. Score the exported data with screening for the result of record."
     )
     label = scale.label or f"{inst.abbreviation or inst.name} {name} score"

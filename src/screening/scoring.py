@@ -16,6 +16,7 @@ from typing import Any, Literal, NamedTuple, SupportsInt, cast
 
 from ._version import __version__
 from .facts import scale_is_integral
+from .steps import ScaleSteps, steps_of
 from .definition import Instrument
 from .errors import Issue, ResponseError
 from .loading import content_hash, load_instrument, looks_like_id
@@ -49,6 +50,8 @@ class ScalePlan(NamedTuple):
     band_mins: tuple[int, ...]
     band_labels: tuple[str, ...]
     primary: bool
+    steps: ScaleSteps
+    """The scale's steps; the fields above are theirs, fused for the fast path."""
 
 
 class FlagPlan(NamedTuple):
@@ -81,7 +84,7 @@ class Plan:
         self.instrument = inst
         self.items = tuple(_item_plan(inst, i) for i in range(len(inst.items)))
         self.item_ids = frozenset(p.id for p in self.items)
-        self.scales = tuple(_scale_plan(name, s) for name, s in inst.scales.items())
+        self.scales = tuple(_scale_plan(inst, name, s) for name, s in inst.scales.items())
         self.flags = tuple(
             FlagPlan(
                 f.id,
@@ -138,7 +141,9 @@ def _item_plan(inst: Instrument, index: int) -> ItemPlan:
     )
 
 
-def _scale_plan(name: str, scale: Any) -> ScalePlan:
+def _scale_plan(inst: Instrument, name: str, scale: Any) -> ScalePlan:
+    steps = steps_of(inst, scale)
+    assert steps is not None  # every item resolves: checked on load
     return ScalePlan(
         name,
         tuple(scale.items),
@@ -150,6 +155,7 @@ def _scale_plan(name: str, scale: Any) -> ScalePlan:
         tuple(b.min for b in scale.bands),
         tuple(b.label for b in scale.bands),
         scale.role == "primary",
+        steps,
     )
 
 
@@ -502,13 +508,9 @@ def _score_scale(
     value: int | float = raw
     if prorated:
         total = counted + missing
-        unrounded = raw * total / counted * scale.multiplier
-        if scale.round_half_up:
-            # exact half-up on the rational raw*total/counted, free of float error
-            value = (2 * raw * total + counted) // (2 * counted)
-        else:
-            value = raw * total / counted
-    final = value * scale.multiplier
+        unrounded = scale.steps.multiply.row(scale.steps.missing.unrounded(raw, total, counted))
+        value = scale.steps.missing.row(raw, total, counted)
+    final = scale.steps.multiply.row(value)
     if scale.integral:
         final = int(final)
     band = _band(scale, final) if scale.band_mins else None

@@ -1,0 +1,515 @@
+"""FHIR R4 out: Observations, a RiskAssessment, a Bundle and a Questionnaire (see
+`screening.fhir`)."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, NamedTuple
+
+from .definition import (
+    Instrument,
+    Item,
+    Scale,
+)
+from .fhir_common import (
+    _NOT_A_DIAGNOSIS,
+    _SURVEY,
+    CALCULATED_EXPRESSION,
+    DATA_ABSENT_REASON,
+    DESIGN_NOTE,
+    ITEM_WEIGHT,
+    LOINC,
+    QUESTIONNAIRE_BASE,
+    SCALE_LINK_PREFIX,
+    SCORE_SYSTEM,
+    UCUM,
+    DateTimeLike,
+    Json,
+    Reference,
+    _answer_coding,
+    _check_result,
+    _datetime,
+    _instrument,
+    _loinc,
+    _reference,
+)
+from .results import FlagResult, ScaleResult, ScoreResult
+from .rules import AnswerSets, answers_of, describe
+from .steps import steps_of
+
+# --- Observations, RiskAssessment, Bundle out -------------------------------------------------
+
+
+def _scale_code(inst: Instrument, name: str, scale: Scale) -> Json:
+    label = scale.label or f"{inst.abbreviation or inst.name} {name} score"
+    loinc = _loinc(scale.codes)
+    if loinc is not None:
+        coding = {"system": LOINC, "code": loinc}
+    else:
+        coding = {"system": SCORE_SYSTEM, "code": f"{inst.id}.{name}", "display": label}
+    return {"coding": [coding], "text": label}
+
+
+def _value(score_value: int | float) -> Json:
+    if isinstance(score_value, int) or float(score_value).is_integer():
+        return {"valueInteger": int(score_value)}
+    return {
+        "valueQuantity": {
+            "value": score_value,
+            "unit": "{score}",
+            "system": UCUM,
+            "code": "{score}",
+        }
+    }
+
+
+def _absent_reason(scaled: ScaleResult) -> Json:
+    # The scorer leaves `raw` unset only when an item's answer was invalid.
+    if scaled.raw is None:
+        code, display = "error", "Error"
+    elif scaled.answered == 0 and scaled.missing == 0:
+        code, display = "not-applicable", "Not Applicable"
+    else:
+        code, display = "unknown", "Unknown"
+    return {"coding": [{"system": DATA_ABSENT_REASON, "code": code, "display": display}]}
+
+
+class _Links(NamedTuple):
+    """The elements every resource of one result shares."""
+
+    subject: Json | None
+    time: str | None
+    source: Json | None
+    """The QuestionnaireResponse the result came from."""
+
+
+def _links(
+    subject: Reference | None,
+    when: DateTimeLike | None,
+    questionnaire_response: Reference | None,
+) -> _Links:
+    return _Links(
+        _reference(subject, "subject") if subject is not None else None,
+        _datetime(when, "effective") if when is not None else None,
+        _reference(questionnaire_response, "questionnaire_response")
+        if questionnaire_response is not None
+        else None,
+    )
+
+
+def _head(links: _Links, time_key: str) -> Json:
+    head: Json = {}
+    if links.subject is not None:
+        head["subject"] = links.subject
+    if links.time is not None:
+        head[time_key] = links.time
+    return head
+
+
+def _method(inst: Instrument, result: ScoreResult) -> Json:
+    p = result.provenance
+    return {
+        "text": f"{inst.name}, scored by screening {p.library_version} from definition "
+        f"{p.instrument} {p.definition_version} ({p.definition_hash})"
+    }
+
+
+def _observation(inst: Instrument, result: ScoreResult, name: str, links: _Links) -> Json:
+    scaled = result.scales[name]
+    obs: Json = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [copy.deepcopy(_SURVEY)],
+        "code": _scale_code(inst, name, inst.scales[name]),
+        **_head(links, "effectiveDateTime"),
+    }
+    notes: list[str] = []
+    if scaled.score is None:
+        obs["dataAbsentReason"] = _absent_reason(scaled)
+        notes.append(f"Not scored: {scaled.reason}.")
+    else:
+        obs.update(_value(scaled.score))
+        if scaled.band is not None:
+            obs["interpretation"] = [{"text": scaled.band}]
+        if scaled.prorated:
+            total = scaled.answered + scaled.missing
+            notes.append(
+                f"Prorated from {scaled.answered} of {total} items answered "
+                f"(unrounded {scaled.unrounded:g}), as the instrument's missing-data rule says."
+            )
+    if not result.valid and scaled.score is not None:
+        notes.append(
+            "The response is not valid (" + "; ".join(result.reasons) + "); this score comes "
+            "from the items of this scale, which are."
+        )
+    if notes:
+        obs["note"] = [{"text": n} for n in notes]
+    obs["method"] = _method(inst, result)
+    if links.source is not None:
+        obs["derivedFrom"] = [links.source]
+    return obs
+
+
+def to_observations(
+    instrument: Instrument | str,
+    result: ScoreResult,
+    *,
+    subject: Reference | None = None,
+    effective: DateTimeLike | None = None,
+    questionnaire_response: Reference | None = None,
+    include_unscored: bool = True,
+) -> list[Json]:
+    """One FHIR R4 Observation per scale of a result (status final, category survey).
+
+    `code` is the scale's LOINC code, else `SCORE_SYSTEM` `<instrument>.<scale>`; the score is
+    `valueInteger` when whole, else `valueQuantity` in `{score}`; the band is the
+    interpretation's text (there is no standard code set for bands). A prorated score says so in
+    a note. An unscored scale is emitted, not dropped, so the gap is visible: no value, a
+    `dataAbsentReason` (error: an invalid answer; not-applicable: every item skipped; unknown:
+    too many missing) and a note with the reason; `include_unscored=False` leaves it out.
+    `subject` and `questionnaire_response` (derivedFrom) are references ("Patient/1", a
+    Reference dict, or the resource itself, which has an id); `effective` a datetime with a time
+    zone, a date, or a FHIR dateTime string.
+    """
+    inst = _instrument(instrument)
+    _check_result(inst, result)
+    links = _links(subject, effective, questionnaire_response)
+    return [
+        _observation(inst, result, name, links)
+        for name, scaled in result.scales.items()
+        if include_unscored or scaled.score is not None
+    ]
+
+
+def _risk_names(inst: Instrument, risk_classifications: Collection[str] | None) -> list[str]:
+    names = list(
+        [name for name, cls in inst.classifications.items() if cls.risk]
+        if risk_classifications is None
+        else risk_classifications
+    )
+    unknown = [n for n in names if n not in inst.classifications]
+    if unknown:
+        known = ", ".join(inst.classifications) or "none"
+        raise ValueError(
+            f"{inst.id} has no classification {', '.join(unknown)} (classifications: {known})"
+        )
+    return names
+
+
+def _level_prediction(inst: Instrument, name: str, level: str | None) -> Json:
+    cls = inst.classifications[name]
+    prediction: Json = {"outcome": {"text": inst.construct_}}
+    if level is None:
+        prediction["rationale"] = (
+            f"{cls.label or name}: undetermined, an answer or context it needs is missing "
+            "or invalid"
+        )
+        return prediction
+    prediction["qualitativeRisk"] = {"text": level}
+    note = next((r.note for r in cls.rules if r.label == level), None)
+    prediction["rationale"] = f"{cls.label or name}: {level}" + (f"; {note}" if note else "")
+    return prediction
+
+
+def _unknown(flag: FlagResult) -> str:
+    """Why an undetermined flag is undetermined."""
+    if not flag.items:
+        return "an answer or context it reads is missing or invalid"
+    return f"item(s) {', '.join(flag.items)} not answered or invalid"
+
+
+def to_risk_assessment(
+    instrument: Instrument | str,
+    result: ScoreResult,
+    *,
+    subject: Reference | None,
+    occurrence: DateTimeLike | None = None,
+    questionnaire_response: Reference | None = None,
+    risk_classifications: Collection[str] | None = None,
+) -> Json | None:
+    """A FHIR R4 RiskAssessment of a result's risk flags (raised or undetermined) and
+    risk-level classifications, or None when the result has none of them.
+
+    Status final; `basis` → the QuestionnaireResponse when given. A prediction per risk-level
+    classification (`qualitativeRisk` text = the level, outcome = the instrument's construct;
+    an undetermined level has no qualitativeRisk and says why), per raised flag
+    (qualitativeRisk text = its severity) and per undetermined flag (no qualitativeRisk; the
+    rationale names the items without a valid answer), so a flag that could not be decided is
+    stated, never left out; a note per flag, one with the result's invalidity reasons if any,
+    and one that a screening result is not a diagnosis. `risk_classifications` names the
+    classifications that are risk levels (default: those the definition marks `risk: true`,
+    e.g. the C-SSRS triage). A RiskAssessment needs a subject: ValueError without one when
+    there is anything to assess.
+    """
+    inst = _instrument(instrument)
+    _check_result(inst, result)
+    levels = [
+        (name, result.classifications[name])
+        for name in _risk_names(inst, risk_classifications)
+        if name in result.classifications
+    ]
+    if not result.flags and not result.undetermined_flags and not levels:
+        return None
+    if subject is None:
+        raise ValueError("a RiskAssessment needs a subject (e.g. subject='Patient/123')")
+    links = _links(subject, occurrence, questionnaire_response)
+    predictions = [_level_prediction(inst, n, level) for n, level in levels]
+    predictions += [
+        {
+            "outcome": {"text": flag.id.replace("_", " ")},
+            "qualitativeRisk": {"text": flag.severity},
+            "rationale": flag.message,
+        }
+        for flag in result.flags
+    ]
+    predictions += [
+        {
+            "outcome": {"text": flag.id.replace("_", " ")},
+            "rationale": f"{flag.id}: undetermined, {_unknown(flag)}; {flag.message}",
+        }
+        for flag in result.undetermined_flags
+    ]
+    notes = [f"{flag.id} ({flag.severity}): {flag.message}" for flag in result.flags]
+    notes += [
+        f"{flag.id} ({flag.severity}): undetermined, neither raised nor ruled out: "
+        f"{_unknown(flag)}."
+        for flag in result.undetermined_flags
+    ]
+    if not result.valid:
+        notes.append("The result is not valid: " + "; ".join(result.reasons))
+    notes.append(_NOT_A_DIAGNOSIS)
+    code: Json = {"text": f"{inst.abbreviation or inst.name} risk assessment"}
+    coded = [inst.classifications[n].codes for n, _ in levels]
+    loinc = [c.loinc for c in coded if c is not None and c.loinc is not None]
+    if len(loinc) == 1:  # the risk level's own LOINC code, e.g. C-SSRS "Suicide risk level"
+        code["coding"] = [{"system": LOINC, "code": loinc[0]}]
+    resource: Json = {
+        "resourceType": "RiskAssessment",
+        "status": "final",
+        "method": _method(inst, result),
+        "code": code,
+        **_head(links, "occurrenceDateTime"),
+    }
+    if links.source is not None:
+        resource["basis"] = [links.source]
+    resource["prediction"] = predictions
+    resource["note"] = [{"text": n} for n in notes]
+    return resource
+
+
+def to_bundle(resources: Iterable[Mapping[str, Any]]) -> Json:
+    """A FHIR R4 Bundle of type collection holding the given resources, in order."""
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": dict(r)} for r in resources],
+    }
+
+
+def result_bundle(
+    instrument: Instrument | str,
+    result: ScoreResult,
+    *,
+    subject: Reference | None = None,
+    effective: DateTimeLike | None = None,
+    questionnaire_response: Reference | None = None,
+    include_unscored: bool = True,
+    risk_classifications: Collection[str] | None = None,
+) -> Json:
+    """A collection Bundle of a result's Observations (`to_observations`) and, when it has risk
+    flags (raised or undetermined) or a risk level, its RiskAssessment (`to_risk_assessment`,
+    which then needs `subject`)."""
+    resources = to_observations(
+        instrument,
+        result,
+        subject=subject,
+        effective=effective,
+        questionnaire_response=questionnaire_response,
+        include_unscored=include_unscored,
+    )
+    risk = to_risk_assessment(
+        instrument,
+        result,
+        subject=subject,
+        occurrence=effective,
+        questionnaire_response=questionnaire_response,
+        risk_classifications=risk_classifications,
+    )
+    if risk is not None:
+        resources.append(risk)
+    return to_bundle(resources)
+
+
+# --- Questionnaire out ------------------------------------------------------------------------
+
+
+def _weight_extension(weight: int) -> Json:
+    return {"url": ITEM_WEIGHT, "valueDecimal": weight}
+
+
+def _design_note(text: str) -> Json:
+    return {"url": DESIGN_NOTE, "valueMarkdown": text}
+
+
+def _answer_options(inst: Instrument, item: Item) -> list[Json]:
+    scores = inst.item_scores(item)
+    out = []
+    for option in inst.item_options(item):
+        coding = _answer_coding(inst, item, option)
+        coding["extension"] = [_weight_extension(scores[option.value])]
+        out.append({"valueCoding": coding})
+    return out
+
+
+def _enable_when(inst: Instrument, cond: Any) -> tuple[list[Json], str | None] | None:
+    """enableWhen and enableBehavior for a skip condition, or None when enableWhen cannot say
+    it: an item comparison (as the equalities its options meet), a disjunction of them (any),
+    or a conjunction of single equalities (all)."""
+    answers = answers_of(inst, cond)
+    return None if answers is None else _enable(inst, answers)
+
+
+def _enable(inst: Instrument, answers: AnswerSets) -> tuple[list[Json], str | None] | None:
+    if answers.join == "item":
+        equalities = _equalities(inst, answers)
+        return equalities, ("any" if len(equalities) > 1 else None)
+    parts = [_enable(inst, p) for p in answers.parts]
+    other = "all" if answers.join == "any" else "any"
+    if any(p is None or p[1] == other for p in parts):
+        return None  # one enableBehavior for the whole list: no mixing of and/or
+    found = [e for p in parts if p is not None for e in p[0]]
+    return found, (answers.join if len(found) > 1 else None)
+
+
+def _equalities(inst: Instrument, answers: AnswerSets) -> list[Json]:
+    item = inst.item_by_id(answers.item)
+    assert item is not None  # answers_of names existing items only
+    if answers.every:
+        return [{"question": item.id, "operator": "exists", "answerBoolean": True}]
+    return [
+        {"question": item.id, "operator": "=", "answerCoding": _bare(_answer_coding(inst, item, o))}
+        for o in inst.item_options(item)
+        if o.value in answers.values
+    ]
+
+
+def _bare(coding: Json) -> Json:
+    return {"system": coding["system"], "code": coding["code"]}
+
+
+def _question(inst: Instrument, item: Item) -> Json:
+    text = item.text if inst.license.redistribute_text and item.text else item.label
+    question: Json = {"linkId": item.id}
+    loinc = _loinc(item.codes)
+    if loinc is not None:
+        question["code"] = [{"system": LOINC, "code": loinc}]
+    question.update({"text": text, "type": "choice"})
+    if item.ask_if is not None:
+        enable = _enable_when(inst, item.ask_if)
+        if enable is None:
+            question["extension"] = [
+                _design_note(
+                    f"Ask only when {describe(item.ask_if)}. enableWhen cannot express this "
+                    "condition, so the item is always enabled here."
+                )
+            ]
+        else:
+            question["enableWhen"] = enable[0]
+            if enable[1] is not None:
+                question["enableBehavior"] = enable[1]
+    question["answerOption"] = _answer_options(inst, item)
+    return question
+
+
+def _score_item(inst: Instrument, name: str, scale: Scale) -> Json:
+    label = scale.label or f"{inst.abbreviation or inst.name} {name} score"
+    integral = float(scale.multiplier).is_integer()
+    steps = steps_of(inst, scale)
+    assert steps is not None  # every item resolves: checked on load
+    skips = [
+        f"{i} counts {s} when unanswered"
+        for i, s in zip(steps.sum.items, steps.sum.if_skipped, strict=True)
+        if s is not None
+    ]
+    factor = steps.multiply.words()
+    note = (
+        "The sum of the answered items' weights"
+        + (f", {factor}" if factor else "")
+        + (f" ({'; '.join(skips)}, its score when skipped)" if skips else "")
+        + f". The missing-data rule ({steps.missing.brief()}) and the bands are not applied "
+        "here: score the response with screening for the result of record."
+    )
+    item: Json = {"linkId": f"{SCALE_LINK_PREFIX}{name}"}
+    loinc = _loinc(scale.codes)
+    if loinc is not None:
+        item["code"] = [{"system": LOINC, "code": loinc}]
+    item.update(
+        {
+            "extension": [
+                {
+                    "url": CALCULATED_EXPRESSION,
+                    "valueExpression": {
+                        "description": f"{label}: sum of the item weights",
+                        "language": "text/fhirpath",
+                        "expression": steps.fhirpath(),
+                    },
+                },
+                _design_note(note),
+            ],
+            "text": label,
+            "type": "integer" if integral else "decimal",
+            "readOnly": True,
+        }
+    )
+    return item
+
+
+def _fhir_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "-", text)[:64]
+
+
+def to_questionnaire(instrument: Instrument | str) -> Json:
+    """A FHIR R4 Questionnaire of a definition.
+
+    One choice item per item (linkId = item id, code = its LOINC code where the definition has
+    one, text = the wording only where the licence permits redistributing it, else the label),
+    each answerOption a valueCoding (the LOINC answer code, else `ANSWER_SYSTEM`
+    `<instrument>.<item>.<value>`) carrying the itemWeight extension = the option's score
+    (reverse scoring applied). Skip logic becomes enableWhen where it is an item comparison, a
+    disjunction of them (enableBehavior any) or a conjunction of single equalities (all);
+    otherwise the item has no enableWhen and a designNote extension says when to ask it. Each
+    scale is a read-only item (linkId `scale.<name>`) with an SDC calculatedExpression summing
+    the weights; a designNote says that the missing-data rule is not applied there. copyright
+    is the licence notice.
+    """
+    inst = _instrument(instrument)
+    q: Json = {
+        "resourceType": "Questionnaire",
+        "id": _fhir_id(inst.id),
+        "url": f"{QUESTIONNAIRE_BASE}/{inst.id}",
+        "version": inst.definition_version,
+        "title": inst.name,
+        "status": "active",
+        "subjectType": ["Patient"],
+    }
+    if inst.description is not None:
+        q["description"] = inst.description
+    q["copyright"] = inst.license.notice
+    loinc = _loinc(inst.codes)
+    if loinc is not None:
+        q["code"] = [{"system": LOINC, "code": loinc}]
+    items = [_question(inst, item) for item in inst.items]
+    items += [_score_item(inst, name, scale) for name, scale in inst.scales.items()]
+    if inst.timeframe is not None:
+        items.insert(
+            0,
+            {
+                "linkId": "instrument.timeframe",
+                "text": f"Timeframe: {inst.timeframe}",
+                "type": "display",
+            },
+        )
+    q["item"] = items
+    return q

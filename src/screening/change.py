@@ -791,35 +791,39 @@ def _vector_within(bounds: tuple[float | None, float | None] | None, x: Any) -> 
 
 def _floats(values: Any, na: Any) -> Any:
     import numpy as np
-    import pandas as pd
+
+    from .arrays import OutColumn
+    from .pandas_io import to_pandas
 
     # values under the mask are never read; NaN from arithmetic is missing too
-    return pd.arrays.FloatingArray(values, na | np.isnan(values))
+    return to_pandas(OutColumn("float", values, na | np.isnan(values), "Float64"))
 
 
 def _ints(values: Any, na: Any) -> Any:
     import numpy as np
-    import pandas as pd
 
-    return pd.arrays.IntegerArray(np.where(na, 0, values).astype(np.int64), na)
+    from .arrays import OutColumn
+    from .pandas_io import to_pandas
+
+    return to_pandas(OutColumn("int", np.where(na, 0, values), na, "Int64"))
 
 
 def _bools(pair: tuple[Any, Any], na: Any) -> Any:
     import numpy as np
-    import pandas as pd
+
+    from .arrays import OutColumn
+    from .pandas_io import to_pandas
 
     values, unavailable = pair
     na = na | unavailable
-    return pd.arrays.BooleanArray(np.where(na, False, values), na)
+    return to_pandas(OutColumn("bool", np.where(na, False, values), na))
 
 
 def _labels(codes: Any, na: Any, labels: Sequence[str]) -> Any:
-    import numpy as np
-    import pandas as pd
+    from .arrays import OutColumn
+    from .pandas_io import to_pandas
 
-    return pd.Categorical.from_codes(
-        np.where(na, -1, codes).astype(np.int64), categories=pd.Index(list(labels))
-    )
+    return to_pandas(OutColumn("category", codes, na, categories=tuple(labels), ordered=False))
 
 
 def _scatter(n: int, positions: Any, values: Any, fill: Any) -> Any:

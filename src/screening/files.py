@@ -39,6 +39,7 @@ from .frames import (
     score_resolved,
 )
 from .jsonio import DuplicateKeyError, loads_unique
+from .pandas_io import to_frame
 
 FORMATS = ("csv", "parquet", "jsonl")
 _EXTENSIONS = {
@@ -414,7 +415,7 @@ def score_file(
             parts, issue_rows = score_resolved(
                 resolved, chunk, ctx, prefixed=prefixed, with_issues=True
             )
-            scored = pd.DataFrame(parts, index=chunk.index, copy=False)
+            scored = to_frame(parts, chunk.index)
             writer.write(pd.concat([chunk[kept], scored], axis=1))
             rows += len(chunk)
             valid += _tally(

@@ -1,0 +1,76 @@
+"""The pandas adapter: pandas columns into the array kernels, their `OutColumn`s back out.
+
+The only module (with `frames.py`, its public API, and the `change` outputs) that knows pandas'
+types: a Polars or Arrow adapter is another module like this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._extras import missing_extra
+
+try:
+    import numpy as np
+    import pandas as pd
+except ModuleNotFoundError as exc:
+    raise missing_extra(exc, "frames", "Scoring a DataFrame or a table") from exc
+
+from .arrays import ItemInput, OutColumn
+
+__all__ = ["context_input", "item_input", "to_frame", "to_pandas"]
+
+_INTEGER = {"Int16": np.int16, "Int32": np.int32, "Int64": np.int64}
+
+
+def item_input(series: pd.Series) -> ItemInput:
+    """A column as the kernels read it: plain integers as they are, any numeric column with
+    missing values (extension dtypes included) as float64 with NaN, a boolean column as its
+    missing mask, anything else as objects checked cell by cell."""
+    dtype = series.dtype
+    kind = getattr(dtype, "kind", "O")
+    if kind in "iu" and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        return ItemInput("int", series.to_numpy())
+    if kind in "iuf":
+        return ItemInput("float", series.to_numpy(dtype=np.float64, na_value=np.nan))
+    if kind == "b":
+        return ItemInput("bool", series.isna().to_numpy(dtype=bool))
+    return ItemInput("object", series.to_numpy(dtype=object))
+
+
+def context_input(value: Any, index: pd.Index) -> Any:
+    """A context value for every row: a Series aligned on the index (as objects), or a scalar."""
+    if isinstance(value, pd.Series):
+        if not value.index.equals(index):
+            value = value.reindex(index)
+        return value.to_numpy(dtype=object)
+    return value
+
+
+def to_pandas(col: OutColumn) -> Any:
+    """An output column as a pandas array (nullable types, ordered categoricals)."""
+    if col.kind == "int":
+        return pd.arrays.IntegerArray(col.values.astype(_INTEGER[col.dtype]), col.null)
+    if col.kind == "float":
+        return pd.arrays.FloatingArray(col.values.astype(np.float64), col.null)
+    if col.kind == "bool":
+        return pd.arrays.BooleanArray(col.values, col.null)
+    if col.kind == "category":
+        codes = np.where(col.null, -1, col.values)
+        return pd.Categorical.from_codes(
+            codes, dtype=pd.CategoricalDtype(list(col.categories), ordered=col.ordered)
+        )
+    return pd.arrays.NumpyExtensionArray(col.values)  # text stays object, as written
+
+
+def to_frame(columns: Mapping[str, Any], index: pd.Index) -> pd.DataFrame:
+    """Output columns (OutColumns or pandas arrays) as a DataFrame on the input's index."""
+    data: dict[str, Any] = {}
+    for name, col in columns.items():
+        if isinstance(col, OutColumn) and col.kind == "text":
+            # object, as written: the frame constructor would make text pandas' string type
+            data[name] = pd.Series(col.values, index=index, dtype=object, copy=False)
+        else:
+            data[name] = to_pandas(col) if isinstance(col, OutColumn) else col
+    return pd.DataFrame(data, index=index, copy=False)

@@ -322,8 +322,7 @@ def _change(rules: Rules, x1: float, x2: float) -> ChangeResult:
     response: bool | None = None
     if rules.response is not None:
         if x1 > 0:
-            improvement = rules.worse * (x1 - x2)
-            response = improvement >= rules.response * x1 - _EPS
+            response = _responded(rules, x1, x2)
         else:
             missing.append(
                 Unavailable(
@@ -369,21 +368,51 @@ def _change(rules: Rules, x1: float, x2: float) -> ChangeResult:
     )
 
 
-def _reliable(rules: Rules, x1: float, x2: float) -> tuple[float | None, Reliable | None]:
+# The comparisons behind every outcome, written once: they take a score or an array of scores
+# alike (numpy overloads the operators), so one pair and a million pairs are judged the same.
+
+
+def _improvement(rules: Rules, x1: Any, x2: Any) -> Any:
+    """The change towards health (positive: better), in points."""
+    return rules.worse * (x1 - x2)
+
+
+def _responded(rules: Rules, x1: Any, x2: Any) -> Any:
+    assert rules.response is not None
+    return _improvement(rules, x1, x2) >= rules.response * x1 - _EPS
+
+
+def _reliable_parts(rules: Rules, x1: Any, x2: Any) -> tuple[Any, Any, Any] | None:
+    """(RCI or None, reliably improved, reliably deteriorated), or None without a rule."""
     if rules.s_diff is not None:
         rci = (x2 - x1) / rules.s_diff
         z = -rules.worse * rci  # positive: a change towards health
-        if z > rules.criterion:
-            return rci, "improved"
-        return rci, "deteriorated" if z < -rules.criterion else "no reliable change"
+        return rci, z > rules.criterion, z < -rules.criterion
     if rules.threshold is not None:
-        improvement = rules.worse * (x1 - x2)
-        if improvement >= rules.threshold - _EPS:
-            return None, "improved"
-        if -improvement >= rules.threshold - _EPS:
-            return None, "deteriorated"
-        return None, "no reliable change"
-    return None, None
+        improvement = _improvement(rules, x1, x2)
+        limit = rules.threshold - _EPS  # the threshold is positive: never both
+        return None, improvement >= limit, -improvement >= limit
+    return None
+
+
+def _inside(bounds: tuple[float | None, float | None], x: Any) -> Any:
+    lo, hi = bounds
+    inside: Any = True
+    if lo is not None:
+        inside = inside & (x >= lo - _EPS)
+    if hi is not None:
+        inside = inside & (x <= hi + _EPS)
+    return inside
+
+
+def _reliable(rules: Rules, x1: float, x2: float) -> tuple[float | None, Reliable | None]:
+    parts = _reliable_parts(rules, x1, x2)
+    if parts is None:
+        return None, None
+    rci, improved, deteriorated = parts
+    if improved:
+        return rci, "improved"
+    return rci, "deteriorated" if deteriorated else "no reliable change"
 
 
 def _significance(
@@ -405,16 +434,13 @@ def _crossed(rules: Rules, x1: float, x2: float) -> bool | None:
     return not _functional(rules, rules.cutoff, x1) and _functional(rules, rules.cutoff, x2)
 
 
-def _functional(rules: Rules, cutoff: float, x: float) -> bool:
+def _functional(rules: Rules, cutoff: float, x: Any) -> Any:
     distance = rules.worse * (cutoff - x)  # positive: on the healthy side of the cut-off
     return distance >= -_EPS if rules.cutoff_inclusive else distance > _EPS
 
 
 def _within(bounds: tuple[float | None, float | None] | None, x: float) -> bool | None:
-    if bounds is None:
-        return None
-    lo, hi = bounds
-    return (lo is None or x >= lo - _EPS) and (hi is None or x <= hi + _EPS)
+    return None if bounds is None else bool(_inside(bounds, x))
 
 
 def _read(value: ScoreResult | float, rules: Rules, which: str) -> float:
@@ -700,19 +726,18 @@ def _vector_outcomes(rules: Rules, x1: Any, x2: Any) -> _Outcomes:
     n = len(x1)
     none = np.ones(n, dtype=bool)
     absent = (np.zeros(n, dtype=bool), none)
-    improvement = rules.worse * (x1 - x2)
     rci, reliable = _vector_reliable(rules, x1, x2)
 
     significance = np.full(n, -1, dtype=np.int8)
     if rules.cutoff is not None and (rules.s_diff is not None or rules.threshold is not None):
-        crossed = ~_vector_functional(rules, x1) & _vector_functional(rules, x2)
+        crossed = ~_functional(rules, rules.cutoff, x1) & _functional(rules, rules.cutoff, x2)
         improved = np.where(crossed, 0, 1)
         significance = np.select([reliable == 0, reliable == 1], [improved, 3], 2).astype(np.int8)
 
     response = absent
     if rules.response is not None:
         with np.errstate(invalid="ignore"):
-            met = improvement >= rules.response * x1 - _EPS
+            met = _responded(rules, x1, x2)
         response = (met, ~(x1 > 0))
     case_before = _vector_within(rules.caseness, x1)
     case_after = _vector_within(rules.caseness, x2)
@@ -748,17 +773,12 @@ def _vector_reliable(rules: Rules, x1: Any, x2: Any) -> tuple[Any, Any]:
     import numpy as np
 
     n = len(x1)
-    if rules.s_diff is not None:
-        rci = (x2 - x1) / rules.s_diff
-        z = -rules.worse * rci
-        codes = np.where(z > rules.criterion, 0, np.where(z < -rules.criterion, 1, 2))
-        return rci, codes.astype(np.int8)
-    if rules.threshold is not None:
-        improvement = rules.worse * (x1 - x2)
-        limit = rules.threshold - _EPS
-        codes = np.where(improvement >= limit, 0, np.where(-improvement >= limit, 1, 2))
-        return np.full(n, np.nan), codes.astype(np.int8)
-    return np.full(n, np.nan), np.full(n, -1, dtype=np.int8)
+    parts = _reliable_parts(rules, x1, x2)
+    if parts is None:
+        return np.full(n, np.nan), np.full(n, -1, dtype=np.int8)
+    rci, improved, deteriorated = parts
+    codes = np.where(improved, 0, np.where(deteriorated, 1, 2)).astype(np.int8)
+    return (np.full(n, np.nan) if rci is None else rci), codes
 
 
 def _vector_percent(x1: Any, x2: Any) -> Any:
@@ -768,25 +788,13 @@ def _vector_percent(x1: Any, x2: Any) -> Any:
         return np.where(x1 != 0, (x2 - x1) / x1 * 100, np.nan)
 
 
-def _vector_functional(rules: Rules, x: Any) -> Any:
-    assert rules.cutoff is not None
-    distance = rules.worse * (rules.cutoff - x)
-    return distance >= -_EPS if rules.cutoff_inclusive else distance > _EPS
-
-
 def _vector_within(bounds: tuple[float | None, float | None] | None, x: Any) -> tuple[Any, Any]:
     import numpy as np
 
     n = len(x)
     if bounds is None:
         return np.zeros(n, dtype=bool), np.ones(n, dtype=bool)
-    lo, hi = bounds
-    inside = np.ones(n, dtype=bool)
-    if lo is not None:
-        inside &= x >= lo - _EPS
-    if hi is not None:
-        inside &= x <= hi + _EPS
-    return inside, np.zeros(n, dtype=bool)
+    return np.broadcast_to(_inside(bounds, x), (n,)).copy(), np.zeros(n, dtype=bool)
 
 
 def _floats(values: Any, na: Any) -> Any:

@@ -14,7 +14,10 @@ from hypothesis import strategies as st
 
 import screening
 from screening.cases import case_responses, compare
-from screening.results import FlagResult, ScaleResult, ScoreResult
+from screening.results import ScoreResult
+
+from . import backends
+from .backends import BACKENDS, assert_same
 
 BUILTINS = screening.list_instruments()
 
@@ -115,75 +118,27 @@ def frames(draw: st.DrawFn) -> tuple[str, pd.DataFrame, dict[str, Any]]:
     return instrument_id, df, context
 
 
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frames())
 def test_every_row_equals_the_single_response_scorer(
-    drawn: tuple[str, pd.DataFrame, dict[str, Any]],
+    backend: str, drawn: tuple[str, pd.DataFrame, dict[str, Any]]
 ) -> None:
     instrument_id, df, context = drawn
-    assert_rows_match(screening.load_instrument(instrument_id), df, context)
+    inst = screening.load_instrument(instrument_id)
+    expected = backends.row(inst, df, context)
+    got = BACKENDS[backend](inst, df, context)
+    assert len(got) == len(df)
+    for position, (want, have) in enumerate(zip(expected, got, strict=True)):
+        where = f"{backend}: {instrument_id} row {position}: {df.iloc[position].to_dict()}"
+        assert_same(want, have, where)
+    if backend == "pandas":  # and the columns themselves, dtypes and all
+        assert_rows_match(inst, df, context)
 
 
-def frame_result(
-    inst: screening.Instrument, responses: dict[str, Any], context: dict[str, Any]
-) -> ScoreResult:
-    """One response through the DataFrame path, read back as a ScoreResult for `compare`."""
-    df = pd.DataFrame(
-        {k: pd.Series([v], dtype=object) for k, v in responses.items()}, index=pd.RangeIndex(1)
-    )
-    ctx = {k: pd.Series([v], dtype=object) for k, v in context.items()}
-    out = screening.score_frame(inst, df, context=ctx, allow_missing_columns=True).iloc[0]
-    issues = screening.issues_frame(inst, df, context=ctx, allow_missing_columns=True)
-
-    def value(name: str) -> Any:
-        cell = out.get(name)
-        missing = cell is None or cell is pd.NA or (isinstance(cell, float) and math.isnan(cell))
-        return None if missing else cell
-
-    scales = {
-        name: ScaleResult(
-            value(name),
-            value(f"{name}_band"),
-            None,
-            bool(out[f"{name}_prorated"]),
-            value(f"{name}_unrounded"),
-            int(out[f"{name}_answered"]),
-            int(out[f"{name}_missing"]),
-            0,
-            value(name) is not None,
-            "",
-        )
-        for name in inst.scales
-    }
-    flags = tuple(
-        FlagResult(f.id, f.severity, f.message, ())
-        for f in inst.flags
-        if flag_state(out[f"flag_{f.id}"]) is True
-    )
-    undetermined = tuple(
-        FlagResult(f.id, f.severity, f.message, ())
-        for f in inst.flags
-        if flag_state(out[f"flag_{f.id}"]) is None
-    )
-    from screening.errors import Issue
-
-    summary_codes = ("scale_unscored", "classification_undetermined")  # the frame's own rows
-    found = tuple(Issue(code, "") for code in issues["code"] if code not in summary_codes)
-    return ScoreResult(
-        inst.id,
-        bool(out["valid"]),
-        scales,
-        flags,
-        {name: value(name) for name in inst.classifications},
-        (),
-        found,
-        screening.scoring.plan_for(inst).provenance,
-        undetermined,
-    )
-
-
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
 @pytest.mark.parametrize("instrument_id", BUILTINS)
-def test_golden_cases_through_the_dataframe_path(instrument_id: str) -> None:
+def test_golden_cases_through_every_backend(backend: str, instrument_id: str) -> None:
     inst = screening.load_instrument(instrument_id)
     item_ids = {i.id for i in inst.items}
     failures = []
@@ -194,7 +149,12 @@ def test_golden_cases_through_the_dataframe_path(instrument_id: str) -> None:
         context = dict(case.context)
         if set(context) - set(inst.context):
             continue
-        result = frame_result(inst, responses, context)
+        df = pd.DataFrame(
+            {k: pd.Series([v], dtype=object) for k, v in responses.items()},
+            index=pd.RangeIndex(1),
+        )
+        ctx = {k: pd.Series([v], dtype=object) for k, v in context.items()}
+        (result,) = BACKENDS[backend](inst, df, ctx)
         failures += [f.message for f in compare(index, case, result)]
     assert failures == []
 

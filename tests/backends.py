@@ -1,0 +1,127 @@
+"""Every way to score a table of responses, behind one signature, so that one test body runs
+through every backend: `@pytest.mark.parametrize("backend", BACKENDS)`.
+
+A backend takes an instrument, a DataFrame of item columns (object, int or float) and the context
+per row, and returns one `ScoreResult` per row, read back from its own output. A new dataframe
+backend (Polars, Arrow) is one function here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+import screening
+from screening.errors import Issue
+from screening.results import FlagResult, ScaleResult, ScoreResult
+
+Backend = Callable[[screening.Instrument, pd.DataFrame, dict[str, Any]], list[ScoreResult]]
+
+
+def _cell(value: Any) -> Any:
+    missing = value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+    return None if missing else value
+
+
+def _flag(value: Any) -> bool | None:
+    """A flag cell: True raised, False clear, None undetermined (NA)."""
+    return None if value is pd.NA else bool(value)
+
+
+def _context_at(context: dict[str, Any], position: int) -> dict[str, Any]:
+    out = {}
+    for name, value in context.items():
+        cell = _cell(value.iloc[position] if isinstance(value, pd.Series) else value)
+        if cell is not None:
+            out[name] = cell
+    return out
+
+
+def row(inst: screening.Instrument, df: pd.DataFrame, context: dict[str, Any]) -> list[ScoreResult]:
+    """The single-response scorer, row by row."""
+    return [
+        screening.score(
+            inst,
+            {c: df[c].iloc[position] for c in df.columns},
+            on_error="invalid",
+            **_context_at(context, position),
+        )
+        for position in range(len(df))
+    ]
+
+
+def pandas(
+    inst: screening.Instrument, df: pd.DataFrame, context: dict[str, Any]
+) -> list[ScoreResult]:
+    """`score_frame` and `issues_frame`, each row read back as a result."""
+    out = screening.score_frame(inst, df, context=context, allow_missing_columns=True)
+    issues = screening.issues_frame(inst, df, context=context, allow_missing_columns=True)
+    provenance = screening.scoring.plan_for(inst).provenance
+    summary_codes = ("scale_unscored", "classification_undetermined")  # the frame's own rows
+    results = []
+    for position, label in enumerate(df.index):
+        line = out.iloc[position]
+        scales = {
+            name: ScaleResult(
+                _cell(line[name]),
+                _cell(line.get(f"{name}_band")),
+                None,
+                bool(line[f"{name}_prorated"]),
+                _cell(line.get(f"{name}_unrounded")),
+                int(line[f"{name}_answered"]),
+                int(line[f"{name}_missing"]),
+                0,
+                _cell(line[name]) is not None,
+                "",
+            )
+            for name in inst.scales
+        }
+        states = {f.id: _flag(line[f"flag_{f.id}"]) for f in inst.flags}
+        flags = tuple(
+            FlagResult(f.id, f.severity, f.message, ()) for f in inst.flags if states[f.id] is True
+        )
+        undetermined = tuple(
+            FlagResult(f.id, f.severity, f.message, ()) for f in inst.flags if states[f.id] is None
+        )
+        mine = issues[(issues["row"] == label) & ~issues["code"].isin(summary_codes)]
+        reason = line["reason"]
+        results.append(
+            ScoreResult(
+                inst.id,
+                bool(line["valid"]),
+                scales,
+                flags,
+                {name: _cell(line[name]) for name in inst.classifications},
+                tuple(reason.split("; ")) if reason else (),
+                tuple(Issue(code, "") for code in mine["code"]),
+                provenance,
+                undetermined,
+            )
+        )
+    return results
+
+
+BACKENDS: dict[str, Backend] = {"row": row, "pandas": pandas}
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and abs(a - b) < 1e-9
+    return bool(a == b)
+
+
+def assert_same(expected: ScoreResult, got: ScoreResult, where: str) -> None:
+    """Two results agree on everything every backend reports."""
+    assert got.valid == expected.valid, where
+    assert got.reasons == expected.reasons, where
+    assert sorted(i.code for i in got.issues) == sorted(i.code for i in expected.issues), where
+    for name, scale in expected.scales.items():
+        other = got.scales[name]
+        for field in ("score", "band", "prorated", "unrounded", "answered", "missing"):
+            assert _same(getattr(other, field), getattr(scale, field)), (where, name, field)
+    assert got.flag_ids == expected.flag_ids, where
+    assert got.undetermined_flag_ids == expected.undetermined_flag_ids, where
+    assert dict(got.classifications) == dict(expected.classifications), where

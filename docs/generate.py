@@ -16,8 +16,6 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from screening.steps import scale_range
-from screening.cli import instrument_schema
 from screening.definition import (
     ChangeSpec,
     Classification,
@@ -32,6 +30,8 @@ from screening.definition import (
 )
 from screening.loading import load_instrument
 from screening.rules import describe
+from screening.schema import instrument_schema
+from screening.steps import scale_range
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_A_DIAGNOSIS = "A screening score is not a diagnosis."

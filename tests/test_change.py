@@ -45,6 +45,7 @@ def jt_instrument(
     """
     (cm, csd), (fm, fsd) = clinical, functional
     text = f"""
+format_version: "1.0"
 id: ldq_like
 name: Ten items scored 0-3, with Jacobson-Truax parameters (a test definition)
 definition_version: 1.0.0

@@ -185,13 +185,13 @@ def test_validate_reports_every_problem_gcc_style() -> None:
     assert all(matches), lines
     found = {(m["code"], int(m["line"])) for m in matches if m}
     assert found == {
-        ("unknown_option_set", 14),
-        ("unknown_key", 14),
-        ("unknown_item", 19),
-        ("bands_not_contiguous", 23),
+        ("unknown_option_set", 15),
+        ("unknown_key", 15),
+        ("unknown_item", 20),
+        ("bands_not_contiguous", 24),
     }
     assert {m["file"] for m in matches if m} == {str(SEVERAL)}
-    assert f"{SEVERAL}:19:29: error: unknown_item: " in done.stdout
+    assert f"{SEVERAL}:20:29: error: unknown_item: " in done.stdout
     assert "4 error(s)" in done.stderr
     assert done.stderr.rstrip().endswith("invalid")
 
@@ -210,7 +210,7 @@ def test_validate_json() -> None:
     ]
     assert all(i["file"] == str(SEVERAL) and i["severity"] == "error" for i in issues)
     (unknown_item,) = [i for i in issues if i["code"] == "unknown_item"]
-    assert (unknown_item["line"], unknown_item["col"]) == (19, 29)
+    assert (unknown_item["line"], unknown_item["col"]) == (20, 29)
     assert unknown_item["path"] == "scales.total.items[2]"
 
 
@@ -220,7 +220,7 @@ def test_validate_github() -> None:
     lines = done.stdout.splitlines()
     assert len(lines) == 4
     assert all(line.startswith(f"::error file={SEVERAL},line=") for line in lines)
-    assert f"::error file={SEVERAL},line=19,col=29,title=unknown_item::scale 'total'" in (
+    assert f"::error file={SEVERAL},line=20,col=29,title=unknown_item::scale 'total'" in (
         done.stdout
     )
 
@@ -341,7 +341,7 @@ def test_pre_commit_hook_entry(path: Path, code: int) -> None:
     )
     assert done.returncode == code, done.stdout + done.stderr
     if code:
-        assert f"{path}:19:29: error: unknown_item:" in done.stdout
+        assert f"{path}:20:29: error: unknown_item:" in done.stdout
     else:
         assert done.stdout == ""
 

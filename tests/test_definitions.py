@@ -46,7 +46,7 @@ def test_load_raises_definition_error_listing_every_problem() -> None:
     assert isinstance(caught.value, ValueError)
     codes = sorted(i.code for i in caught.value.issues)
     assert codes == ["bands_not_contiguous", "unknown_item", "unknown_key", "unknown_option_set"]
-    assert f"{path}:19:29: error: unknown_item" in str(caught.value)
+    assert f"{path}:20:29: error: unknown_item" in str(caught.value)
 
 
 def test_messages_name_what_is_wrong() -> None:
@@ -78,16 +78,24 @@ GOOD = (DEFINITIONS / "good.yaml").read_text()
 def test_every_missing_required_key_is_reported_at_its_mapping() -> None:
     # only `items` was reported: one missing key per mapping
     issues = _check("id: x\n")
-    assert [(i.code, i.line, i.col) for i in issues] == [("missing_key", 1, 1)] * 6
+    assert [(i.code, i.line, i.col) for i in issues] == [("missing_key", 1, 1)] * 7
     assert {i.message for i in issues} == {
         f"top level: missing required key '{key}'"
-        for key in ("name", "definition_version", "construct", "license", "sources", "items")
+        for key in (
+            "format_version",
+            "name",
+            "definition_version",
+            "construct",
+            "license",
+            "sources",
+            "items",
+        )
     }
     text = GOOD.replace("holder: Nobody, notice: Free to use., ", "")
     issues = _check(text)
     assert [(i.code, i.line, i.col, i.message) for i in issues] == [
-        ("missing_key", 5, 10, "license: missing required key 'holder'"),
-        ("missing_key", 5, 10, "license: missing required key 'notice'"),
+        ("missing_key", 6, 10, "license: missing required key 'holder'"),
+        ("missing_key", 6, 10, "license: missing required key 'notice'"),
     ]
 
 
@@ -95,11 +103,11 @@ def test_an_unknown_key_is_reported_at_the_key_with_the_closest_allowed_key() ->
     # it was reported at its value's column, with no suggestion
     issues = _check(GOOD.replace("label: two, options:", "label: two, optoins:"))
     (unknown,) = [i for i in issues if i.code == "unknown_key"]
-    assert (unknown.line, unknown.col) == (15, 30)  # the value is at 39
+    assert (unknown.line, unknown.col) == (16, 30)  # the value is at 39
     assert unknown.message == "items[1].optoins: unknown key 'optoins'; did you mean 'options'?"
     block = GOOD.replace("construct: testing\n", "construct: testing\ndescripton:\n  - x\n")
     (unknown,) = _check(block)
-    assert (unknown.line, unknown.col) == (5, 1)
+    assert (unknown.line, unknown.col) == (6, 1)
     assert unknown.message == "descripton: unknown key 'descripton'; did you mean 'description'?"
 
 
@@ -129,7 +137,7 @@ def test_semantic_checks_run_after_a_wrong_descriptive_value() -> None:
     text = GOOD.replace("construct: testing\n", "construct: testing\ndescription: [a]\n")
     text = text.replace("items: [good_1, good_2, good_3]", "items: [good_1, good_2, good_4]")
     issues = _check(text)
-    assert [(i.code, i.line) for i in issues] == [("invalid_value", 5), ("unknown_item", 20)]
+    assert [(i.code, i.line) for i in issues] == [("invalid_value", 6), ("unknown_item", 21)]
     nested = GOOD.replace(
         "{id: good_1, label: one, options: freq}",
         "{id: good_1, label: one, options: freq, codes: {loinc: 5}}",

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 import screening
-from screening.cli import instrument_schema
+from screening.schema import instrument_schema
 from screening.yamlsafe import parse_yaml
 
 from .conftest import DEFINITIONS, ROOT

@@ -366,6 +366,7 @@ def test_questionnaire_calculated_scores() -> None:
 
 
 SKIPS = """
+format_version: "1.0"
 id: skips
 name: Skip logic shapes
 definition_version: 1.0.0

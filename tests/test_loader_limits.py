@@ -185,7 +185,7 @@ def test_aliases_count_as_nodes_and_expand_nothing() -> None:
 # --- worst cases at the caps, through lint_file -------------------------------------------
 
 HEAD = (
-    "id: worst\nname: W\ndefinition_version: 1.0.0\nconstruct: c\n"
+    'format_version: "1.0"\nid: worst\nname: W\ndefinition_version: 1.0.0\nconstruct: c\n'
     "license: {status: public-domain, holder: N, notice: F., redistribute_text: true}\n"
     "sources: {s: S}\noption_sets:\n  f: [{value: 0, label: a}, {value: 1, label: b}]\n"
 )
@@ -327,5 +327,5 @@ def test_validate_reports_a_bad_scalar_at_its_line_without_a_traceback(tmp_path:
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stdout == (
-        f"{path}:5:91: error: yaml_value: 'maybe' is not a boolean (write true or false)\n"
+        f"{path}:6:91: error: yaml_value: 'maybe' is not a boolean (write true or false)\n"
     )

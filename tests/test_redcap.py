@@ -114,6 +114,7 @@ def test_record_id_for_a_new_project() -> None:
 
 
 SKIPS = """
+format_version: "1.0"
 id: skips
 name: Skip logic shapes
 definition_version: 1.0.0

@@ -20,6 +20,7 @@ from .errors import DefinitionError, Issue
 from .jsonio import loads_unique
 from .linting import definition_files, lint_file
 from .loading import UnknownInstrumentError, list_instruments, load_instrument
+from .schema import instrument_schema
 from .scoring import plan_for, score_plan
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -517,14 +518,6 @@ def _export(args: argparse.Namespace, out: TextIO) -> int:
 def _schema(args: argparse.Namespace, out: TextIO) -> int:
     out.write(json.dumps(instrument_schema(), indent=2) + "\n")
     return EXIT_OK
-
-
-def instrument_schema() -> dict[str, Any]:
-    """The JSON Schema of the definition format, generated from the models."""
-    schema = Instrument.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "screening instrument definition"
-    return schema
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,9 +20,11 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     Tag,
+    field_validator,
     model_validator,
 )
 
+FORMAT_VERSION_PATTERN = r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$"
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 LOINC_PATTERN = r"^\d{1,8}-\d$"
 LOINC_ANSWER_PATTERN = r"^LA\d{1,8}-\d$"
@@ -45,6 +47,7 @@ class Model(BaseModel):
         populate_by_name=True,
         validate_default=False,
         allow_inf_nan=False,  # `.nan` or `.inf` is never a threshold, norm or operand
+        use_attribute_docstrings=True,  # the JSON Schema's descriptions, for editors
     )
 
 
@@ -415,6 +418,9 @@ class Case(Model):
 
 
 class Instrument(Model):
+    format_version: Annotated[str, Field(pattern=FORMAT_VERSION_PATTERN)]
+    """The version of this format the file is written in, "MAJOR.MINOR" (quoted: a YAML number
+    loses the form, 1.10 reads as 1.1). A file may use only the keys its version has."""
     id: Id
     name: str = Field(min_length=1)
     abbreviation: str | None = None
@@ -438,6 +444,15 @@ class Instrument(Model):
 
     _compiled: Any = PrivateAttr(default=None)
     _by_id: dict[str, Item] | None = PrivateAttr(default=None)
+
+    @field_validator("format_version")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value in FORMAT_KEYS:
+            return value
+        if format_version_key(value) > format_version_key(FORMAT_VERSION):
+            raise ValueError(f"format {value} is newer than this library reads ({FORMAT_VERSION})")
+        raise ValueError(f"there is no format {value} (the formats: {', '.join(FORMAT_KEYS)})")
 
     def item_by_id(self, item_id: str) -> Item | None:
         """The item with this id (the first, should ids repeat), found in constant time."""
@@ -481,3 +496,87 @@ def is_identifier(name: str) -> bool:
 
 for _model in (AnyCondition, AllCondition, NotCondition):
     _model.model_rebuild()
+
+
+# --- format versions --------------------------------------------------------------------------
+
+FORMAT_KEYS: dict[str, dict[type[BaseModel], tuple[str, ...]]] = {
+    "1.0": {
+        Instrument: (
+            "format_version", "id", "name", "abbreviation", "definition_version", "construct",
+            "timeframe", "description", "codes", "license", "sources", "context", "option_sets",
+            "items", "scales", "flags", "classifications", "change", "cases",
+        ),
+        Codes: ("loinc",),
+        SourceEntry: ("citation", "url"),
+        License: ("status", "holder", "notice", "url", "redistribute_text"),
+        ContextVariable: ("values", "required", "description"),
+        Option: ("value", "label", "code"),
+        Item: (
+            "id", "label", "text", "options", "reverse", "ask_if", "if_skipped",
+            "answered_when_skipped", "accept_when_skipped", "codes",
+        ),
+        Scale: (
+            "label", "items", "method", "multiplier", "missing", "bands", "role", "source", "codes",
+        ),
+        MissingRule: ("max_missing", "prorate", "rounding", "source"),
+        Band: ("min", "max", "label", "note"),
+        Flag: ("id", "severity", "when", "message", "source"),
+        Classification: ("label", "risk", "codes", "rules", "otherwise", "source"),
+        ClassificationRule: ("label", "when", "note"),
+        _Comparison: COMPARISONS,
+        ItemCondition: ("item",),
+        ScaleCondition: ("scale",),
+        ContextCondition: ("context", "eq", "ne", "in"),
+        CountSpec: ("items",),
+        CountCondition: ("count",),
+        AnyCondition: ("any",),
+        AllCondition: ("all",),
+        NotCondition: ("not",),
+        ChangeSpec: (
+            "direction", "reliable_change", "clinical_significance", "caseness", "response",
+            "remission",
+        ),
+        ReliableChange: ("reliability", "sd", "threshold", "criterion", "source"),
+        ClinicalSignificance: ("clinical", "functional", "cutoff", "threshold", "source"),
+        Norms: ("mean", "sd"),
+        Range: ("min", "max", "source"),
+        Response: ("relative_reduction", "source"),
+        Case: ("name", "source", "responses", "context", "expect"),
+        Expectation: (
+            "valid", "scales", "flags", "undetermined_flags", "classifications", "errors",
+        ),
+        ScaleExpectation: ("score", "band", "prorated", "answered", "missing", "valid"),
+    },
+}  # fmt: skip
+"""The format's history: the keys each version added, by model (a subclass inherits its base's).
+A new key goes under a new version (a new minor version: files of the earlier ones still read),
+and the newest version is the one this library reads up to. A file stating an earlier version
+may not use the key (`key_needs_newer_format`). A test checks that every key of every model is
+here exactly once."""
+
+KEY_ARRIVED: dict[tuple[type[BaseModel], str], str] = {
+    (model, key): version
+    for version, models in FORMAT_KEYS.items()
+    for model, keys in models.items()
+    for key in keys
+}
+"""(model, YAML key) → the format version that added it; see `key_arrived`."""
+
+
+def format_version_key(version: str) -> tuple[int, int]:
+    """A "MAJOR.MINOR" version as numbers to compare ("1.10" is after "1.9")."""
+    major, _, minor = version.partition(".")
+    return int(major), int(minor)
+
+
+FORMAT_VERSION = max(FORMAT_KEYS, key=format_version_key)
+"""The newest format version this library reads."""
+
+
+def key_arrived(model: type[BaseModel], key: str) -> str | None:
+    """The format version that added `key` to `model` (or to a base it inherits it from)."""
+    for cls in model.__mro__:
+        if issubclass(cls, BaseModel) and (cls, key) in KEY_ARRIVED:
+            return KEY_ARRIVED[cls, key]
+    return None

@@ -6,17 +6,22 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import types
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, Tag, ValidationError
+from pydantic import BaseModel, Discriminator, Tag, ValidationError
 from pydantic_core import ErrorDetails
 
+from ._version import __version__
 from .checks import check_instrument
 from .definition import (
+    FORMAT_KEYS,
+    FORMAT_VERSION,
+    FORMAT_VERSION_PATTERN,
     Band,
     Case,
     Classification,
@@ -31,6 +36,8 @@ from .definition import (
     Scale,
     ScaleExpectation,
     SourceEntry,
+    format_version_key,
+    key_arrived,
 )
 from .errors import DefinitionError, Issue, format_path
 from .yamlsafe import ParsedYaml, parse_yaml, read_yaml
@@ -157,11 +164,20 @@ def _check(parsed: ParsedYaml, file: str | None) -> tuple[Instrument | None, lis
                 col=col,
             )
         ]
+    stated, version_issue = _stated_format(parsed, file)
+    if version_issue is not None and version_issue.code == "format_too_new":
+        return None, [version_issue]  # its keys are not this library's to judge
+    versioned = [] if version_issue is None else [version_issue]
+    if stated is not None:
+        versioned.extend(_newer_keys(parsed, stated, file))
     try:
         inst = Instrument.model_validate(parsed.data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         structural = pydantic_issues(exc, parsed, file)
+        if version_issue is not None:  # said once, in our words
+            structural = [i for i in structural if i.path != version_issue.path]
+        structural += versioned
         # Unknown keys (typos, mostly) and wrong values of descriptive keys are set aside, so
         # the semantic checks still run on the rest and every problem is reported at once; the
         # definition stays rejected. When a part the checks depend on fails, they do not run.
@@ -175,7 +191,76 @@ def _check(parsed: ParsedYaml, file: str | None) -> tuple[Instrument | None, lis
         semantic = [locate(i, parsed, file) for i in check_instrument(stripped)]
         return None, _sorted(structural + semantic)
     issues = [locate(i, parsed, file) for i in check_instrument(inst)]
-    return inst, _sorted(issues)
+    return inst, _sorted(versioned + issues)
+
+
+def _stated_format(parsed: ParsedYaml, file: str | None) -> tuple[str | None, Issue | None]:
+    """The format version a definition states, when this library reads it; else the issue: a
+    version not of the form, or `format_too_new`. A missing or unknown version is left to the
+    models (`missing_key`, `invalid_value`)."""
+    path = ("format_version",)
+    if path[0] not in parsed.data:
+        return None, None
+    value = parsed.data[path[0]]
+    if not isinstance(value, str) or re.fullmatch(FORMAT_VERSION_PATTERN, value) is None:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        why = "; a YAML number loses the form (1.10 reads as 1.1)" if number else ""
+        message = (
+            f'format_version: a version is quoted text, "MAJOR.MINOR" (e.g. "{FORMAT_VERSION}")'
+            f"{why} (got {_short(value)})"
+        )
+        return None, locate(Issue("invalid_value", message, path), parsed, file)
+    if format_version_key(value) > format_version_key(FORMAT_VERSION):
+        message = (
+            f"this definition is written in format {value}; screening {__version__} reads "
+            f"format up to {FORMAT_VERSION}: upgrade screening"
+        )
+        return None, locate(Issue("format_too_new", message, path), parsed, file)
+    return (value if value in FORMAT_KEYS else None), None
+
+
+def _newer_keys(parsed: ParsedYaml, stated: str, file: str | None) -> list[Issue]:
+    """Each key the definition uses that a format later than the one it states added
+    (`key_needs_newer_format`), at the key. The data is walked beside the types that may hold
+    it, so a key counts as newer only when every model that has it added it later."""
+    said = format_version_key(stated)
+    if all(format_version_key(v) <= said for v in FORMAT_KEYS):
+        return []  # no key is newer than the file's format: nothing to walk
+    out: list[Issue] = []
+    stack: list[tuple[Any, list[Any], tuple[Any, ...]]] = [(parsed.data, [Instrument], ())]
+    while stack:
+        value, types_, path = stack.pop()
+        members: list[Any] = []
+        for tp in types_:
+            members.extend(m for m, _ in _members(tp, value=value) if m not in members)
+        if isinstance(value, dict):
+            entries: Iterable[tuple[Any, Any]] = value.items()
+        elif isinstance(value, list):
+            entries = enumerate(value)
+        else:
+            continue
+        models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+        for part, child in entries:
+            here = (*path, part)
+            arrived = [key_arrived(m, part) for m in models] if isinstance(value, dict) else []
+            known = [v for v in arrived if v is not None]
+            needs = min(known, key=format_version_key) if known else None
+            if needs is not None and format_version_key(needs) > said:
+                message = f"'{part}' needs format {needs} (the file says {stated})"
+                line, col = parsed.key_position(here) or (None, None)
+                out.append(
+                    Issue(
+                        "key_needs_newer_format",
+                        f"{format_path(here)}: {message}",
+                        here,
+                        file=file,
+                        line=line,
+                        col=col,
+                    )
+                )
+            children = [c for m in members for c in _children(m, part)]
+            stack.append((child, children, here))
+    return out
 
 
 # Optional keys whose value no semantic check reads, so that leaving one out (its default) can
@@ -252,16 +337,27 @@ def _steps(loc: tuple[Any, ...], data: Any) -> list[tuple[Any, list[type[BaseMod
     return out
 
 
-def _members(tp: Any, tags: frozenset[str] = frozenset()) -> list[tuple[Any, frozenset[str]]]:
+_ANY = object()
+
+
+def _members(
+    tp: Any, tags: frozenset[str] = frozenset(), *, value: Any = _ANY
+) -> list[tuple[Any, frozenset[str]]]:
     """The types a (possibly annotated, optional or union) type admits, with the tags by which
-    a validation location names each."""
+    a validation location names each. Given a `value`, a discriminated union admits only the
+    member its discriminator picks for it (when it picks one)."""
     origin = get_origin(tp)
     if origin is Annotated:
         inner, *meta = get_args(tp)
         names = {m.tag for m in meta if isinstance(m, Tag)}
-        return _members(inner, tags | names)
+        found = _members(inner, tags | names, value=value)
+        for m in meta:
+            if isinstance(m, Discriminator) and callable(m.discriminator) and value is not _ANY:
+                tag = m.discriminator(value)
+                found = found if tag is None else [(t, g) for t, g in found if tag in g]
+        return found
     if origin is Union or origin is types.UnionType:
-        return [m for arg in get_args(tp) for m in _members(arg, tags)]
+        return [m for arg in get_args(tp) for m in _members(arg, tags, value=value)]
     if tp is type(None):
         return []
     return [(tp, tags | {_type_name(tp)})]
@@ -365,6 +461,7 @@ def _short(value: Any) -> str:
 def content_hash(inst: Instrument) -> str:
     """SHA-256 of the definition's scoring content (item wording excluded, so overlays keep it)."""
     data = inst.model_dump(mode="json", by_alias=True, exclude_none=True)
+    del data["format_version"]  # the form it is written in, not what it scores
     for item in data["items"]:
         item.pop("text", None)
     blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()

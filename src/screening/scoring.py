@@ -15,13 +15,13 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, SupportsInt, cast
 
 from ._version import __version__
-from .facts import scale_is_integral
-from .steps import ScaleSteps, steps_of
 from .definition import Instrument
 from .errors import Issue, ResponseError
+from .facts import scale_is_integral
 from .loading import content_hash, load_instrument, looks_like_id
 from .results import FlagResult, Provenance, ScaleResult, ScoreResult
 from .rules import Env, Evaluator, compile_condition, describe, item_tests, referenced
+from .steps import ScaleSteps, steps_of
 
 OnError = Literal["raise", "invalid"]
 

@@ -14,6 +14,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from .codes import RowCode, render
 from .definition import Instrument
 from .errors import Issue
 from .rules import VEnv, compile_vector
@@ -548,20 +549,15 @@ def explain(
         issues.extend((position, _issue_fields(instrument, i, items)) for i in result.issues)
         for name, scale in result.scales.items():
             if name in primary and not scale.valid and scale.raw is not None:
+                message = render(RowCode.SCALE_UNSCORED, {"scale": name, "reason": scale.reason})
                 issues.append(
-                    (
-                        position,
-                        _summary_fields(instrument, "scale_unscored", f"{name}: {scale.reason}"),
-                    )
+                    (position, _summary_fields(instrument, RowCode.SCALE_UNSCORED, message))
                 )
         for name, decided in result.classifications.items():
             if decided is None:  # an invalid row always has an issue row saying why
-                message = (
-                    f"{name}: undetermined, an answer or context it needs is missing or invalid"
-                )
-                issues.append(
-                    (position, _summary_fields(instrument, "classification_undetermined", message))
-                )
+                code = RowCode.CLASSIFICATION_UNDETERMINED
+                message = render(code, {"classification": name})
+                issues.append((position, _summary_fields(instrument, code, message)))
     return reasons, issues
 
 

@@ -6,8 +6,10 @@ response adds where (`path`, and for definition files `file`, `line`, `col`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+from .codes import Code, render
 
 if TYPE_CHECKING:
     from .results import ScoreResult
@@ -28,6 +30,9 @@ class Issue(NamedTuple):
     col: int | None = None  # 1-based
     item: str | None = None
     value: Any = None
+    ctx: Mapping[str, Any] | None = None
+    """The facts the message was rendered from (`codes.TEMPLATES`): group issues by code and
+    context, never by parsing text."""
 
     def location(self) -> str:
         """`file:line:col` as far as it is known."""
@@ -53,6 +58,21 @@ class Issue(NamedTuple):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
+
+
+def make_issue(
+    code: Code,
+    path: tuple[PathPart, ...] = (),
+    *,
+    severity: Severity = "error",
+    item: str | None = None,
+    value: Any = None,
+    **ctx: Any,
+) -> Issue:
+    """An issue whose message is its code's template filled from `ctx` (and `item`)."""
+    if item is not None:
+        ctx = {"item": item, **ctx}
+    return Issue(code, render(code, ctx), path, severity, item=item, value=value, ctx=ctx)
 
 
 def format_path(path: Sequence[PathPart]) -> str:

@@ -15,8 +15,9 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, SupportsInt, cast
 
 from ._version import __version__
+from .codes import ResponseCode
 from .definition import Instrument
-from .errors import Issue, ResponseError
+from .errors import Issue, ResponseError, make_issue
 from .facts import scale_is_integral
 from .loading import content_hash, load_instrument, looks_like_id
 from .results import FlagResult, Provenance, ScaleResult, ScoreResult
@@ -279,23 +280,24 @@ def check_value(item: ItemPlan, value: Any) -> tuple[int | None, Issue | None]:
         or not isinstance(value, numbers.Real)
         or _is_time(value)
     ):
-        return None, Issue(
-            "invalid_type",
-            f"item '{item.id}' must be a whole number, one of {item.allowed} "
-            f"(got {_describe_value(value)})",
+        return None, make_issue(
+            ResponseCode.INVALID_TYPE,
             item=item.id,
             value=value,
+            allowed=item.allowed,
+            got=_describe_value(value),
         )
     whole = _whole(value)
     if whole is not None:
         found = item.scores.get(whole)
         if found is not None:
             return found, None
-    return None, Issue(
-        "invalid_value",
-        f"item '{item.id}' must be one of {item.allowed} (got {_describe_value(value)})",
+    return None, make_issue(
+        ResponseCode.INVALID_VALUE,
         item=item.id,
         value=value,
+        allowed=item.allowed,
+        got=_describe_value(value),
     )
 
 
@@ -308,12 +310,7 @@ def score_plan(
     issues: list[Issue] = []
     if not isinstance(responses, Mapping):
         raise ResponseError(
-            [
-                Issue(
-                    "invalid_responses",
-                    f"responses must map item ids to values (got {type(responses).__name__})",
-                )
-            ]
+            [make_issue(ResponseCode.INVALID_RESPONSES, got=type(responses).__name__)]
         )
     if not plan.item_ids.issuperset(responses):
         issues.extend(_unknown_items(plan, responses))
@@ -423,12 +420,12 @@ def _read_skipped(
             scores[item.id] = item.if_skipped
         return
     issues.append(
-        Issue(
-            "skipped_item_answered",
-            f"item '{item.id}' is asked only when {item.ask_if_text}, which does not "
-            f"hold, but it was answered (got {_describe_value(value)})",
+        make_issue(
+            ResponseCode.SKIPPED_ITEM_ANSWERED,
             item=item.id,
             value=value,
+            condition=item.ask_if_text,
+            got=_describe_value(value),
         )
     )
     bad.add(item.id)
@@ -538,11 +535,13 @@ def _unknown_items(plan: Plan, responses: Mapping[str, Any]) -> list[Issue]:
         close = difflib.get_close_matches(str(key), known, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         out.append(
-            Issue(
-                "unknown_item",
-                f"unknown item '{key}' for {plan.provenance.instrument} "
-                f"(items: {known[0]} … {known[-1]}){hint}",
+            make_issue(
+                ResponseCode.UNKNOWN_ITEM,
                 item=str(key),
+                instrument=plan.provenance.instrument,
+                first=known[0],
+                last=known[-1],
+                hint=hint,
             )
         )
     return out
@@ -554,10 +553,11 @@ def _check_context(plan: Plan, context: Mapping[str, Any], issues: list[Issue]) 
         if key not in plan.context_names:
             declared = ", ".join(sorted(plan.context_names)) or "none"
             issues.append(
-                Issue(
-                    "unknown_context",
-                    f"{plan.provenance.instrument} takes no context '{key}' (declared: {declared})",
+                make_issue(
+                    ResponseCode.UNKNOWN_CONTEXT,
                     item=key,
+                    instrument=plan.provenance.instrument,
+                    declared=declared,
                 )
             )
     for var in plan.context:
@@ -565,22 +565,22 @@ def _check_context(plan: Plan, context: Mapping[str, Any], issues: list[Issue]) 
         if value is None or _is_missing(value):
             if var.required:
                 issues.append(
-                    Issue(
-                        "context_missing",
-                        f"{plan.provenance.instrument} needs context '{var.name}' "
-                        f"(one of {', '.join(sorted(var.values))}), e.g. score(..., "
-                        f"{var.name}={sorted(var.values)[0]!r})",
+                    make_issue(
+                        ResponseCode.CONTEXT_MISSING,
                         item=var.name,
+                        instrument=plan.provenance.instrument,
+                        allowed=", ".join(sorted(var.values)),
+                        example=sorted(var.values)[0],
                     )
                 )
         elif not isinstance(value, str) or value not in var.values:
             issues.append(
-                Issue(
-                    "context_invalid",
-                    f"context '{var.name}' must be one of {', '.join(sorted(var.values))} "
-                    f"(got {_describe_value(value)})",
+                make_issue(
+                    ResponseCode.CONTEXT_INVALID,
                     item=var.name,
                     value=value,
+                    allowed=", ".join(sorted(var.values)),
+                    got=_describe_value(value),
                 )
             )
         else:

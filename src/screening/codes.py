@@ -1,0 +1,252 @@
+"""Issue codes as data: every code the library reports, what it means, and its message template.
+
+Codes are string enums, so they compare equal to the strings they always were
+(`issue.code == "invalid_value"`). A message is its template filled from the issue's context
+(`Issue.ctx`), so the same problem always reads the same, whichever path found it, and invalid
+rows can be grouped by code and context without parsing text. The code table in
+docs/format.md is generated from `MEANINGS`; a test requires a marked bad definition file for
+every definition code.
+
+One string may name problems of different kinds (`invalid_value` in a definition is a value of
+the wrong form; in a response, an answer that is not an option): each kind has its own enum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "MEANINGS",
+    "TEMPLATES",
+    "DefinitionCode",
+    "FhirCode",
+    "ResponseCode",
+    "RowCode",
+    "render",
+]
+
+
+class DefinitionCode(StrEnum):
+    """A problem in a definition file (reported by `screening validate` at file:line:col)."""
+
+    YAML_SYNTAX = "yaml_syntax"
+    YAML_TAG = "yaml_tag"
+    YAML_VALUE = "yaml_value"
+    YAML_ANCHOR = "yaml_anchor"
+    YAML_MERGE = "yaml_merge"
+    YAML_KEY = "yaml_key"
+    YAML_DEPTH = "yaml_depth"
+    YAML_NODES = "yaml_nodes"
+    DUPLICATE_KEY = "duplicate_key"
+    FILE_TOO_LARGE = "file_too_large"
+    NOT_A_FILE = "not_a_file"
+    IO_ERROR = "io_error"
+    ENCODING = "encoding"
+    EMPTY = "empty"
+    NOT_A_MAPPING = "not_a_mapping"
+    FORMAT_TOO_NEW = "format_too_new"
+    KEY_NEEDS_NEWER_FORMAT = "key_needs_newer_format"
+    UNKNOWN_KEY = "unknown_key"
+    MISSING_KEY = "missing_key"
+    INVALID_VALUE = "invalid_value"
+    UNKNOWN_SOURCE = "unknown_source"
+    UNUSED_SOURCE = "unused_source"
+    TOO_FEW_OPTIONS = "too_few_options"
+    DUPLICATE_OPTION = "duplicate_option"
+    UNUSED_OPTION_SET = "unused_option_set"
+    DUPLICATE_ID = "duplicate_id"
+    UNKNOWN_OPTION_SET = "unknown_option_set"
+    SKIP_RULE_WITHOUT_ASK_IF = "skip_rule_without_ask_if"
+    IF_SKIPPED_WITHOUT_ASK_IF = "if_skipped_without_ask_if"
+    ASK_IF_ORDER = "ask_if_order"
+    ASK_IF_SCALE = "ask_if_scale"
+    TEXT_NOT_REDISTRIBUTABLE = "text_not_redistributable"
+    NOTHING_SCORED = "nothing_scored"
+    INVALID_NAME = "invalid_name"
+    UNKNOWN_ITEM = "unknown_item"
+    DUPLICATE_ITEM = "duplicate_item"
+    MAX_MISSING_TOO_LARGE = "max_missing_too_large"
+    MISSING_WITHOUT_PRORATION = "missing_without_proration"
+    UNCITED_RULE = "uncited_rule"
+    INVALID_MULTIPLIER = "invalid_multiplier"
+    BANDS_ON_FRACTIONAL_SCALE = "bands_on_fractional_scale"
+    BAND_ORDER = "band_order"
+    BANDS_NOT_CONTIGUOUS = "bands_not_contiguous"
+    BANDS_RANGE = "bands_range"
+    DUPLICATE_BAND = "duplicate_band"
+    UNKNOWN_SCALE = "unknown_scale"
+    UNKNOWN_CONTEXT = "unknown_context"
+    UNKNOWN_CONTEXT_VALUE = "unknown_context_value"
+    CONDITION_NEVER_HOLDS = "condition_never_holds"
+    CASE_RESPONSES = "case_responses"
+    UNKNOWN_BAND = "unknown_band"
+    UNKNOWN_FLAG = "unknown_flag"
+    UNKNOWN_CLASSIFICATION = "unknown_classification"
+    UNKNOWN_LABEL = "unknown_label"
+    CASE_FAILED = "case_failed"
+    ID_FILENAME = "id_filename"
+    OVERLAY_INSTRUMENT = "overlay_instrument"
+    OVERLAY_ITEMS = "overlay_items"
+
+
+class ResponseCode(StrEnum):
+    """A problem in one response (a `ResponseError`, or an invalid row with its reason)."""
+
+    INVALID_RESPONSES = "invalid_responses"
+    UNKNOWN_ITEM = "unknown_item"
+    INVALID_TYPE = "invalid_type"
+    INVALID_VALUE = "invalid_value"
+    SKIPPED_ITEM_ANSWERED = "skipped_item_answered"
+    UNKNOWN_CONTEXT = "unknown_context"
+    CONTEXT_MISSING = "context_missing"
+    CONTEXT_INVALID = "context_invalid"
+
+
+class RowCode(StrEnum):
+    """Why a row of a table is invalid beyond its response issues (`issues_frame`, summaries)."""
+
+    SCALE_UNSCORED = "scale_unscored"
+    CLASSIFICATION_UNDETERMINED = "classification_undetermined"
+
+
+class FhirCode(StrEnum):
+    """A problem reading a FHIR QuestionnaireResponse (with the linkId and its path)."""
+
+    NOT_A_QUESTIONNAIRE_RESPONSE = "not_a_questionnaire_response"
+    ENTERED_IN_ERROR = "entered_in_error"
+    INVALID_QUESTIONNAIRE_RESPONSE = "invalid_questionnaire_response"
+    UNMATCHED_LINK_ID = "unmatched_link_id"
+    INVALID_ANSWER = "invalid_answer"
+    CONFLICTING_ANSWERS = "conflicting_answers"
+    CONFLICTING_ANSWER = "conflicting_answer"
+    UNKNOWN_ANSWER_CODE = "unknown_answer_code"
+    UNKNOWN_ANSWER_WEIGHT = "unknown_answer_weight"
+    BOOLEAN_NOT_ALLOWED = "boolean_not_allowed"
+    NOT_INTEGRAL = "not_integral"
+    INVALID_VALUE = "invalid_value"
+    UNSUPPORTED_ANSWER_TYPE = "unsupported_answer_type"
+
+
+Code = DefinitionCode | ResponseCode | RowCode | FhirCode
+
+MEANINGS: dict[Code, str] = {
+    DefinitionCode.YAML_SYNTAX: "not YAML, or a character YAML does not allow (NUL, other "
+    "control characters)",
+    DefinitionCode.YAML_TAG: "a tag outside the YAML 1.2 core schema (`!!python/object`, "
+    "`!custom`, `!!set`)",
+    DefinitionCode.YAML_VALUE: "a core tag on a value not of its form (`!!int abc`), or a "
+    "number of more than 100 digits",
+    DefinitionCode.YAML_ANCHOR: "an anchor or alias (`&name`, `*name`) on a value or a key",
+    DefinitionCode.YAML_MERGE: "a merge key (`<<`)",
+    DefinitionCode.YAML_KEY: "a key that is not text (`1:`, `true:`, `null:`)",
+    DefinitionCode.YAML_DEPTH: "nesting deeper than 50 levels",
+    DefinitionCode.YAML_NODES: "more than 10,000 nodes",
+    DefinitionCode.DUPLICATE_KEY: "a key given twice in one mapping",
+    DefinitionCode.FILE_TOO_LARGE: "a file over 100 KB",
+    DefinitionCode.NOT_A_FILE: "a folder, FIFO, device or socket where a file belongs",
+    DefinitionCode.IO_ERROR: "the file cannot be read",
+    DefinitionCode.ENCODING: "bytes that are not UTF-8",
+    DefinitionCode.EMPTY: "an empty file",
+    DefinitionCode.NOT_A_MAPPING: "a top level that is not a mapping of keys",
+    DefinitionCode.FORMAT_TOO_NEW: "written in a format newer than this library reads",
+    DefinitionCode.KEY_NEEDS_NEWER_FORMAT: "a key that arrived in a later format than the file "
+    "states",
+    DefinitionCode.UNKNOWN_KEY: "a key the format does not have (a typo, mostly)",
+    DefinitionCode.MISSING_KEY: "a required key is absent",
+    DefinitionCode.INVALID_VALUE: "a value of the wrong type or form (two comparison operators, "
+    "`.nan`, an `if_skipped` that is no score of the item, an `accept_when_skipped` value that "
+    "is no option)",
+    DefinitionCode.UNKNOWN_SOURCE: "a cited key not listed under `sources`",
+    DefinitionCode.UNUSED_SOURCE: "*warning*: a source no rule cites",
+    DefinitionCode.TOO_FEW_OPTIONS: "an option list with fewer than two options",
+    DefinitionCode.DUPLICATE_OPTION: "an option value or label listed twice",
+    DefinitionCode.UNUSED_OPTION_SET: "*warning*: an option set no item uses",
+    DefinitionCode.DUPLICATE_ID: "an item id or flag id used twice",
+    DefinitionCode.UNKNOWN_OPTION_SET: "an item names an option set that is not defined",
+    DefinitionCode.SKIP_RULE_WITHOUT_ASK_IF: "`answered_when_skipped` or `accept_when_skipped` "
+    "without `ask_if` (or `accept_when_skipped` beside `answered_when_skipped: score`)",
+    DefinitionCode.IF_SKIPPED_WITHOUT_ASK_IF: "`if_skipped` without `ask_if`",
+    DefinitionCode.ASK_IF_ORDER: "skip logic looking at a later item",
+    DefinitionCode.ASK_IF_SCALE: "skip logic looking at a scale",
+    DefinitionCode.TEXT_NOT_REDISTRIBUTABLE: "wording where the licence does not permit it",
+    DefinitionCode.NOTHING_SCORED: "no scale and no classification",
+    DefinitionCode.INVALID_NAME: "a scale or classification name outside the id pattern",
+    DefinitionCode.UNKNOWN_ITEM: "a scale or condition naming an undefined item",
+    DefinitionCode.DUPLICATE_ITEM: "a scale listing an item twice",
+    DefinitionCode.MAX_MISSING_TOO_LARGE: "`max_missing` not below the scale's item count",
+    DefinitionCode.MISSING_WITHOUT_PRORATION: "missing items allowed without `prorate: true`",
+    DefinitionCode.UNCITED_RULE: "a missing-data rule without its source",
+    DefinitionCode.INVALID_MULTIPLIER: "a multiplier that is not positive",
+    DefinitionCode.BANDS_ON_FRACTIONAL_SCALE: "bands on a scale that can score fractions",
+    DefinitionCode.BAND_ORDER: "a band whose `min` is above its `max`",
+    DefinitionCode.BANDS_NOT_CONTIGUOUS: "a gap or an overlap between bands",
+    DefinitionCode.BANDS_RANGE: "bands that do not cover exactly the scale's reachable range",
+    DefinitionCode.DUPLICATE_BAND: "a band label listed twice",
+    DefinitionCode.UNKNOWN_SCALE: "a condition, change block or case naming an undefined scale",
+    DefinitionCode.UNKNOWN_CONTEXT: "a condition naming an undeclared context variable",
+    DefinitionCode.UNKNOWN_CONTEXT_VALUE: "a condition comparing a context variable with a "
+    "value it does not take",
+    DefinitionCode.CONDITION_NEVER_HOLDS: "an item comparison no score of the item meets",
+    DefinitionCode.CASE_RESPONSES: "a golden case's list of responses not one per item",
+    DefinitionCode.UNKNOWN_BAND: "a golden case expecting a band the scale does not have",
+    DefinitionCode.UNKNOWN_FLAG: "a golden case expecting an undefined flag",
+    DefinitionCode.UNKNOWN_CLASSIFICATION: "a golden case expecting an undefined classification",
+    DefinitionCode.UNKNOWN_LABEL: "a golden case expecting a label its classification never gives",
+    DefinitionCode.CASE_FAILED: "a golden case whose result differs from its expectation",
+    DefinitionCode.ID_FILENAME: "*warning*: the id differs from the file name",
+    DefinitionCode.OVERLAY_INSTRUMENT: "a wording overlay for another instrument",
+    DefinitionCode.OVERLAY_ITEMS: "a wording overlay whose items are not item ids → wording",
+    ResponseCode.INVALID_RESPONSES: "the responses are not a mapping of item ids to values",
+    ResponseCode.UNKNOWN_ITEM: "a response names an item the instrument does not have",
+    ResponseCode.INVALID_TYPE: "an answer that is not a whole number (text, a boolean, a date)",
+    ResponseCode.INVALID_VALUE: "an answer that is not one of the item's options",
+    ResponseCode.SKIPPED_ITEM_ANSWERED: "an answer to a question skip logic skipped that does "
+    "not agree with the skip",
+    ResponseCode.UNKNOWN_CONTEXT: "a context variable the instrument does not declare",
+    ResponseCode.CONTEXT_MISSING: "a required context variable is missing",
+    ResponseCode.CONTEXT_INVALID: "a context value the variable does not take",
+    RowCode.SCALE_UNSCORED: "a primary scale could not be scored (too many items missing)",
+    RowCode.CLASSIFICATION_UNDETERMINED: "a classification a missing answer could change",
+    FhirCode.NOT_A_QUESTIONNAIRE_RESPONSE: "the resource is not a QuestionnaireResponse",
+    FhirCode.ENTERED_IN_ERROR: "the response has status entered-in-error: it must not be scored",
+    FhirCode.INVALID_QUESTIONNAIRE_RESPONSE: "malformed structure: an `item` that is not a list "
+    "of objects, an item without a linkId",
+    FhirCode.UNMATCHED_LINK_ID: "an answered linkId that matches no item",
+    FhirCode.INVALID_ANSWER: "an answer without exactly one `value[x]`, or of the wrong shape",
+    FhirCode.CONFLICTING_ANSWERS: "one item answered more than once with different answers",
+    FhirCode.CONFLICTING_ANSWER: "a coding whose weight contradicts its code",
+    FhirCode.UNKNOWN_ANSWER_CODE: "an answer code that is no option of the item",
+    FhirCode.UNKNOWN_ANSWER_WEIGHT: "a weight that is no score of the item",
+    FhirCode.BOOLEAN_NOT_ALLOWED: "a boolean for an item that is not yes/no",
+    FhirCode.NOT_INTEGRAL: "a `valueDecimal` that is not a whole number",
+    FhirCode.INVALID_VALUE: "a number that is not one of the item's options",
+    FhirCode.UNSUPPORTED_ANSWER_TYPE: "a `value[x]` type that cannot answer a choice item",
+}
+
+TEMPLATES: dict[Code, str] = {
+    ResponseCode.INVALID_RESPONSES: "responses must map item ids to values (got {got})",
+    ResponseCode.UNKNOWN_ITEM: "unknown item '{item}' for {instrument} (items: {first} … "
+    "{last}){hint}",
+    ResponseCode.INVALID_TYPE: "item '{item}' must be a whole number, one of {allowed} (got {got})",
+    ResponseCode.INVALID_VALUE: "item '{item}' must be one of {allowed} (got {got})",
+    ResponseCode.SKIPPED_ITEM_ANSWERED: "item '{item}' is asked only when {condition}, which "
+    "does not hold, but it was answered (got {got})",
+    ResponseCode.UNKNOWN_CONTEXT: "{instrument} takes no context '{item}' (declared: {declared})",
+    ResponseCode.CONTEXT_MISSING: "{instrument} needs context '{item}' (one of {allowed}), "
+    "e.g. score(..., {item}={example!r})",
+    ResponseCode.CONTEXT_INVALID: "context '{item}' must be one of {allowed} (got {got})",
+    RowCode.SCALE_UNSCORED: "{scale}: {reason}",
+    RowCode.CLASSIFICATION_UNDETERMINED: "{classification}: undetermined, an answer or context "
+    "it needs is missing or invalid",
+}
+
+
+def render(code: Code, ctx: Mapping[str, Any]) -> str:
+    """The message of an issue: its code's template filled from its context, or, for a code
+    whose messages are written where they arise, the context's `message`."""
+    template = TEMPLATES.get(code)
+    if template is None:
+        return str(ctx["message"])
+    return template.format(**ctx)

@@ -23,6 +23,11 @@ from .loading import UnknownInstrumentError, list_instruments, load_instrument
 from .schema import instrument_schema
 from .scoring import plan_for, score_plan
 
+__all__ = [
+    "build_parser",
+    "main",
+]
+
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 

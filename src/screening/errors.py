@@ -14,6 +14,16 @@ from .codes import Code, render
 if TYPE_CHECKING:
     from .results import ScoreResult
 
+__all__ = [
+    "DefinitionError",
+    "Issue",
+    "PathPart",
+    "ResponseError",
+    "Severity",
+    "format_path",
+    "make_issue",
+]
+
 Severity = Literal["error", "warning"]
 PathPart = str | int
 

@@ -27,6 +27,11 @@ from .fhir_common import (
 from .results import FlagResult, ScoreResult
 from .scoring import OnError, check_on_error, plan_for, score
 
+__all__ = [
+    "read_questionnaire_response",
+    "score_questionnaire_response",
+]
+
 # --- QuestionnaireResponse in -----------------------------------------------------------------
 
 

@@ -39,6 +39,14 @@ from .results import FlagResult, ScaleResult, ScoreResult
 from .rules import AnswerSets, answers_of, describe
 from .steps import steps_of
 
+__all__ = [
+    "result_bundle",
+    "to_bundle",
+    "to_observations",
+    "to_questionnaire",
+    "to_risk_assessment",
+]
+
 # --- Observations, RiskAssessment, Bundle out -------------------------------------------------
 
 

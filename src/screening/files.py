@@ -41,6 +41,14 @@ from .frames import (
 from .jsonio import DuplicateKeyError, loads_unique
 from .pandas_io import to_frame
 
+__all__ = [
+    "FORMATS",
+    "Summary",
+    "csv_items",
+    "file_format",
+    "score_file",
+]
+
 FORMATS = ("csv", "parquet", "jsonl")
 _EXTENSIONS = {
     ".csv": "csv",

@@ -20,6 +20,12 @@ from .scoring import _is_missing
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+__all__ = [
+    "DateLike",
+    "Flag",
+    "plot_trajectory",
+]
+
 DateLike = date | datetime | str
 Flag = DateLike | tuple[DateLike, str]
 

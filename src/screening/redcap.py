@@ -17,6 +17,13 @@ from .loading import load_instrument
 from .rules import AnswerSets, answers_of, describe
 from .steps import steps_of
 
+__all__ = [
+    "REDCAP_COLUMNS",
+    "Row",
+    "redcap_rows",
+    "to_redcap_csv",
+]
+
 REDCAP_COLUMNS: tuple[str, ...] = (
     "Variable / Field Name",
     "Form Name",

@@ -12,6 +12,13 @@ from typing import Any, NamedTuple
 
 from .errors import Issue
 
+__all__ = [
+    "FlagResult",
+    "Provenance",
+    "ScaleResult",
+    "ScoreResult",
+]
+
 
 class Provenance(NamedTuple):
     """Which definition, at which version and content, scored a result, with which library."""

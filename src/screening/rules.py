@@ -31,6 +31,32 @@ from .definition import (
 if TYPE_CHECKING:
     from .definition import Instrument
 
+__all__ = [
+    "KINDS",
+    "AnswerSets",
+    "Env",
+    "Evaluator",
+    "Kind",
+    "PathKey",
+    "Ref",
+    "Truth",
+    "VEnv",
+    "VEvaluator",
+    "VTruth",
+    "answers_of",
+    "compile_condition",
+    "compile_vector",
+    "count_truth",
+    "describe",
+    "item_tests",
+    "kleene_all",
+    "kleene_any",
+    "predicate",
+    "referenced",
+    "vector_predicate",
+    "walk",
+]
+
 Truth = bool | None
 
 

@@ -13,6 +13,11 @@ from typing import Any
 
 from .definition import Instrument
 
+__all__ = [
+    "DIALECT",
+    "instrument_schema",
+]
+
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 _BOUNDS = {

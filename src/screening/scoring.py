@@ -24,6 +24,22 @@ from .results import FlagResult, Provenance, ScaleResult, ScoreResult
 from .rules import Env, Evaluator, compile_condition, describe, item_tests, referenced
 from .steps import ScaleSteps, steps_of
 
+__all__ = [
+    "ClassificationPlan",
+    "ContextPlan",
+    "FlagPlan",
+    "ItemPlan",
+    "OnError",
+    "Plan",
+    "ScalePlan",
+    "check_on_error",
+    "check_value",
+    "compile_instrument",
+    "plan_for",
+    "score",
+    "score_plan",
+]
+
 OnError = Literal["raise", "invalid"]
 
 

@@ -20,6 +20,7 @@ from .errors import DefinitionError, Issue
 from .jsonio import loads_unique
 from .linting import definition_files, lint_file
 from .loading import UnknownInstrumentError, list_instruments, load_instrument
+from .outputs import same_file, write_atomic
 from .schema import instrument_schema
 from .scoring import plan_for, score_plan
 
@@ -267,7 +268,7 @@ def _item_map(pairs: list[str], insts: list[Instrument]) -> dict[str, dict[str, 
 def _score(args: argparse.Namespace, out: TextIO) -> int:
     fmt = args.input_format or ("json" if args.input.lower().endswith(".json") else None)
     refs = _instrument_refs(args.instrument)
-    if args.output is not None and _same_path(Path(args.input), Path(args.output)):
+    if args.output is not None and same_file(Path(args.input), Path(args.output)):
         raise ValueError(f"output {args.output} is the input file; write the scores elsewhere")
     if fmt != "json":
         return _score_table(args, refs, out)
@@ -304,7 +305,7 @@ def _score(args: argparse.Namespace, out: TextIO) -> int:
     payload: Any = results if isinstance(data, list) else results[0]
     text = json.dumps(payload, indent=args.indent or None, ensure_ascii=False) + "\n"
     if args.output is not None:
-        _write_atomic(Path(args.output), text)
+        write_atomic(Path(args.output), text)
     else:
         out.write(text)
     invalid = any(not r["valid"] for r in results)
@@ -315,33 +316,6 @@ def _read_input(path: Path) -> str:
     if path.exists() and not path.is_file():
         raise ValueError(f"input {path} is not a regular file")
     return path.read_text(encoding="utf-8-sig")
-
-
-def _same_path(a: Path, b: Path) -> bool:
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """The whole text or nothing at `path`: written beside it, then renamed into place."""
-    import tempfile
-
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    temp = Path(name)
-    try:
-        with open(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 def _score_table(args: argparse.Namespace, refs: list[str], out: TextIO) -> int:

@@ -297,13 +297,6 @@ class MissingRule(Model):
     """How a prorated sum is rounded, before any multiplier."""
     source: Sources | None = None
 
-    def describe(self) -> str:
-        """The rule in words, for notes in exported forms."""
-        if self.max_missing == 0:
-            return "every item is required"
-        how = "prorated" if self.prorate else "not prorated"
-        return f"at most {self.max_missing} item(s) missing, {how}"
-
 
 class Band(Model):
     min: StrictInt

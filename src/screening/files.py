@@ -18,7 +18,6 @@ import csv
 import os
 import stat
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Hashable, Iterator, Mapping, Sequence
@@ -39,6 +38,7 @@ from .frames import (
     score_resolved,
 )
 from .jsonio import DuplicateKeyError, loads_unique
+from .outputs import commit, same_file, temporary_beside
 from .pandas_io import to_frame
 
 __all__ = [
@@ -259,15 +259,6 @@ def _parquet() -> Any:
     return pq
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 class _Writer:
     """Writes chunks to a temporary file beside the output; `commit` renames it into place."""
 
@@ -279,10 +270,7 @@ class _Writer:
         self.handle: TextIO | None = None
         self.temp: Path | None = None
         if path is not None:
-            if path.is_dir():
-                raise IsADirectoryError(f"output {path} is a folder")
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-            self.temp = Path(name)
+            fd, self.temp = temporary_beside(path)
             if fmt == "parquet":
                 os.close(fd)
             else:
@@ -329,10 +317,7 @@ class _Writer:
             self.write(empty)
         self._close()
         if self.temp is not None and self.path is not None:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self.temp, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
-            os.replace(self.temp, self.path)
+            commit(self.temp, self.path)
             self.temp = None
 
     def abort(self) -> None:
@@ -377,7 +362,7 @@ def score_file(
     fmt_in = file_format(path, input_format)
     fmt_out = file_format(output, output_format) if output is not None else output_format or "csv"
     target = Path(output) if output is not None else None
-    if target is not None and _same_file(path, target):
+    if target is not None and same_file(path, target):
         raise ValueError(f"output {target} is the input file; write the scores elsewhere")
     refs = _instruments(instrument)
     reader = _Reader(path, fmt_in, na_values)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from .codes import DefinitionCode, render
 from .definition import Case, Instrument
-from .errors import Issue, PathPart
+from .errors import Issue, PathPart, make_issue
 from .results import ScoreResult
 from .scoring import score
 
@@ -23,12 +24,17 @@ class CaseFailure(NamedTuple):
     actual: Any
 
     @property
-    def message(self) -> str:
+    def ctx(self) -> dict[str, Any]:
+        """What `case_failed` is rendered from."""
         field = ".".join(str(p) for p in self.path[3:]) or "result"
-        return f"case '{self.name}': {field} expected {self.expected!r}, got {self.actual!r}"
+        return {"case": self.name, "field": field, "expected": self.expected, "actual": self.actual}
+
+    @property
+    def message(self) -> str:
+        return render(DefinitionCode.CASE_FAILED, self.ctx)
 
     def issue(self) -> Issue:
-        return Issue("case_failed", self.message, self.path)
+        return make_issue(DefinitionCode.CASE_FAILED, self.path, **self.ctx)
 
 
 def case_responses(inst: Instrument, case: Case) -> dict[str, Any]:

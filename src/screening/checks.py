@@ -7,9 +7,10 @@ column. All checks run, so a definition's problems are reported at once.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from .codes import DefinitionCode
 from .definition import (
     Instrument,
     Item,
@@ -17,7 +18,7 @@ from .definition import (
     is_identifier,
     source_keys,
 )
-from .errors import Issue, PathPart
+from .errors import Issue, PathPart, make_issue
 from .facts import item_score_values, scale_is_integral
 from .rules import KINDS, Ref, walk
 from .steps import scale_range
@@ -54,6 +55,11 @@ def _repeats(values: list[str]) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _defined(names: Iterable[str]) -> str:
+    """The names something could have named, for a message: `a, b` or `none`."""
+    return ", ".join(names) or "none"
+
+
 def _duplicates(values: list[str]) -> set[str]:
     return {v for v, n in Counter(values).items() if n > 1}
 
@@ -65,11 +71,11 @@ def _check_sources(inst: Instrument) -> Iterator[Issue]:
         for key in source_keys(sources):
             used.add(key)
             if key not in inst.sources:
-                yield Issue(
-                    "unknown_source",
-                    f"source '{key}' is not listed under sources "
-                    f"(known: {', '.join(sorted(inst.sources))})",
+                yield make_issue(
+                    DefinitionCode.UNKNOWN_SOURCE,
                     path,
+                    key=key,
+                    known=", ".join(sorted(inst.sources)),
                 )
 
     for name, scale in inst.scales.items():
@@ -94,8 +100,8 @@ def _check_sources(inst: Instrument) -> Iterator[Issue]:
                 yield from refs(("change", name, part, "source"), rule.source)
     for key in inst.sources:
         if key not in used:
-            yield Issue(
-                "unused_source", f"source '{key}' is cited by no rule", ("sources", key), "warning"
+            yield make_issue(
+                DefinitionCode.UNUSED_SOURCE, ("sources", key), severity="warning", key=key
             )
 
 
@@ -104,145 +110,149 @@ def _check_options(inst: Instrument) -> Iterator[Issue]:
     for name, options in inst.option_sets.items():
         yield from _check_option_list(("option_sets", name), options)
         if name not in used:
-            yield Issue(
-                "unused_option_set",
-                f"option set '{name}' is used by no item",
+            yield make_issue(
+                DefinitionCode.UNUSED_OPTION_SET,
                 ("option_sets", name),
-                "warning",
+                severity="warning",
+                name=name,
             )
 
 
 def _check_option_list(path: Path, options: list[Any]) -> Iterator[Issue]:
     if len(options) < 2:
-        yield Issue("too_few_options", "needs at least two options", path)
-    for value, (index, _) in _repeats([str(o.value) for o in options]).items():
-        yield Issue("duplicate_option", f"option value {value} is listed twice", (*path, index))
+        yield make_issue(DefinitionCode.TOO_FEW_OPTIONS, path, count=len(options))
+    for index, _ in _repeats([str(o.value) for o in options]).values():
+        yield make_issue(
+            DefinitionCode.DUPLICATE_OPTION,
+            (*path, index),
+            field="value",
+            given=options[index].value,
+        )
     for label, (index, _) in _repeats([o.label for o in options]).items():
-        yield Issue("duplicate_option", f"option label '{label}' is listed twice", (*path, index))
+        yield make_issue(
+            DefinitionCode.DUPLICATE_OPTION, (*path, index), field="label", given=label
+        )
 
 
 def _check_items(inst: Instrument) -> Iterator[Issue]:
     ids = [i.id for i in inst.items]
     for dup, (_, index) in _repeats(ids).items():
-        yield Issue("duplicate_id", f"item id '{dup}' is used twice", ("items", index, "id"))
+        yield make_issue(DefinitionCode.DUPLICATE_ID, ("items", index, "id"), kind="item", id=dup)
     for index, item in enumerate(inst.items):
         path: Path = ("items", index)
         if isinstance(item.options, str):
             if item.options not in inst.option_sets:
-                yield Issue(
-                    "unknown_option_set",
-                    f"item '{item.id}' uses option set '{item.options}', which is not defined "
-                    f"(defined: {', '.join(sorted(inst.option_sets)) or 'none'})",
+                yield make_issue(
+                    DefinitionCode.UNKNOWN_OPTION_SET,
                     (*path, "options"),
+                    item_id=item.id,
+                    name=item.options,
+                    defined=_defined(sorted(inst.option_sets)),
                 )
         else:
             yield from _check_option_list((*path, "options"), item.options)
         yield from _check_skip_rules(inst, path, item)
         if item.text is not None and not inst.license.redistribute_text:
-            yield Issue(
-                "text_not_redistributable",
-                f"item '{item.id}' carries wording, but the licence does not permit "
-                "redistributing it (license.redistribute_text is false); use a short label and "
-                "supply wording in an overlay file",
-                (*path, "text"),
+            yield make_issue(
+                DefinitionCode.TEXT_NOT_REDISTRIBUTABLE, (*path, "text"), item_id=item.id
             )
 
 
 def _check_skip_rules(inst: Instrument, path: Path, item: Item) -> Iterator[Issue]:
     """What an item says about being skipped needs an ask_if, and values it can take."""
     if item.answered_when_skipped != "error" and item.ask_if is None:
-        yield Issue(
-            "skip_rule_without_ask_if",
-            f"item '{item.id}' says how to treat an answer when skipped but has no ask_if",
+        yield make_issue(
+            DefinitionCode.SKIP_RULE_WITHOUT_ASK_IF,
             (*path, "answered_when_skipped"),
+            item_id=item.id,
+            rule="says how to treat an answer",
+            why="has no ask_if",
         )
     if item.accept_when_skipped:
         if item.ask_if is None or item.answered_when_skipped == "score":
             why = "has no ask_if" if item.ask_if is None else "scores every answer anyway"
-            yield Issue(
-                "skip_rule_without_ask_if",
-                f"item '{item.id}' lists answers accepted when skipped but {why}",
+            yield make_issue(
+                DefinitionCode.SKIP_RULE_WITHOUT_ASK_IF,
                 (*path, "accept_when_skipped"),
+                item_id=item.id,
+                rule="lists answers accepted",
+                why=why,
             )
         values = {o.value for o in inst.item_options(item)}
         for position, value in enumerate(item.accept_when_skipped):
             if values and value not in values:
-                yield Issue(
-                    "invalid_value",
-                    f"item '{item.id}': accept_when_skipped must list option values "
-                    f"{', '.join(map(str, sorted(values)))} (got {value})",
+                allowed = ", ".join(map(str, sorted(values)))
+                yield make_issue(
+                    DefinitionCode.INVALID_VALUE,
                     (*path, "accept_when_skipped", position),
+                    where=f"item '{item.id}'",
+                    detail=f"accept_when_skipped must list option values {allowed}",
+                    got=value,
+                    item_id=item.id,
+                    allowed=allowed,
                 )
     if item.if_skipped is not None:
         if item.ask_if is None:
-            yield Issue(
-                "if_skipped_without_ask_if",
-                f"item '{item.id}' gives a score for when it is skipped but has no ask_if",
-                (*path, "if_skipped"),
+            yield make_issue(
+                DefinitionCode.IF_SKIPPED_WITHOUT_ASK_IF, (*path, "if_skipped"), item_id=item.id
             )
         possible = item_score_values(inst, item.id)
         if possible and item.if_skipped not in possible:
-            yield Issue(
-                "invalid_value",
-                f"item '{item.id}': if_skipped must be one of its scores "
-                f"{', '.join(map(str, possible))} (got {item.if_skipped})",
+            allowed = ", ".join(map(str, possible))
+            yield make_issue(
+                DefinitionCode.INVALID_VALUE,
                 (*path, "if_skipped"),
+                where=f"item '{item.id}'",
+                detail=f"if_skipped must be one of its scores {allowed}",
+                got=item.if_skipped,
+                item_id=item.id,
+                allowed=allowed,
             )
 
 
 def _check_scales(inst: Instrument) -> Iterator[Issue]:
     if not inst.scales and not inst.classifications:
-        yield Issue(
-            "nothing_scored", "a definition needs at least one scale or classification", ("scales",)
-        )
+        yield make_issue(DefinitionCode.NOTHING_SCORED, ("scales",))
     known = {i.id for i in inst.items}
     for name, scale in inst.scales.items():
         path: Path = ("scales", name)
         if not is_identifier(name):
-            yield Issue(
-                "invalid_name",
-                f"scale name '{name}' must be lower-case letters, digits and _",
-                path,
-            )
+            yield make_issue(DefinitionCode.INVALID_NAME, path, kind="scale", name=name)
         for index, item_id in enumerate(scale.items):
             if item_id not in known:
-                yield Issue(
-                    "unknown_item",
-                    f"scale '{name}' lists item '{item_id}', which is not defined",
+                yield make_issue(
+                    DefinitionCode.UNKNOWN_ITEM,
                     (*path, "items", index),
+                    owner=f"scale '{name}'",
+                    verb="lists",
+                    item_id=item_id,
+                    scale=name,
                 )
         for dup, (first, _) in _repeats(scale.items).items():
-            yield Issue(
-                "duplicate_item",
-                f"scale '{name}' lists item '{dup}' twice",
-                (*path, "items", first),
+            yield make_issue(
+                DefinitionCode.DUPLICATE_ITEM, (*path, "items", first), scale=name, item_id=dup
             )
         rule = scale.missing
         if rule.max_missing >= len(scale.items):
-            yield Issue(
-                "max_missing_too_large",
-                f"scale '{name}' allows {rule.max_missing} missing item(s) of "
-                f"{len(scale.items)}; it must be fewer than the item count",
+            yield make_issue(
+                DefinitionCode.MAX_MISSING_TOO_LARGE,
                 (*path, "missing", "max_missing"),
+                scale=name,
+                max_missing=rule.max_missing,
+                count=len(scale.items),
             )
         if rule.max_missing > 0 and not rule.prorate:
-            yield Issue(
-                "missing_without_proration",
-                f"scale '{name}' allows missing items without prorating, which scores a "
-                "missing item as 0; set prorate: true as the source prescribes",
-                (*path, "missing", "prorate"),
+            yield make_issue(
+                DefinitionCode.MISSING_WITHOUT_PRORATION, (*path, "missing", "prorate"), scale=name
             )
         if rule.max_missing > 0 and rule.source is None:
-            yield Issue(
-                "uncited_rule",
-                f"scale '{name}': the missing-data rule must cite its source",
-                (*path, "missing"),
-            )
+            yield make_issue(DefinitionCode.UNCITED_RULE, (*path, "missing"), scale=name)
         if scale.multiplier <= 0:
-            yield Issue(
-                "invalid_multiplier",
-                f"scale '{name}': multiplier must be positive",
+            yield make_issue(
+                DefinitionCode.INVALID_MULTIPLIER,
                 (*path, "multiplier"),
+                scale=name,
+                multiplier=scale.multiplier,
             )
         yield from _check_bands(inst, name, scale)
 
@@ -252,32 +262,33 @@ def _check_bands(inst: Instrument, name: str, scale: Scale) -> Iterator[Issue]:
         return
     path: Path = ("scales", name, "bands")
     if not scale_is_integral(scale):
-        yield Issue(
-            "bands_on_fractional_scale",
-            f"scale '{name}' can score fractions (unrounded proration or a fractional "
-            "multiplier); bands need whole-number scores",
-            path,
-        )
+        yield make_issue(DefinitionCode.BANDS_ON_FRACTIONAL_SCALE, path, scale=name)
         return
     for label in _duplicates([b.label for b in scale.bands]):
-        yield Issue("duplicate_band", f"scale '{name}': band '{label}' is listed twice", path)
+        yield make_issue(DefinitionCode.DUPLICATE_BAND, path, scale=name, band=label)
     for index, band in enumerate(scale.bands):
         if band.min > band.max:
-            yield Issue(
-                "band_order",
-                f"scale '{name}': band '{band.label}' has min {band.min} above max {band.max}",
+            yield make_issue(
+                DefinitionCode.BAND_ORDER,
                 (*path, index, "min"),
+                scale=name,
+                band=band.label,
+                min=band.min,
+                max=band.max,
             )
         if index > 0:
             previous = scale.bands[index - 1]
             if band.min != previous.max + 1:
-                kind = "overlaps" if band.min <= previous.max else "leaves a gap after"
-                yield Issue(
-                    "bands_not_contiguous",
-                    f"scale '{name}': band '{band.label}' starts at {band.min}, which {kind} "
-                    f"band '{previous.label}' (ends at {previous.max}); it must start at "
-                    f"{previous.max + 1}",
+                yield make_issue(
+                    DefinitionCode.BANDS_NOT_CONTIGUOUS,
                     (*path, index, "min"),
+                    scale=name,
+                    band=band.label,
+                    start=band.min,
+                    relation="overlaps" if band.min <= previous.max else "leaves a gap after",
+                    previous=previous.label,
+                    previous_end=previous.max,
+                    expected=previous.max + 1,
                 )
     bounds = scale_range(inst, scale)
     if bounds is None:
@@ -285,18 +296,24 @@ def _check_bands(inst: Instrument, name: str, scale: Scale) -> Iterator[Issue]:
     lo, hi = bounds
     first, last = scale.bands[0], scale.bands[-1]
     if first.min != lo:
-        yield Issue(
-            "bands_range",
-            f"scale '{name}': bands start at {first.min} but the lowest possible score is "
-            f"{number(lo)}",
+        yield make_issue(
+            DefinitionCode.BANDS_RANGE,
             (*path, 0, "min"),
+            scale=name,
+            side="start",
+            given=first.min,
+            extreme="lowest",
+            reachable=number(lo),
         )
     if last.max != hi:
-        yield Issue(
-            "bands_range",
-            f"scale '{name}': bands end at {last.max} but the highest possible score is "
-            f"{number(hi)}",
+        yield make_issue(
+            DefinitionCode.BANDS_RANGE,
             (*path, len(scale.bands) - 1, "max"),
+            scale=name,
+            side="end",
+            given=last.max,
+            extreme="highest",
+            reachable=number(hi),
         )
 
 
@@ -322,17 +339,14 @@ def walk_conditions(inst: Instrument) -> Iterator[tuple[Path, Any]]:
 def _check_conditions(inst: Instrument) -> Iterator[Issue]:
     flag_ids = [f.id for f in inst.flags]
     for dup, (_, last) in _repeats(flag_ids).items():
-        yield Issue(
-            "duplicate_id",
-            f"flag id '{dup}' is used twice",
-            ("flags", last, "id"),
-        )
+        yield make_issue(DefinitionCode.DUPLICATE_ID, ("flags", last, "id"), kind="flag", id=dup)
     for name in inst.classifications:
         if not is_identifier(name):
-            yield Issue(
-                "invalid_name",
-                f"classification name '{name}' must be lower-case letters, digits and _",
+            yield make_issue(
+                DefinitionCode.INVALID_NAME,
                 ("classifications", name),
+                kind="classification",
+                name=name,
             )
     order = {item.id: index for index, item in enumerate(inst.items)}
     for path, cond in walk_conditions(inst):
@@ -348,62 +362,61 @@ def _check_ref(
     at: Path = (*path, ref.key)
     if ref.kind == "item":
         if ref.name not in order:
-            yield Issue(
-                "unknown_item", f"condition names item '{ref.name}', which is not defined", at
+            yield make_issue(
+                DefinitionCode.UNKNOWN_ITEM, at, owner="condition", verb="names", item_id=ref.name
             )
             return
         if isinstance(asker, int) and order[ref.name] >= asker:
-            yield Issue(
-                "ask_if_order",
-                f"skip logic may only look at earlier items; '{ref.name}' does not come "
-                f"before '{inst.items[asker].id}'",
-                at,
+            yield make_issue(
+                DefinitionCode.ASK_IF_ORDER, at, item_id=ref.name, asker=inst.items[asker].id
             )
         possible = item_score_values(inst, ref.name)
         if ref.test is not None and possible and not any(ref.test(v) for v in possible):
-            yield Issue(
-                "condition_never_holds",
-                f"item '{ref.name}' scores {', '.join(map(str, possible))}; "
-                f"'{ref.shown}' never holds",
+            yield make_issue(
+                DefinitionCode.CONDITION_NEVER_HOLDS,
                 at,
+                item_id=ref.name,
+                scores=", ".join(map(str, possible)),
+                condition=ref.shown,
             )
     elif ref.kind == "scale":
         if ref.name not in inst.scales:
-            yield Issue(
-                "unknown_scale",
-                f"condition names scale '{ref.name}', which is not defined "
-                f"(defined: {', '.join(inst.scales)})",
+            yield make_issue(
+                DefinitionCode.UNKNOWN_SCALE,
                 at,
+                owner="condition",
+                verb="names",
+                scale=ref.name,
+                defined=_defined(inst.scales),
             )
         elif asker is not None:
-            yield Issue("ask_if_scale", "skip logic may not depend on a scale", at)
+            yield make_issue(DefinitionCode.ASK_IF_SCALE, at, scale=ref.name)
     else:
         var = inst.context.get(ref.name)
         if var is None:
-            yield Issue(
-                "unknown_context",
-                f"condition names context variable '{ref.name}', which is not declared "
-                "under context",
-                at,
-            )
+            yield make_issue(DefinitionCode.UNKNOWN_CONTEXT, at, variable=ref.name)
             return
         for value in ref.values:
             if value not in var.values:
-                yield Issue(
-                    "unknown_context_value",
-                    f"context '{ref.name}' takes {', '.join(var.values)} (got '{value}')",
+                yield make_issue(
+                    DefinitionCode.UNKNOWN_CONTEXT_VALUE,
                     path,
+                    variable=ref.name,
+                    allowed=", ".join(var.values),
+                    got=value,
                 )
 
 
 def _check_change(inst: Instrument) -> Iterator[Issue]:
     for name in inst.change:
         if name not in inst.scales:
-            yield Issue(
-                "unknown_scale",
-                f"change parameters for scale '{name}', which is not defined "
-                f"(defined: {', '.join(inst.scales)})",
+            yield make_issue(
+                DefinitionCode.UNKNOWN_SCALE,
                 ("change", name),
+                owner="change parameters",
+                verb="for",
+                scale=name,
+                defined=_defined(inst.scales),
             )
 
 
@@ -412,46 +425,55 @@ def _check_cases(inst: Instrument) -> Iterator[Issue]:
     for index, case in enumerate(inst.cases):
         path: Path = ("cases", index)
         if isinstance(case.responses, list) and len(case.responses) != len(inst.items):
-            yield Issue(
-                "case_responses",
-                f"case '{case.name}': a list of responses needs one entry per item "
-                f"({len(inst.items)}, got {len(case.responses)})",
+            yield make_issue(
+                DefinitionCode.CASE_RESPONSES,
                 (*path, "responses"),
+                case=case.name,
+                expected=len(inst.items),
+                got=len(case.responses),
             )
         for name, expected in case.expect.scales.items():
             scale = inst.scales.get(name)
             if scale is None:
-                yield Issue(
-                    "unknown_scale",
-                    f"case '{case.name}' expects unknown scale '{name}'",
+                yield make_issue(
+                    DefinitionCode.UNKNOWN_SCALE,
                     (*path, "expect", "scales", name),
+                    owner=f"case '{case.name}'",
+                    verb="expects",
+                    scale=name,
+                    defined=_defined(inst.scales),
+                    case=case.name,
                 )
             elif expected.band is not None and expected.band not in {b.label for b in scale.bands}:
-                yield Issue(
-                    "unknown_band",
-                    f"case '{case.name}' expects band '{expected.band}', which scale '{name}' "
-                    "does not have",
+                yield make_issue(
+                    DefinitionCode.UNKNOWN_BAND,
                     (*path, "expect", "scales", name, "band"),
+                    case=case.name,
+                    band=expected.band,
+                    scale=name,
                 )
         for flag in case.expect.flags:
             if flag not in flag_ids:
-                yield Issue(
-                    "unknown_flag",
-                    f"case '{case.name}' expects unknown flag '{flag}'",
+                yield make_issue(
+                    DefinitionCode.UNKNOWN_FLAG,
                     (*path, "expect", "flags"),
+                    case=case.name,
+                    flag=flag,
                 )
         for name, label in case.expect.classifications.items():
             cls = inst.classifications.get(name)
             if cls is None:
-                yield Issue(
-                    "unknown_classification",
-                    f"case '{case.name}' expects unknown classification '{name}'",
+                yield make_issue(
+                    DefinitionCode.UNKNOWN_CLASSIFICATION,
                     (*path, "expect", "classifications", name),
+                    case=case.name,
+                    classification=name,
                 )
             elif label is not None and label not in {r.label for r in cls.rules} | {cls.otherwise}:
-                yield Issue(
-                    "unknown_label",
-                    f"case '{case.name}' expects '{label}', which classification '{name}' "
-                    "never gives",
+                yield make_issue(
+                    DefinitionCode.UNKNOWN_LABEL,
                     (*path, "expect", "classifications", name),
+                    case=case.name,
+                    label=label,
+                    classification=name,
                 )

@@ -13,7 +13,7 @@ the wrong form; in a response, an answer that is not an option): each kind has i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -131,7 +131,45 @@ class FhirCode(StrEnum):
 
 Code = DefinitionCode | ResponseCode | RowCode | FhirCode
 
-MEANINGS: dict[Code, str] = {
+
+class _ByKind(Mapping[Code, str]):
+    """Text per code, told apart by kind. `DefinitionCode.INVALID_VALUE` and
+    `ResponseCode.INVALID_VALUE` are equal strings, so one key of a plain dict (a later entry
+    silently replaces an earlier one); here each kind keeps its own. A plain string is no code
+    of any kind: it finds nothing."""
+
+    def __init__(
+        self,
+        *tables: Mapping[DefinitionCode, str]
+        | Mapping[ResponseCode, str]
+        | Mapping[RowCode, str]
+        | Mapping[FhirCode, str],
+    ) -> None:
+        self._text: dict[tuple[type, str], str] = {}
+        self._codes: list[Code] = []
+        for table in tables:
+            for code, text in table.items():
+                key = (type(code), code.value)
+                if key in self._text:
+                    raise ValueError(f"{code!r} is given twice")
+                self._text[key] = text
+                self._codes.append(code)
+
+    def __getitem__(self, code: Code) -> str:
+        return self._text[(type(code), str(code))]
+
+    def __contains__(self, code: object) -> bool:
+        return (type(code), str(code)) in self._text
+
+    def __iter__(self) -> Iterator[Code]:
+        return iter(self._codes)
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+
+# One dict per kind, as codes of different kinds may be equal strings (`invalid_value`).
+_DEFINITION_MEANINGS: dict[DefinitionCode, str] = {
     DefinitionCode.YAML_SYNTAX: "not YAML, or a character YAML does not allow (NUL, other "
     "control characters)",
     DefinitionCode.YAML_TAG: "a tag outside the YAML 1.2 core schema (`!!python/object`, "
@@ -150,14 +188,15 @@ MEANINGS: dict[Code, str] = {
     DefinitionCode.ENCODING: "bytes that are not UTF-8",
     DefinitionCode.EMPTY: "an empty file",
     DefinitionCode.NOT_A_MAPPING: "a top level that is not a mapping of keys",
-    DefinitionCode.FORMAT_TOO_NEW: "written in a format newer than this library reads",
+    DefinitionCode.FORMAT_TOO_NEW: "written in a format newer than this library reads (the only "
+    "issue reported: the file's other keys are not this library's to judge)",
     DefinitionCode.KEY_NEEDS_NEWER_FORMAT: "a key that arrived in a later format than the file "
     "states",
     DefinitionCode.UNKNOWN_KEY: "a key the format does not have (a typo, mostly)",
     DefinitionCode.MISSING_KEY: "a required key is absent",
     DefinitionCode.INVALID_VALUE: "a value of the wrong type or form (two comparison operators, "
-    "`.nan`, an `if_skipped` that is no score of the item, an `accept_when_skipped` value that "
-    "is no option)",
+    "`.nan` or `.inf`, an `if_skipped` that is no score of the item, an `accept_when_skipped` "
+    "value that is no option)",
     DefinitionCode.UNKNOWN_SOURCE: "a cited key not listed under `sources`",
     DefinitionCode.UNUSED_SOURCE: "*warning*: a source no rule cites",
     DefinitionCode.TOO_FEW_OPTIONS: "an option list with fewer than two options",
@@ -173,7 +212,7 @@ MEANINGS: dict[Code, str] = {
     DefinitionCode.TEXT_NOT_REDISTRIBUTABLE: "wording where the licence does not permit it",
     DefinitionCode.NOTHING_SCORED: "no scale and no classification",
     DefinitionCode.INVALID_NAME: "a scale or classification name outside the id pattern",
-    DefinitionCode.UNKNOWN_ITEM: "a scale or condition naming an undefined item",
+    DefinitionCode.UNKNOWN_ITEM: "a scale, condition or wording overlay naming an undefined item",
     DefinitionCode.DUPLICATE_ITEM: "a scale listing an item twice",
     DefinitionCode.MAX_MISSING_TOO_LARGE: "`max_missing` not below the scale's item count",
     DefinitionCode.MISSING_WITHOUT_PRORATION: "missing items allowed without `prorate: true`",
@@ -198,6 +237,9 @@ MEANINGS: dict[Code, str] = {
     DefinitionCode.ID_FILENAME: "*warning*: the id differs from the file name",
     DefinitionCode.OVERLAY_INSTRUMENT: "a wording overlay for another instrument",
     DefinitionCode.OVERLAY_ITEMS: "a wording overlay whose items are not item ids → wording",
+}
+
+_RESPONSE_MEANINGS: dict[ResponseCode, str] = {
     ResponseCode.INVALID_RESPONSES: "the responses are not a mapping of item ids to values",
     ResponseCode.UNKNOWN_ITEM: "a response names an item the instrument does not have",
     ResponseCode.INVALID_TYPE: "an answer that is not a whole number (text, a boolean, a date)",
@@ -207,8 +249,14 @@ MEANINGS: dict[Code, str] = {
     ResponseCode.UNKNOWN_CONTEXT: "a context variable the instrument does not declare",
     ResponseCode.CONTEXT_MISSING: "a required context variable is missing",
     ResponseCode.CONTEXT_INVALID: "a context value the variable does not take",
+}
+
+_ROW_MEANINGS: dict[RowCode, str] = {
     RowCode.SCALE_UNSCORED: "a primary scale could not be scored (too many items missing)",
     RowCode.CLASSIFICATION_UNDETERMINED: "a classification a missing answer could change",
+}
+
+_FHIR_MEANINGS: dict[FhirCode, str] = {
     FhirCode.NOT_A_QUESTIONNAIRE_RESPONSE: "the resource is not a QuestionnaireResponse",
     FhirCode.ENTERED_IN_ERROR: "the response has status entered-in-error: it must not be scored",
     FhirCode.INVALID_QUESTIONNAIRE_RESPONSE: "malformed structure: an `item` that is not a list "
@@ -225,7 +273,95 @@ MEANINGS: dict[Code, str] = {
     FhirCode.UNSUPPORTED_ANSWER_TYPE: "a `value[x]` type that cannot answer a choice item",
 }
 
-TEMPLATES: dict[Code, str] = {
+MEANINGS: Mapping[Code, str] = _ByKind(
+    _DEFINITION_MEANINGS, _RESPONSE_MEANINGS, _ROW_MEANINGS, _FHIR_MEANINGS
+)
+
+_DEFINITION_TEMPLATES: dict[DefinitionCode, str] = {
+    # A definition's ctx holds names, numbers and keys; `detail` only where the text is another
+    # library's (ruamel's parse errors, pydantic's) or the code covers several forms of one fault.
+    DefinitionCode.YAML_SYNTAX: "{detail}",
+    DefinitionCode.YAML_TAG: "tag '{tag}' is not allowed",
+    DefinitionCode.YAML_VALUE: "{detail}",
+    DefinitionCode.YAML_ANCHOR: "anchors and aliases are not allowed (found '&{anchor}'); "
+    "write the value out",
+    DefinitionCode.YAML_MERGE: "merge keys (<<) are not allowed; write the keys out",
+    DefinitionCode.YAML_KEY: "keys must be text (got {key!r}); quote it",
+    DefinitionCode.YAML_DEPTH: "nesting deeper than {limit} levels",
+    DefinitionCode.YAML_NODES: "more than {limit} nodes (each key, value, list and mapping "
+    "counts); a definition needs far fewer",
+    DefinitionCode.DUPLICATE_KEY: "duplicate key '{key}' (first at line {first_line})",
+    DefinitionCode.FILE_TOO_LARGE: "file is {size} bytes; the limit is {limit} bytes",
+    DefinitionCode.NOT_A_FILE: "not a regular file ({kind}); a definition is a YAML file",
+    DefinitionCode.IO_ERROR: "cannot read: {reason}",
+    DefinitionCode.ENCODING: "not UTF-8: {reason} (byte {byte})",
+    DefinitionCode.EMPTY: "the file is empty",
+    DefinitionCode.NOT_A_MAPPING: "a definition is a mapping of keys",
+    DefinitionCode.FORMAT_TOO_NEW: "this definition is written in format {stated}; screening "
+    "{version} reads format up to {supported}: upgrade screening",
+    DefinitionCode.KEY_NEEDS_NEWER_FORMAT: "{where}: '{key}' needs format {needs} (the file says "
+    "{stated})",
+    DefinitionCode.UNKNOWN_KEY: "{where}: unknown key '{key}'{hint}",
+    DefinitionCode.MISSING_KEY: "{where}: missing required key '{key}'",
+    DefinitionCode.INVALID_VALUE: "{where}: {detail} (got {got})",
+    DefinitionCode.UNKNOWN_SOURCE: "source '{key}' is not listed under sources (known: {known})",
+    DefinitionCode.UNUSED_SOURCE: "source '{key}' is cited by no rule",
+    DefinitionCode.TOO_FEW_OPTIONS: "needs at least two options",
+    DefinitionCode.DUPLICATE_OPTION: "option {field} {given!r} is listed twice",
+    DefinitionCode.UNUSED_OPTION_SET: "option set '{name}' is used by no item",
+    DefinitionCode.DUPLICATE_ID: "{kind} id '{id}' is used twice",
+    DefinitionCode.UNKNOWN_OPTION_SET: "item '{item_id}' uses option set '{name}', which is not "
+    "defined (defined: {defined})",
+    DefinitionCode.SKIP_RULE_WITHOUT_ASK_IF: "item '{item_id}' {rule} when skipped but {why}",
+    DefinitionCode.IF_SKIPPED_WITHOUT_ASK_IF: "item '{item_id}' gives a score for when it is "
+    "skipped but has no ask_if",
+    DefinitionCode.ASK_IF_ORDER: "skip logic may only look at earlier items; '{item_id}' does not "
+    "come before '{asker}'",
+    DefinitionCode.ASK_IF_SCALE: "skip logic may not depend on a scale",
+    DefinitionCode.TEXT_NOT_REDISTRIBUTABLE: "item '{item_id}' carries wording, but the licence "
+    "does not permit redistributing it (license.redistribute_text is false); use a short label "
+    "and supply wording in an overlay file",
+    DefinitionCode.NOTHING_SCORED: "a definition needs at least one scale or classification",
+    DefinitionCode.INVALID_NAME: "{kind} name '{name}' must be lower-case letters, digits and _",
+    DefinitionCode.UNKNOWN_ITEM: "{owner} {verb} item '{item_id}', which is not defined",
+    DefinitionCode.DUPLICATE_ITEM: "scale '{scale}' lists item '{item_id}' twice",
+    DefinitionCode.MAX_MISSING_TOO_LARGE: "scale '{scale}' allows {max_missing} missing item(s) "
+    "of {count}; it must be fewer than the item count",
+    DefinitionCode.MISSING_WITHOUT_PRORATION: "scale '{scale}' allows missing items without "
+    "prorating, which scores a missing item as 0; set prorate: true as the source prescribes",
+    DefinitionCode.UNCITED_RULE: "scale '{scale}': the missing-data rule must cite its source",
+    DefinitionCode.INVALID_MULTIPLIER: "scale '{scale}': multiplier must be positive",
+    DefinitionCode.BANDS_ON_FRACTIONAL_SCALE: "scale '{scale}' can score fractions (unrounded "
+    "proration or a fractional multiplier); bands need whole-number scores",
+    DefinitionCode.BAND_ORDER: "scale '{scale}': band '{band}' has min {min} above max {max}",
+    DefinitionCode.BANDS_NOT_CONTIGUOUS: "scale '{scale}': band '{band}' starts at {start}, which "
+    "{relation} band '{previous}' (ends at {previous_end}); it must start at {expected}",
+    DefinitionCode.BANDS_RANGE: "scale '{scale}': bands {side} at {given} but the {extreme} "
+    "possible score is {reachable}",
+    DefinitionCode.DUPLICATE_BAND: "scale '{scale}': band '{band}' is listed twice",
+    DefinitionCode.UNKNOWN_SCALE: "{owner} {verb} scale '{scale}', which is not defined "
+    "(defined: {defined})",
+    DefinitionCode.UNKNOWN_CONTEXT: "condition names context variable '{variable}', which is not "
+    "declared under context",
+    DefinitionCode.UNKNOWN_CONTEXT_VALUE: "context '{variable}' takes {allowed} (got '{got}')",
+    DefinitionCode.CONDITION_NEVER_HOLDS: "item '{item_id}' scores {scores}; '{condition}' never "
+    "holds",
+    DefinitionCode.CASE_RESPONSES: "case '{case}': a list of responses needs one entry per item "
+    "({expected}, got {got})",
+    DefinitionCode.UNKNOWN_BAND: "case '{case}' expects band '{band}', which scale '{scale}' does "
+    "not have",
+    DefinitionCode.UNKNOWN_FLAG: "case '{case}' expects unknown flag '{flag}'",
+    DefinitionCode.UNKNOWN_CLASSIFICATION: "case '{case}' expects unknown classification "
+    "'{classification}'",
+    DefinitionCode.UNKNOWN_LABEL: "case '{case}' expects '{label}', which classification "
+    "'{classification}' never gives",
+    DefinitionCode.CASE_FAILED: "case '{case}': {field} expected {expected!r}, got {actual!r}",
+    DefinitionCode.ID_FILENAME: "id '{id}' differs from the file name '{stem}'",
+    DefinitionCode.OVERLAY_INSTRUMENT: "overlay is for '{given}', not '{instrument}'",
+    DefinitionCode.OVERLAY_ITEMS: "{subject} must be {expected}",
+}
+
+_RESPONSE_TEMPLATES: dict[ResponseCode, str] = {
     ResponseCode.INVALID_RESPONSES: "responses must map item ids to values (got {got})",
     ResponseCode.UNKNOWN_ITEM: "unknown item '{item}' for {instrument} (items: {first} … "
     "{last}){hint}",
@@ -237,10 +373,15 @@ TEMPLATES: dict[Code, str] = {
     ResponseCode.CONTEXT_MISSING: "{instrument} needs context '{item}' (one of {allowed}), "
     "e.g. score(..., {item}={example!r})",
     ResponseCode.CONTEXT_INVALID: "context '{item}' must be one of {allowed} (got {got})",
+}
+
+_ROW_TEMPLATES: dict[RowCode, str] = {
     RowCode.SCALE_UNSCORED: "{scale}: {reason}",
     RowCode.CLASSIFICATION_UNDETERMINED: "{classification}: undetermined, an answer or context "
     "it needs is missing or invalid",
 }
+
+TEMPLATES: Mapping[Code, str] = _ByKind(_DEFINITION_TEMPLATES, _RESPONSE_TEMPLATES, _ROW_TEMPLATES)
 
 
 def render(code: Code, ctx: Mapping[str, Any]) -> str:

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .cases import run_cases
-from .errors import Issue
+from .codes import DefinitionCode
+from .errors import Issue, make_issue
 from .loading import check_file, locate
 
 
@@ -26,23 +27,15 @@ def lint_file(path: Path) -> list[Issue]:
     try:
         inst, issues, parsed = check_file(path)
     except OSError as exc:
-        message = f"cannot read: {exc.strerror or exc}"
-        return [Issue("io_error", message, file=str(path), line=1, col=1)]
+        issue = make_issue(DefinitionCode.IO_ERROR, reason=exc.strerror or str(exc))
+        return [issue._replace(file=str(path), line=1, col=1)]
     if inst is None or any(i.severity == "error" for i in issues):
         return issues
     if inst.id != path.stem:
-        issues.append(
-            locate(
-                Issue(
-                    "id_filename",
-                    f"id '{inst.id}' differs from the file name '{path.stem}'",
-                    ("id",),
-                    "warning",
-                ),
-                parsed,
-                str(path),
-            )
+        issue = make_issue(
+            DefinitionCode.ID_FILENAME, ("id",), severity="warning", id=inst.id, stem=path.stem
         )
+        issues.append(locate(issue, parsed, str(path)))
     for failure in run_cases(inst):
         issues.append(locate(failure.issue(), parsed, str(path)))
     return issues

@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 
 from ._version import __version__
 from .checks import check_instrument
+from .codes import DefinitionCode
 from .definition import (
     FORMAT_KEYS,
     FORMAT_VERSION,
@@ -39,7 +40,7 @@ from .definition import (
     format_version_key,
     key_arrived,
 )
-from .errors import DefinitionError, Issue, format_path
+from .errors import DefinitionError, Issue, format_path, make_issue
 from .yamlsafe import ParsedYaml, parse_yaml, read_yaml
 
 InstrumentRef = "Instrument | str | os.PathLike[str]"
@@ -154,18 +155,10 @@ def _check(parsed: ParsedYaml, file: str | None) -> tuple[Instrument | None, lis
         return None, parsed.issues
     if not isinstance(parsed.data, dict):
         line, col = parsed.position(()) or (1, 1)
-        return None, [
-            Issue(
-                "not_a_mapping",
-                "a definition is a mapping of keys",
-                (),
-                file=file,
-                line=line,
-                col=col,
-            )
-        ]
+        issue = make_issue(DefinitionCode.NOT_A_MAPPING, got=type(parsed.data).__name__)
+        return None, [issue._replace(file=file, line=line, col=col)]
     stated, version_issue = _stated_format(parsed, file)
-    if version_issue is not None and version_issue.code == "format_too_new":
+    if version_issue is not None and version_issue.code == DefinitionCode.FORMAT_TOO_NEW:
         return None, [version_issue]  # its keys are not this library's to judge
     versioned = [] if version_issue is None else [version_issue]
     if stated is not None:
@@ -205,17 +198,23 @@ def _stated_format(parsed: ParsedYaml, file: str | None) -> tuple[str | None, Is
     if not isinstance(value, str) or re.fullmatch(FORMAT_VERSION_PATTERN, value) is None:
         number = isinstance(value, int | float) and not isinstance(value, bool)
         why = "; a YAML number loses the form (1.10 reads as 1.1)" if number else ""
-        message = (
-            f'format_version: a version is quoted text, "MAJOR.MINOR" (e.g. "{FORMAT_VERSION}")'
-            f"{why} (got {_short(value)})"
+        issue = make_issue(
+            DefinitionCode.INVALID_VALUE,
+            path,
+            where=format_path(path),
+            detail=f'a version is quoted text, "MAJOR.MINOR" (e.g. "{FORMAT_VERSION}"){why}',
+            got=_short(value),
         )
-        return None, locate(Issue("invalid_value", message, path), parsed, file)
+        return None, locate(issue, parsed, file)
     if format_version_key(value) > format_version_key(FORMAT_VERSION):
-        message = (
-            f"this definition is written in format {value}; screening {__version__} reads "
-            f"format up to {FORMAT_VERSION}: upgrade screening"
+        issue = make_issue(
+            DefinitionCode.FORMAT_TOO_NEW,
+            path,
+            stated=value,
+            version=__version__,
+            supported=FORMAT_VERSION,
         )
-        return None, locate(Issue("format_too_new", message, path), parsed, file)
+        return None, locate(issue, parsed, file)
     return (value if value in FORMAT_KEYS else None), None
 
 
@@ -246,18 +245,16 @@ def _newer_keys(parsed: ParsedYaml, stated: str, file: str | None) -> list[Issue
             known = [v for v in arrived if v is not None]
             needs = min(known, key=format_version_key) if known else None
             if needs is not None and format_version_key(needs) > said:
-                message = f"'{part}' needs format {needs} (the file says {stated})"
-                line, col = parsed.key_position(here) or (None, None)
-                out.append(
-                    Issue(
-                        "key_needs_newer_format",
-                        f"{format_path(here)}: {message}",
-                        here,
-                        file=file,
-                        line=line,
-                        col=col,
-                    )
+                issue = make_issue(
+                    DefinitionCode.KEY_NEEDS_NEWER_FORMAT,
+                    here,
+                    where=format_path(here),
+                    key=part,
+                    needs=needs,
+                    stated=stated,
                 )
+                line, col = parsed.key_position(here) or (None, None)
+                out.append(issue._replace(file=file, line=line, col=col))
             children = [c for m in members for c in _children(m, part)]
             stack.append((child, children, here))
     return out
@@ -413,27 +410,34 @@ def pydantic_issues(exc: ValidationError, parsed: ParsedYaml, file: str | None) 
         path = parsed.data_path(loc)
         kind = err["type"]
         where = format_path(path) or "top level"
+        text = err["msg"].removeprefix("Value error, ")
         if kind == "missing":
-            code, message = "missing_key", f"{where}: missing required key '{loc[-1]}'"
+            issue = make_issue(DefinitionCode.MISSING_KEY, path, where=where, key=loc[-1])
         elif kind == "extra_forbidden":
-            code = "unknown_key"
-            message = f"{where}: unknown key '{loc[-1]}'{_did_you_mean(loc, parsed.data)}"
+            hint = _did_you_mean(loc, parsed.data)
+            issue = make_issue(
+                DefinitionCode.UNKNOWN_KEY, path, where=where, key=loc[-1], hint=hint
+            )
         else:
-            code = "invalid_value"
-            text = err["msg"].removeprefix("Value error, ")
-            message = f"{where}: {text} (got {_short(err.get('input'))})"
-        issue = Issue(code, message, path)
-        if code == "unknown_key":
+            got = _short(err.get("input"))
+            issue = make_issue(
+                DefinitionCode.INVALID_VALUE, path, where=where, detail=text, got=got
+            )
+        code = issue.code
+        if code == DefinitionCode.UNKNOWN_KEY:
             line, col = parsed.key_position(path) or (None, None)
             issue = issue._replace(file=file, line=line, col=col)
         else:
             issue = locate(issue, parsed, file)
         # every missing key of a mapping is its own issue; a union's member errors are one
-        key = (path, code) if code == "invalid_value" else (path, code, loc[-1])
-        if key in out and code == "invalid_value":
+        key = (path, code) if code == DefinitionCode.INVALID_VALUE else (path, code, loc[-1])
+        if key in out and code == DefinitionCode.INVALID_VALUE:
             # a union reports once per member; keep one line that names them all
             previous = out[key]
-            out[key] = previous._replace(message=f"{previous.message}; or {err['msg']}")
+            assert previous.ctx is not None
+            ctx = {**previous.ctx, "detail": f"{previous.ctx['detail']}; or {text}"}
+            again = make_issue(DefinitionCode.INVALID_VALUE, previous.path, **ctx)
+            out[key] = previous._replace(message=again.message, ctx=again.ctx)
         elif key not in out:
             out[key] = issue
     return list(out.values())
@@ -475,21 +479,23 @@ def apply_overlay(inst: Instrument, path: Path) -> Instrument:
     wording: dict[str, Any] = {}
     data = parsed.data if isinstance(parsed.data, dict) else {}
     if not issues:
-        if set(data) - {"instrument", "items"}:
-            extra = sorted(set(data) - {"instrument", "items"})
+        for extra in sorted(set(data) - {"instrument", "items"}):
             issues.append(
-                Issue(
-                    "unknown_key",
-                    f"unknown key(s) {', '.join(extra)}; an overlay has instrument and items",
-                    (extra[0],),
+                make_issue(
+                    DefinitionCode.UNKNOWN_KEY,
+                    (extra,),
+                    where=extra,
+                    key=extra,
+                    hint="; an overlay has instrument and items",
                 )
             )
         if data.get("instrument") != inst.id:
             issues.append(
-                Issue(
-                    "overlay_instrument",
-                    f"overlay is for '{data.get('instrument')}', not '{inst.id}'",
+                make_issue(
+                    DefinitionCode.OVERLAY_INSTRUMENT,
                     ("instrument",),
+                    given=data.get("instrument"),
+                    instrument=inst.id,
                 )
             )
         given = data.get("items")
@@ -497,20 +503,33 @@ def apply_overlay(inst: Instrument, path: Path) -> Instrument:
         if isinstance(given, dict):
             wording = given
         else:
-            issues.append(Issue("overlay_items", "items must map item ids to wording", ("items",)))
+            issues.append(
+                make_issue(
+                    DefinitionCode.OVERLAY_ITEMS,
+                    ("items",),
+                    subject="items",
+                    expected="a mapping of item ids to wording",
+                )
+            )
         for item_id, text in wording.items():
             if item_id not in known:
                 issues.append(
-                    Issue(
-                        "unknown_item",
-                        f"overlay names unknown item '{item_id}'",
+                    make_issue(
+                        DefinitionCode.UNKNOWN_ITEM,
                         ("items", item_id),
+                        owner="overlay",
+                        verb="names unknown",
+                        item_id=item_id,
                     )
                 )
             elif not isinstance(text, str) or not text.strip():
                 issues.append(
-                    Issue(
-                        "overlay_items", f"wording of '{item_id}' must be text", ("items", item_id)
+                    make_issue(
+                        DefinitionCode.OVERLAY_ITEMS,
+                        ("items", item_id),
+                        subject=f"wording of '{item_id}'",
+                        expected="text",
+                        item_id=item_id,
                     )
                 )
     if issues:

@@ -26,7 +26,8 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
 
-from .errors import Issue, PathPart
+from .codes import DefinitionCode
+from .errors import Issue, PathPart, make_issue
 
 MAX_BYTES = 100_000
 """About five times the largest built-in definition (20 KB)."""
@@ -107,8 +108,12 @@ class ParsedYaml:
         return tuple(path)
 
 
-def _refused(code: str, message: str, file: str | None, line: int = 1, col: int = 1) -> ParsedYaml:
-    return ParsedYaml(None, {}, [Issue(code, message, (), file=file, line=line, col=col)])
+def _refused(
+    code: DefinitionCode, file: str | None, line: int = 1, col: int = 1, **ctx: Any
+) -> ParsedYaml:
+    """A document refused whole: no data, one issue at its position."""
+    issue = make_issue(code, **ctx)._replace(file=file, line=line, col=col)
+    return ParsedYaml(None, {}, [issue])
 
 
 def read_yaml(path: str | os.PathLike[str]) -> ParsedYaml:
@@ -123,7 +128,7 @@ def read_yaml(path: str | os.PathLike[str]) -> ParsedYaml:
     if not stat.S_ISREG(before.st_mode):
         return _not_a_file(before.st_mode, file)
     if before.st_size > MAX_BYTES:
-        return _too_large(f"{before.st_size} bytes", file)
+        return _too_large(before.st_size, file)
     # Non-blocking, so a file swapped for a FIFO since the check cannot block the open either.
     nonblocking = getattr(os, "O_NONBLOCK", 0)
     fd = os.open(path, os.O_RDONLY | nonblocking | getattr(os, "O_NOCTTY", 0))
@@ -135,7 +140,7 @@ def read_yaml(path: str | os.PathLike[str]) -> ParsedYaml:
             os.set_blocking(fd, True)
         data = stream.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:  # it grew since, or its size is not known in advance
-        return _too_large(f"more than {MAX_BYTES} bytes", file)
+        return _too_large(f"more than {MAX_BYTES}", file)
     return parse_yaml(data, file)
 
 
@@ -148,18 +153,19 @@ def _not_a_file(mode: int, file: str) -> ParsedYaml:
         (stat.S_ISSOCK, "a socket"),
     )
     kind = next((name for test, name in kinds if test(mode)), "a special file")
-    return _refused("not_a_file", f"not a regular file ({kind}); a definition is a YAML file", file)
+    return _refused(DefinitionCode.NOT_A_FILE, file, kind=kind)
 
 
-def _too_large(size: str, file: str | None) -> ParsedYaml:
-    return _refused("file_too_large", f"file is {size}; the limit is {MAX_BYTES} bytes", file)
+def _too_large(size: int | str, file: str | None) -> ParsedYaml:
+    """`size` is the byte count, or `more than N` when only a lower bound is known."""
+    return _refused(DefinitionCode.FILE_TOO_LARGE, file, size=size, limit=MAX_BYTES)
 
 
 def parse_yaml(text: str | bytes, file: str | None = None) -> ParsedYaml:
     """Parse a YAML document safely; problems come back as issues, never as execution."""
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     if len(raw) > MAX_BYTES:
-        return _too_large(f"{len(raw)} bytes", file)
+        return _too_large(len(raw), file)
     if isinstance(text, bytes):
         try:
             text = raw.decode("utf-8")
@@ -168,7 +174,7 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> ParsedYaml:
             start = raw.rfind(b"\n", 0, exc.start) + 1
             col = len(raw[start : exc.start].decode("utf-8", "replace")) + 1
             return _refused(
-                "encoding", f"not UTF-8: {exc.reason} (byte {exc.start})", file, line, col
+                DefinitionCode.ENCODING, file, line, col, reason=exc.reason, byte=exc.start
             )
     bad = _NOT_PRINTABLE.search(text)
     if bad is not None:
@@ -177,29 +183,33 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> ParsedYaml:
         what = "NUL" if code == 0 else "a control character" if code < 0xA0 else "a non-character"
         if 0xD800 <= code <= 0xDFFF:
             what = "a lone surrogate"
+        character = f"U+{code:04X}"
         return _refused(
-            "yaml_syntax",
-            f"character U+{code:04X} ({what}) is not allowed in YAML",
+            DefinitionCode.YAML_SYNTAX,
             file,
             line,
             col,
+            detail=f"character {character} ({what}) is not allowed in YAML",
+            character=character,
+            kind=what,
         )
     yaml = _yaml()
     try:
         node = yaml.compose(io.StringIO(text))
     except _Refusal as exc:
-        return _refused(exc.code, exc.message, file, exc.mark.line + 1, exc.mark.column + 1)
+        return _refused(exc.code, file, exc.mark.line + 1, exc.mark.column + 1, limit=exc.limit)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        return _refused("yaml_syntax", message or str(exc), file, line, col)
+        return _refused(DefinitionCode.YAML_SYNTAX, file, line, col, detail=message or str(exc))
     except YAMLError as exc:  # a reader error: not expected after the check above
         index = getattr(exc, "position", None)
         line, col = _position(text, index) if isinstance(index, int) else (1, 1)
-        return _refused("yaml_syntax", str(exc).splitlines()[0], file, line, col)
+        detail = str(exc).splitlines()[0]
+        return _refused(DefinitionCode.YAML_SYNTAX, file, line, col, detail=detail)
     if node is None:
-        return _refused("empty", "the file is empty", file)
+        return _refused(DefinitionCode.EMPTY, file)
     walker = _Walker(file)
     data = walker.build(node, ())
     return ParsedYaml(data, walker.positions, walker.issues, walker.key_positions)
@@ -216,9 +226,9 @@ def _position(text: str, index: int) -> tuple[int, int]:
 class _Refusal(Exception):
     """A limit crossed while composing: ends the parse at once, with the position."""
 
-    def __init__(self, code: str, message: str, mark: Any) -> None:
-        super().__init__(message)
-        self.code, self.message, self.mark = code, message, mark
+    def __init__(self, code: DefinitionCode, limit: int, mark: Any) -> None:
+        super().__init__(code)
+        self.code, self.limit, self.mark = code, limit, mark
 
 
 class _Composer(Composer):
@@ -234,16 +244,11 @@ class _Composer(Composer):
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise _Refusal(
-                "yaml_nodes",
-                f"more than {MAX_NODES} nodes (each key, value, list and mapping counts); "
-                "a definition needs far fewer",
-                self.parser.peek_event().start_mark,
+                DefinitionCode.YAML_NODES, MAX_NODES, self.parser.peek_event().start_mark
             )
         if self.level >= MAX_DEPTH + 1:
             raise _Refusal(
-                "yaml_depth",
-                f"nesting deeper than {MAX_DEPTH} levels",
-                self.parser.peek_event().start_mark,
+                DefinitionCode.YAML_DEPTH, MAX_DEPTH, self.parser.peek_event().start_mark
             )
         self.level += 1
         node = super().compose_node(parent, index)
@@ -274,7 +279,7 @@ def _yaml() -> YAML:
 
 
 class _BadValue(ValueError):
-    pass
+    """A scalar not of its tag's form; the message says which form it needed."""
 
 
 def _implicit_tag(value: str) -> str:
@@ -341,17 +346,10 @@ class _Walker:
         self.issues: list[Issue] = []
         self.anchored: set[int] = set()
 
-    def issue(self, code: str, message: str, path: Path, node: Node) -> None:
-        self.issues.append(
-            Issue(
-                code,
-                message,
-                path,
-                file=self.file,
-                line=node.start_mark.line + 1,
-                col=node.start_mark.column + 1,
-            )
-        )
+    def issue(self, code: DefinitionCode, path: Path, node: Node, **ctx: Any) -> None:
+        line, col = node.start_mark.line + 1, node.start_mark.column + 1
+        issue = make_issue(code, path, **ctx)._replace(file=self.file, line=line, col=col)
+        self.issues.append(issue)
 
     def refuse_anchor(self, node: Node, path: Path) -> bool:
         """Whether the node carries an anchor (an alias is the anchored node itself), reported
@@ -361,12 +359,7 @@ class _Walker:
             return False
         if id(node) not in self.anchored:
             self.anchored.add(id(node))
-            self.issue(
-                "yaml_anchor",
-                f"anchors and aliases are not allowed (found '&{anchor}'); write the value out",
-                path,
-                node,
-            )
+            self.issue(DefinitionCode.YAML_ANCHOR, path, node, anchor=anchor)
         return True
 
     def build(self, node: Node, path: Path) -> Any:
@@ -377,18 +370,19 @@ class _Walker:
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
             if node.tag != _SEQ:
-                self.issue("yaml_tag", f"tag '{node.tag}' is not allowed", path, node)
+                self.issue(DefinitionCode.YAML_TAG, path, node, tag=str(node.tag))
                 return None
             return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
         assert isinstance(node, ScalarNode)
         tag = self.scalar_tag(node)
         if tag not in _SCALAR_TAGS:
-            self.issue("yaml_tag", f"tag '{tag}' is not allowed", path, node)
+            self.issue(DefinitionCode.YAML_TAG, path, node, tag=tag)
             return None
         try:
             return _construct(tag, node.value)
         except _BadValue as exc:
-            self.issue("yaml_value", str(exc), path, node)
+            form = tag.removeprefix(_CORE)
+            self.issue(DefinitionCode.YAML_VALUE, path, node, detail=str(exc), form=form)
             return None
 
     @staticmethod
@@ -400,31 +394,29 @@ class _Walker:
 
     def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         if node.tag != _MAP:
-            self.issue("yaml_tag", f"tag '{node.tag}' is not allowed", path, node)
+            self.issue(DefinitionCode.YAML_TAG, path, node, tag=str(node.tag))
             return {}
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if self.refuse_anchor(key_node, path):
                 continue
             if _is_merge_key(key_node):
-                self.issue(
-                    "yaml_merge",
-                    "merge keys (<<) are not allowed; write the keys out",
-                    path,
-                    key_node,
-                )
+                self.issue(DefinitionCode.YAML_MERGE, path, key_node)
                 continue
             if not isinstance(key_node, ScalarNode) or self.scalar_tag(key_node) != _STR:
                 shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
-                self.issue(
-                    "yaml_key", f"keys must be text (got {shown!r}); quote it", path, key_node
-                )
+                self.issue(DefinitionCode.YAML_KEY, path, key_node, key=shown)
                 continue
             key = key_node.value
             if key in out:
-                first = self.key_positions.get((*path, key))
-                where = f" (first at line {first[0]})" if first else ""
-                self.issue("duplicate_key", f"duplicate key '{key}'{where}", (*path, key), key_node)
+                first_line, _ = self.key_positions[(*path, key)]
+                self.issue(
+                    DefinitionCode.DUPLICATE_KEY,
+                    (*path, key),
+                    key_node,
+                    key=key,
+                    first_line=first_line,
+                )
                 continue
             self.key_positions[(*path, key)] = (
                 key_node.start_mark.line + 1,

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
+from .codes import FhirCode
 from .definition import (
     LOINC_PATTERN,
     Instrument,
@@ -98,14 +99,14 @@ class _Reader:
         ):
             got = resource.get("resourceType") if isinstance(resource, Mapping) else resource
             self._issue(
-                "not_a_questionnaire_response",
+                FhirCode.NOT_A_QUESTIONNAIRE_RESPONSE,
                 f"expected a FHIR QuestionnaireResponse (got {_short(got)})",
                 (),
             )
             return _Read({}, self.issues, self.bad, {})
         if resource.get("status") == "entered-in-error":
             self._issue(
-                "entered_in_error",
+                FhirCode.ENTERED_IN_ERROR,
                 "the QuestionnaireResponse has status entered-in-error: it must not be scored",
                 ("status",),
             )
@@ -133,7 +134,7 @@ class _Reader:
         answers, listed = _entries(raw)
         if not listed:
             self._issue(
-                "invalid_answer",
+                FhirCode.INVALID_ANSWER,
                 f"{where}: answer must be a list (got {_kind(raw)})"
                 + (
                     "; the item is not scored, its answer counts only toward risk flags"
@@ -146,7 +147,7 @@ class _Reader:
         if item_id is None:
             if answers and not self._ignored(link_id, node):
                 self._issue(
-                    "unmatched_link_id",
+                    FhirCode.UNMATCHED_LINK_ID,
                     f"{where} matches no item of {self.inst.id}: its linkId is not an item id "
                     "or an item's LOINC code; pass link_ids={linkId: item id} (or None to "
                     "ignore it)",
@@ -188,7 +189,7 @@ class _Reader:
             shown.append(f"{len(readable) - _SHOWN} more")
         second = next(g for v, g in readable if v != values[0])
         self._issue(
-            "conflicting_answers",
+            FhirCode.CONFLICTING_ANSWERS,
             f"item '{item_id}' has conflicting answers: {', '.join(shown)}; it is not scored, "
             "and each answer counts toward risk flags",
             second.path,
@@ -225,7 +226,7 @@ class _Reader:
         item_id = target.item.id
         if not isinstance(answer, Mapping):
             self._issue(
-                "invalid_answer",
+                FhirCode.INVALID_ANSWER,
                 f"{where}: an answer must be an object (got {_short(answer)})",
                 path,
                 item_id,
@@ -234,7 +235,7 @@ class _Reader:
         kinds = [k for k in answer if isinstance(k, str) and k.startswith("value")]
         if len(kinds) != 1:
             self._issue(
-                "invalid_answer",
+                FhirCode.INVALID_ANSWER,
                 f"{where}: an answer needs exactly one value[x] (got {len(kinds)})",
                 path,
                 item_id,
@@ -325,7 +326,7 @@ def _walk(
             entries, listed = _entries(value)
             if not listed:
                 report(
-                    "invalid_questionnaire_response",
+                    FhirCode.INVALID_QUESTIONNAIRE_RESPONSE,
                     f"{format_path(where)} must be a list (got {_kind(value)})"
                     + (_FLAGS_ONLY if entries else ""),
                     where,
@@ -337,7 +338,7 @@ def _walk(
         for child, child_path, inherited in reversed(children):
             if not isinstance(child, Mapping):
                 report(
-                    "invalid_questionnaire_response",
+                    FhirCode.INVALID_QUESTIONNAIRE_RESPONSE,
                     f"{format_path(child_path)}: an item must be an object (got {_short(child)})",
                     child_path,
                 )
@@ -346,7 +347,7 @@ def _walk(
             if not linked:  # still walked, for the items nested in it
                 nested = "item" in child or "answer" in child
                 report(
-                    "invalid_questionnaire_response",
+                    FhirCode.INVALID_QUESTIONNAIRE_RESPONSE,
                     f"{format_path(child_path)}: an item needs a linkId (a string)"
                     + (_FLAGS_ONLY if nested else ""),
                     child_path,
@@ -367,12 +368,12 @@ def _decode(
     if kind == "valueBoolean":
         if not isinstance(raw, bool):
             return None, (
-                "invalid_answer",
+                FhirCode.INVALID_ANSWER,
                 f"valueBoolean must be true or false (got {_short(raw)})",
             )
         if not target.yes_no:
             return None, (
-                "boolean_not_allowed",
+                FhirCode.BOOLEAN_NOT_ALLOWED,
                 f"a boolean answers only a yes/no item (options 0 and 1); item '{item.id}' takes "
                 f"one of {allowed} (got {str(raw).lower()})",
             )
@@ -382,17 +383,19 @@ def _decode(
         if number is None:
             numeric = isinstance(raw, int | float) and not isinstance(raw, bool)
             return None, (
-                "not_integral" if numeric and kind == "valueDecimal" else "invalid_answer",
+                FhirCode.NOT_INTEGRAL
+                if numeric and kind == "valueDecimal"
+                else FhirCode.INVALID_ANSWER,
                 f"{kind} must be a whole number, one of {allowed} (got {_short(raw)})",
             )
         if number not in target.scores:
             return None, (
-                "invalid_value",
+                FhirCode.INVALID_VALUE,
                 f"item '{item.id}' must be one of {allowed} (got {kind} {number})",
             )
         return number, None
     return None, (
-        "unsupported_answer_type",
+        FhirCode.UNSUPPORTED_ANSWER_TYPE,
         f"{kind} cannot answer item '{item.id}'; use valueCoding, valueInteger, valueDecimal "
         "or (for a yes/no item) valueBoolean",
     )
@@ -413,14 +416,17 @@ def _decode_coding(
 ) -> tuple[int | None, tuple[str, str] | None]:
     malformed = _malformed_coding(coding)
     if malformed is not None:
-        return None, ("invalid_answer", malformed)
+        return None, (FhirCode.INVALID_ANSWER, malformed)
     system, code = coding.get("system"), coding.get("code")
     weights = _weights(coding)
     if weights is None:
-        return None, ("invalid_answer", "an itemWeight/ordinalValue extension has no number")
+        return None, (FhirCode.INVALID_ANSWER, "an itemWeight/ordinalValue extension has no number")
     if len(weights) > 1:
         shown = ", ".join(f"{w:g}" for w in weights)
-        return None, ("conflicting_answer", f"the coding carries different weights ({shown})")
+        return None, (
+            FhirCode.CONFLICTING_ANSWER,
+            f"the coding carries different weights ({shown})",
+        )
     weight = weights[0] if weights else None
     shown = f"{system}|{code}" if system else f"{code} (no system)"
     by_code = (
@@ -434,7 +440,7 @@ def _decode_coding(
         named = {target.scores[v] for (_, c), v in target.by_coding.items() if c == code}
         if named and weight not in named:
             return None, (
-                "conflicting_answer",
+                FhirCode.CONFLICTING_ANSWER,
                 f"answer code {shown} names an answer scoring {', '.join(map(str, named))} "
                 f"on item '{target.item.id}' but its coding carries the weight {weight:g}",
             )
@@ -442,14 +448,14 @@ def _decode_coding(
         # a code from the item's own code systems that is no option: another answer list or a
         # mis-mapped item; its weight is not taken on trust
         return None, (
-            "unknown_answer_code",
+            FhirCode.UNKNOWN_ANSWER_CODE,
             f"answer code {shown} is not an option of item '{target.item.id}' "
             f"({_options_text(inst, target.item)})",
         )
     if by_code is not None:
         if weight is not None and target.scores[by_code] != weight:
             return None, (
-                "conflicting_answer",
+                FhirCode.CONFLICTING_ANSWER,
                 f"answer code {shown} scores {target.scores[by_code]} on item "
                 f"'{target.item.id}' but its coding carries the weight {weight:g}",
             )
@@ -459,12 +465,12 @@ def _decode_coding(
         if value is None:
             scores = ", ".join(str(s) for s in sorted(target.by_score))
             return None, (
-                "unknown_answer_weight",
+                FhirCode.UNKNOWN_ANSWER_WEIGHT,
                 f"the weight {weight:g} is no score of item '{target.item.id}' ({scores})",
             )
         return value, None
     return None, (
-        "unknown_answer_code",
+        FhirCode.UNKNOWN_ANSWER_CODE,
         f"answer code {shown} is not an option of item '{target.item.id}' "
         f"({_options_text(inst, target.item)}) and carries no itemWeight",
     )

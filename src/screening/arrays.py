@@ -14,17 +14,28 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from .codes import RowCode, render
+from .codes import UNDETERMINED_REASON, ResponseCode, RowCode, render
 from .definition import Instrument
-from .errors import Issue
+from .errors import make_issue
 from .rules import VEnv, compile_vector
-from .scoring import ItemPlan, Plan, _is_missing, check_value, plan_for, score_plan
+from .scoring import (
+    ALL_SKIPPED,
+    ItemPlan,
+    Plan,
+    _describe_value,
+    _is_missing,
+    check_value,
+    missing_reason,
+    plan_for,
+)
 
 __all__ = [
     "ArrayPlan",
+    "IssueTable",
     "ItemInput",
     "OutColumn",
     "Scored",
+    "Why",
     "array_plan",
     "explain",
     "score_arrays",
@@ -272,11 +283,18 @@ def _read_objects(values: Any, item: ItemPlan, table: _ItemTable) -> Column:
 # --- scoring ------------------------------------------------------------------------------------
 
 
+class _ContextStatus(NamedTuple):
+    values: Any  # object array, None where missing
+    missing: Any  # required and missing: context_missing
+    invalid: Any  # given but not one of the variable's values: context_invalid
+
+
 def _context_arrays(
     plan: Plan, n: int, context: Mapping[str, Any]
-) -> tuple[dict[str, tuple[Any, Any]], Any, dict[str, Any]]:
-    """Per-row context values, their validity, and the rows whose context is bad. A value is
-    an object array with one cell per row, or a scalar for every row."""
+) -> tuple[dict[str, tuple[Any, Any]], Any, dict[str, _ContextStatus]]:
+    """Per-row context values, their validity, the rows whose context is bad, and each
+    variable's status. A value is an object array with one cell per row, or a scalar for
+    every row (judged once)."""
     given = dict(context or {})
     unknown = sorted(set(given) - plan.context_names)
     if unknown:
@@ -285,32 +303,55 @@ def _context_arrays(
             f"(declared: {', '.join(sorted(plan.context_names)) or 'none'})"
         )
     arrays: dict[str, tuple[Any, Any]] = {}
-    raw: dict[str, Any] = {}
+    status: dict[str, _ContextStatus] = {}
     bad = np.zeros(n, dtype=bool)
     for var in plan.context:
         value = given.get(var.name)
-        values = value if isinstance(value, np.ndarray) else np.full(n, value, dtype=object)
-        absent = np.fromiter((_is_missing(v) for v in values), dtype=bool, count=n)
-        if absent.any():  # pd.NA, NaN or None: missing context, and never compared
-            values = values.copy()
-            values[absent] = None
-        raw[var.name] = values
-        valid = np.fromiter(
-            (isinstance(v, str) and v in var.values for v in values), dtype=bool, count=n
-        )
-        bad |= (~absent & ~valid) | (absent & var.required)
+        if isinstance(value, np.ndarray):
+            absent = np.fromiter((_is_missing(v) for v in value), dtype=bool, count=n)
+            values = value
+            if absent.any():  # pd.NA, NaN or None: missing context, and never compared
+                values = value.copy()
+                values[absent] = None
+            valid = np.fromiter(
+                (isinstance(v, str) and v in var.values for v in values), dtype=bool, count=n
+            )
+        else:  # one value for every row
+            gone = _is_missing(value)
+            values = np.full(n, None if gone else value, dtype=object)
+            absent = np.full(n, gone)
+            valid = np.full(n, isinstance(value, str) and value in var.values)
+        missing = absent & var.required
+        invalid = ~absent & ~valid
+        bad |= missing | invalid
         arrays[var.name] = (values, valid)
-    return arrays, bad, raw
+        status[var.name] = _ContextStatus(values, missing, invalid)
+    return arrays, bad, status
+
+
+class Why(NamedTuple):
+    """What makes rows invalid, as masks: enough to write every reason without re-scoring."""
+
+    context: dict[str, _ContextStatus]
+    bad: dict[str, Any]
+    """Item id → rows whose answer is not acceptable (only items with such rows)."""
+    skipped: dict[str, Any]
+    """Item id → rows where skip logic skipped it (an answer there is skipped_item_answered)."""
+    any_bad: Any
+    scales: dict[str, tuple[Any, Any, Any]]
+    """Primary scale → (unscored for missing items, not a bad answer; missing counts; nothing
+    counted), on rows where it is unscored."""
+    undetermined: dict[str, Any]
+    """Classification → rows where it is undetermined."""
 
 
 class Scored(NamedTuple):
     """One instrument over every row: its output columns (by name, in order), which rows are
-    valid, and what the reasons and issues need."""
+    valid, and why the others are not."""
 
     columns: dict[str, OutColumn]
     valid: Any
-    context: dict[str, Any]
-    """The context values per row (object arrays), for the reasons of invalid rows."""
+    why: Why
 
 
 def score_arrays(
@@ -322,7 +363,9 @@ def score_arrays(
     """Score `n` rows: `inputs` maps each item id to its column (None: no column)."""
     plan = aplan.plan
     const = Constants(n)
-    ctx, bad_context, raw_context = _context_arrays(plan, n, context)
+    ctx, bad_context, context_status = _context_arrays(plan, n, context)
+    bad_items: dict[str, Any] = {}
+    any_bad = np.zeros(n, dtype=bool)
     columns: dict[str, Column] = {}
     items: dict[str, tuple[Any, Any]] = {}
     skipped: dict[str, Any] = {}
@@ -336,17 +379,24 @@ def score_arrays(
         items[item.id] = (col.scores, col.known)
         if not col.complete and col.bad.any():
             row_ok &= ~col.bad
+            bad_items[item.id] = col.bad
+            any_bad |= col.bad
 
     out: dict[str, OutColumn] = {}
     scale_env: dict[str, tuple[Any, Any]] = {}
+    unscored: dict[str, tuple[Any, Any, Any]] = {}
     for scale in plan.scales:
         arrays = _score_scale(scale, columns, skipped, const, aplan.sum_dtypes[scale.name])
         scale_env[scale.name] = (arrays.final, arrays.valid)
         if scale.primary and arrays.valid is not const.true:
             row_ok &= arrays.valid
+            short = ~arrays.valid & ~arrays.bad  # unscored for missing items, not a bad answer
+            if short.any():
+                unscored[scale.name] = (short, arrays.missing, arrays.counted == 0)
         out.update(_scale_columns(aplan, scale, const, arrays))
 
     env = VEnv(n, items, skipped, scale_env, ctx)
+    undetermined: dict[str, Any] = {}
     for flag_id, when in aplan.flags:
         true, unknown = when(env)  # undetermined (an answer it reads is missing): null
         out[f"flag_{flag_id}"] = OutColumn("bool", true, unknown & ~true)
@@ -359,9 +409,12 @@ def score_arrays(
             codes[~decided & unknown & ~true] = -1  # undetermined: never a guess
             decided |= true | unknown
         row_ok &= codes >= 0
+        if (codes < 0).any():
+            undetermined[name] = codes < 0
         out[name] = _labels(codes, labels)
     out["valid"] = OutColumn("bool", row_ok, _no_nulls(n))
-    return Scored(out, row_ok, raw_context)
+    why = Why(context_status, bad_items, skipped, any_bad, unscored, undetermined)
+    return Scored(out, row_ok, why)
 
 
 class _ScaleArrays(NamedTuple):
@@ -371,6 +424,8 @@ class _ScaleArrays(NamedTuple):
     missing: Any
     prorated: Any  # None when no row is prorated
     unrounded: Any  # None when no row is prorated
+    bad: Any = None  # rows with a bad answer to one of its items
+    counted: Any = None  # items counted (answered, plus skipped ones with a score)
 
 
 def _scale_columns(
@@ -378,7 +433,7 @@ def _scale_columns(
 ) -> dict[str, OutColumn]:
     """The output columns of one scale."""
     n = const.n
-    final, valid, answered, missing, prorated, unrounded = arrays
+    final, valid, answered, missing, prorated, unrounded, _, _ = arrays
     out: dict[str, OutColumn] = {}
     everywhere = valid is const.true
     invalid = np.zeros(n, dtype=bool) if everywhere else ~valid
@@ -513,7 +568,14 @@ def _score_scale(
             final = final.astype(np.float64)
         final[rows] = part
     return _ScaleArrays(
-        final, valid, answered.astype(np.int16), missing.astype(np.int16), prorated, unrounded
+        final,
+        valid,
+        answered.astype(np.int16),
+        missing.astype(np.int16),
+        prorated,
+        unrounded,
+        invalid,
+        counted,
     )
 
 
@@ -521,63 +583,271 @@ Cells = Callable[[str, Any], Any]
 """(item id, row positions) → the cells of that item's column at those rows, as objects."""
 
 
+class IssueTable(NamedTuple):
+    """Every issue of the invalid rows, one per entry, in the row scorer's order."""
+
+    rows: Any  # int64: row positions
+    item: Any  # object arrays from here on
+    column: Any
+    code: Any
+    value: Any
+    message: Any
+
+
+class _Part(NamedTuple):
+    """One source of reasons (a context variable, an item, a scale, a classification)."""
+
+    rows: Any  # positions of the rows it speaks for
+    messages: Any  # int64 message ids, one per row
+    in_reason: Any  # bool: whether the message is part of the row's reason text
+    item: Any
+    column: Any
+    code: Any
+    values: Any  # object array, one per row
+
+
+def _key(value: Any) -> Any:
+    """A cache key telling apart values that describe differently (1 and 1.0 and True)."""
+    try:
+        hash(value)
+    except TypeError:
+        return ("unhashable", id(value))
+    return (type(value), value)
+
+
+class _Messages:
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.texts: list[str] = []
+
+    def id(self, text: str) -> int:
+        found = self.ids.get(text)
+        if found is None:
+            found = self.ids[text] = len(self.texts)
+            self.texts.append(text)
+        return found
+
+
 def explain(
     plan: Plan,
+    why: Why,
     cells: Cells,
     items: Mapping[str, Any],
-    context: Mapping[str, Any],
     rows: Any,
     *,
     with_issues: bool,
-) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    """The single-response scorer's reasons for the invalid rows (by position in `rows`), and
-    when asked, their issues as (position, issue fields): every invalid row has at least one.
-    `items` maps the item ids that have a column to that column's name."""
-    columns = {item_id: cells(item_id, rows) for item_id in items}
-    subset = {name: values[rows] for name, values in context.items()}
-    primary = {s.name for s in plan.scales if s.primary}
+) -> tuple[Any, IssueTable | None]:
+    """The single-response scorer's reasons for the invalid `rows` (an object array, one per
+    row) and, when asked, their issues. Each message is rendered once per distinct pattern by
+    the templates the row scorer uses, so the text is the same and invalid rows cost little
+    more than valid ones. `items` maps the item ids that have a column to its name."""
+    messages = _Messages()
+    parts = [
+        *_context_parts(plan, why, messages),
+        *_item_parts(plan, why, cells, items, messages),
+        *_scale_parts(plan, why, messages),
+        *_classification_parts(why, messages),
+    ]
+    reasons = _join(parts, rows, messages)
+    return reasons, (_issue_table(parts, messages) if with_issues else None)
+
+
+def _context_parts(plan: Plan, why: Why, messages: _Messages) -> list[_Part]:
+    out = []
     instrument = plan.provenance.instrument
-    reasons: list[str] = []
-    issues: list[tuple[int, dict[str, Any]]] = []
-    for position in range(len(rows)):
-        responses = {item_id: values[position] for item_id, values in columns.items()}
-        ctx = {k: v[position] for k, v in subset.items() if not _is_missing(v[position])}
-        result = score_plan(plan, responses, ctx, "invalid")
-        reasons.append("; ".join(result.reasons))
-        if not with_issues:
+    for var in plan.context:
+        status = why.context[var.name]
+        allowed = ", ".join(sorted(var.values))
+        gone = np.flatnonzero(status.missing)
+        wrong = np.flatnonzero(status.invalid)
+        if not len(gone) and not len(wrong):
             continue
-        issues.extend((position, _issue_fields(instrument, i, items)) for i in result.issues)
-        for name, scale in result.scales.items():
-            if name in primary and not scale.valid and scale.raw is not None:
-                message = render(RowCode.SCALE_UNSCORED, {"scale": name, "reason": scale.reason})
-                issues.append(
-                    (position, _summary_fields(instrument, RowCode.SCALE_UNSCORED, message))
+        missing_id = messages.id(
+            make_issue(
+                ResponseCode.CONTEXT_MISSING,
+                item=var.name,
+                instrument=instrument,
+                allowed=allowed,
+                example=sorted(var.values)[0],
+            ).message
+        )
+        values = status.values[wrong]
+        seen: dict[Any, int] = {}
+        wrong_ids = []
+        for value in values:
+            key = _key(value)
+            if key not in seen:
+                got = _describe_value(value)
+                seen[key] = messages.id(
+                    make_issue(
+                        ResponseCode.CONTEXT_INVALID, item=var.name, allowed=allowed, got=got
+                    ).message
                 )
-        for name, decided in result.classifications.items():
-            if decided is None:  # an invalid row always has an issue row saying why
-                code = RowCode.CLASSIFICATION_UNDETERMINED
-                message = render(code, {"classification": name})
-                issues.append((position, _summary_fields(instrument, code, message)))
-    return reasons, issues
+            wrong_ids.append(seen[key])
+        positions = np.concatenate([gone, wrong])
+        order = np.argsort(positions, kind="stable")
+        codes = np.array(
+            [ResponseCode.CONTEXT_MISSING] * len(gone)
+            + [ResponseCode.CONTEXT_INVALID] * len(wrong),
+            dtype=object,
+        )
+        given = np.concatenate([np.full(len(gone), None, dtype=object), values])
+        ids = np.array([missing_id] * len(gone) + wrong_ids, dtype=np.int64)
+        out.append(
+            _Part(
+                positions[order],
+                ids[order],
+                np.ones(len(positions), dtype=bool),
+                var.name,
+                None,
+                codes[order],
+                given[order],
+            )
+        )
+    return out
 
 
-def _issue_fields(instrument: str, issue: Issue, items: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "instrument": instrument,
-        "item": issue.item,
-        "column": items.get(issue.item or ""),
-        "code": issue.code,
-        "value": issue.value,
-        "message": issue.message,
-    }
+def _item_parts(
+    plan: Plan, why: Why, cells: Cells, items: Mapping[str, Any], messages: _Messages
+) -> list[_Part]:
+    out = []
+    for item in plan.items:
+        bad = why.bad.get(item.id)
+        if bad is None:
+            continue
+        positions = np.flatnonzero(bad)
+        values = cells(item.id, positions)
+        skip = why.skipped.get(item.id)
+        skipped = skip[positions] if skip is not None else np.zeros(len(positions), dtype=bool)
+        seen: dict[Any, tuple[int, str]] = {}
+        ids = np.empty(len(positions), dtype=np.int64)
+        codes = np.empty(len(positions), dtype=object)
+        for at, (value, answered_while_skipped) in enumerate(zip(values, skipped, strict=True)):
+            key = (bool(answered_while_skipped), _key(value))
+            found = seen.get(key)
+            if found is None:
+                if answered_while_skipped:
+                    issue = make_issue(
+                        ResponseCode.SKIPPED_ITEM_ANSWERED,
+                        item=item.id,
+                        value=value,
+                        condition=item.ask_if_text,
+                        got=_describe_value(value),
+                    )
+                else:
+                    checked = check_value(item, value)[1]
+                    assert checked is not None  # the kernel found this answer bad
+                    issue = checked
+                found = seen[key] = (messages.id(issue.message), issue.code)
+            ids[at], codes[at] = found
+        out.append(
+            _Part(
+                positions,
+                ids,
+                np.ones(len(positions), dtype=bool),
+                item.id,
+                items.get(item.id),
+                codes,
+                values,
+            )
+        )
+    return out
 
 
-def _summary_fields(instrument: str, code: str, message: str) -> dict[str, Any]:
-    return {
-        "instrument": instrument,
-        "item": None,
-        "column": None,
-        "code": code,
-        "value": None,
-        "message": message,
-    }
+def _scale_parts(plan: Plan, why: Why, messages: _Messages) -> list[_Part]:
+    out = []
+    for scale in plan.scales:
+        if scale.name not in why.scales:
+            continue
+        short, missing, nothing = why.scales[scale.name]
+        positions = np.flatnonzero(short)
+        counts = missing[positions]
+        ids = np.empty(len(positions), dtype=np.int64)
+        for count in np.unique(counts).tolist():
+            over = count > scale.max_missing
+            reason = missing_reason(scale, count) if over else ALL_SKIPPED
+            text = render(RowCode.SCALE_UNSCORED, {"scale": scale.name, "reason": reason})
+            ids[counts == count] = messages.id(text)
+            if not over:  # within the rule: unscored because nothing was counted
+                assert nothing[positions][counts == count].all()
+        out.append(
+            _Part(
+                positions,
+                ids,
+                np.ones(len(positions), dtype=bool),
+                None,
+                None,
+                np.full(len(positions), RowCode.SCALE_UNSCORED, dtype=object),
+                np.full(len(positions), None, dtype=object),
+            )
+        )
+    return out
+
+
+def _classification_parts(why: Why, messages: _Messages) -> list[_Part]:
+    out = []
+    code = RowCode.CLASSIFICATION_UNDETERMINED
+    for name, undetermined in why.undetermined.items():
+        positions = np.flatnonzero(undetermined)
+        # the issue rows hold the issue message; the reason, only where no answer is bad
+        issue_id = messages.id(render(code, {"classification": name}))
+        reason_id = messages.id(UNDETERMINED_REASON.format(classification=name))
+        in_reason = ~why.any_bad[positions]
+        out.append(
+            _Part(
+                positions,
+                np.where(in_reason, reason_id, issue_id),
+                in_reason,
+                None,
+                None,
+                np.full(len(positions), code, dtype=object),
+                np.full(len(positions), None, dtype=object),
+            )
+        )
+    return out
+
+
+def _join(parts: list[_Part], rows: Any, messages: _Messages) -> Any:
+    """Each row's reason: its parts' messages joined in order, each distinct pattern once."""
+    pattern = np.zeros(len(rows), dtype=np.int64)
+    patterns: list[tuple[int, ...]] = [()]
+    for part in parts:
+        keep = part.in_reason
+        if not keep.any():
+            continue
+        message = np.full(len(rows), -1, dtype=np.int64)
+        message[np.searchsorted(rows, part.rows[keep])] = part.messages[keep]
+        pairs, inverse = np.unique(
+            np.stack([pattern, message], axis=1), axis=0, return_inverse=True
+        )
+        patterns = [patterns[p] + ((m,) if m >= 0 else ()) for p, m in pairs.tolist()]
+        pattern = inverse.reshape(-1)
+    texts = np.empty(len(patterns), dtype=object)
+    texts[:] = ["; ".join(messages.texts[m] for m in p) for p in patterns]
+    return texts[pattern]
+
+
+def _issue_table(parts: list[_Part], messages: _Messages) -> IssueTable:
+    texts = np.empty(len(messages.texts), dtype=object)
+    texts[:] = messages.texts
+    if not parts:
+        empty = np.empty(0, dtype=object)
+        return IssueTable(np.empty(0, dtype=np.int64), empty, empty, empty, empty, empty)
+    rows = np.concatenate([p.rows for p in parts])
+    order = np.lexsort(
+        (np.concatenate([np.full(len(p.rows), i) for i, p in enumerate(parts)]), rows)
+    )
+
+    def each(values: list[Any]) -> Any:
+        joined = np.empty(len(rows), dtype=object)
+        joined[:] = np.concatenate(values) if values else []
+        return joined[order]
+
+    return IssueTable(
+        rows[order],
+        each([np.full(len(p.rows), p.item, dtype=object) for p in parts]),
+        each([np.full(len(p.rows), p.column, dtype=object) for p in parts]),
+        each([p.code for p in parts]),
+        each([p.values for p in parts]),
+        texts[np.concatenate([p.messages for p in parts])][order],
+    )

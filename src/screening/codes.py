@@ -20,6 +20,7 @@ from typing import Any
 __all__ = [
     "MEANINGS",
     "TEMPLATES",
+    "UNDETERMINED_REASON",
     "DefinitionCode",
     "FhirCode",
     "ResponseCode",
@@ -382,6 +383,10 @@ _ROW_TEMPLATES: dict[RowCode, str] = {
 }
 
 TEMPLATES: Mapping[Code, str] = _ByKind(_DEFINITION_TEMPLATES, _RESPONSE_TEMPLATES, _ROW_TEMPLATES)
+
+
+UNDETERMINED_REASON = "{classification}: undetermined, an answer or context it needs is missing"
+"""The reason of a result whose classification is undetermined (and no answer is bad)."""
 
 
 def render(code: Code, ctx: Mapping[str, Any]) -> str:

@@ -405,7 +405,7 @@ def score_file(
                 name: chunk[context_columns[name]] if name in context_columns else value
                 for name, value in context.items()
             }
-            parts, issue_rows = score_resolved(
+            parts, issues = score_resolved(
                 resolved, chunk, ctx, prefixed=prefixed, with_issues=True
             )
             scored = to_frame(parts, chunk.index)
@@ -414,7 +414,7 @@ def score_file(
             valid += _tally(
                 resolved,
                 scored,
-                issue_rows,
+                issues,
                 prefixed=prefixed,
                 reasons=reasons,
                 flags=flags,
@@ -439,7 +439,7 @@ def score_file(
 def _tally(
     resolved: Sequence[tuple[FramePlan, Mapping[str, Hashable]]],
     scored: pd.DataFrame,
-    issue_rows: list[dict[str, Any]],
+    issues: pd.DataFrame,
     *,
     prefixed: bool,
     reasons: Counter[str],
@@ -458,13 +458,15 @@ def _tally(
             name = f"{head}{flag.id}" if several else flag.id
             flags[name] += int(column.sum())
             undetermined[name] += int(column.isna().sum())
-    per_row: set[tuple[Any, str]] = set()
-    for issue in issue_rows:
-        about = issue["item"] or issue["message"].split(":", 1)[0]
-        label = f"{issue['code']}: {about}"
+    if len(issues):
+        # the item, or the scale or classification a row-level issue names (never a value)
+        about = issues["item"].where(
+            issues["item"].notna(), issues["message"].str.split(":", n=1).str[0]
+        )
+        labels = issues["code"].astype(str) + ": " + about.astype(str)
         if several:
-            label = f"{issue['instrument']} {label}"
-        per_row.add((issue["row"], label))
-    reasons.update(label for _, label in per_row)
+            labels = issues["instrument"].astype(str) + " " + labels
+        per_row = pd.DataFrame({"row": issues["row"], "label": labels}).drop_duplicates()
+        reasons.update({str(k): int(v) for k, v in per_row["label"].value_counts().items()})
     assert ok is not None
     return int(ok.sum())

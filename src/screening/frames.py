@@ -110,8 +110,8 @@ def _score_one(
     found: Mapping[str, Hashable],
     context: Mapping[str, Any] | None,
     with_issues: bool,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """One instrument's output columns and issue rows."""
+) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """One instrument's output columns and (when asked) its issues."""
     plan = aplan.plan
     n = len(df)
     given = dict(context or {})  # an undeclared name is refused by the kernels
@@ -121,19 +121,34 @@ def _score_one(
     out: dict[str, Any] = dict(scored.columns)
     reasons = np.empty(n, dtype=object)
     reasons.fill("")  # five times faster than np.full for objects
-    issue_rows: list[dict[str, Any]] = []
+    issues = _no_issues() if with_issues else None
     rows = np.flatnonzero(~scored.valid)
     if len(rows):
 
         def cells(item_id: str, at: Any) -> Any:
             return df[found[item_id]].iloc[at].to_numpy(dtype=object)
 
-        texts, issues = explain(plan, cells, found, scored.context, rows, with_issues=with_issues)
+        texts, table = explain(plan, scored.why, cells, found, rows, with_issues=with_issues)
         reasons[rows] = texts
-        labels = df.index[rows]
-        issue_rows = [{"row": labels[position], **fields} for position, fields in issues]
+        if table is not None:
+            issues = pd.DataFrame(
+                {
+                    "row": df.index[table.rows],
+                    "instrument": plan.provenance.instrument,
+                    "item": table.item,
+                    "column": table.column,
+                    "code": table.code,
+                    "value": table.value,
+                    "message": table.message,
+                },
+                columns=list(ISSUE_COLUMNS),
+            )
     out["reason"] = OutColumn("text", reasons, np.zeros(n, dtype=bool))
-    return out, issue_rows
+    return out, issues
+
+
+def _no_issues() -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series([], dtype=object) for name in ISSUE_COLUMNS})
 
 
 # --- public API ---------------------------------------------------------------------------------
@@ -152,8 +167,8 @@ def score_resolved(
     *,
     prefixed: bool,
     with_issues: bool,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The output columns (by name, in order) and issue rows of instruments whose columns are
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The output columns (by name, in order) and issues of instruments whose columns are
     resolved. A context variable (sex, age) is the person's: with several instruments each
     takes the variables it declares, and a variable none declares is refused."""
     given = dict(context or {})
@@ -166,7 +181,7 @@ def score_resolved(
                 f"(declared: {', '.join(sorted(declared)) or 'none'})"
             )
     parts: dict[str, Any] = {}
-    issue_rows: list[dict[str, Any]] = []
+    issue_frames: list[pd.DataFrame] = []
     for fplan, found in resolved:
         plan = fplan.plan
         mine = (
@@ -174,8 +189,9 @@ def score_resolved(
             if len(resolved) == 1
             else {k: v for k, v in given.items() if k in plan.context_names}
         )
-        out, rows = _score_one(fplan, df, found, mine, with_issues=with_issues)
-        issue_rows += rows
+        out, issues = _score_one(fplan, df, found, mine, with_issues=with_issues)
+        if issues is not None:
+            issue_frames.append(issues)
         head = f"{plan.provenance.instrument}_" if prefixed else ""
         for name, values in out.items():
             if head + name in parts:  # never two columns with one name, never one overwritten
@@ -184,7 +200,7 @@ def score_resolved(
                     "add_prefix=True to prefix each column with its instrument id"
                 )
             parts[head + name] = values
-    return parts, issue_rows
+    return parts, issues_table(issue_frames)
 
 
 def _prefixed(refs: Sequence[InstrumentRef], add_prefix: bool | None) -> bool:
@@ -238,8 +254,12 @@ def score_frame(
 ISSUE_COLUMNS = ("row", "instrument", "item", "column", "code", "value", "message")
 
 
-def issues_table(issue_rows: list[dict[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(issue_rows, columns=list(ISSUE_COLUMNS))
+def issues_table(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Issue tables as one, with a fresh index (the input's labels are in `row`)."""
+    found = [f for f in frames if len(f)]
+    if not found:
+        return _no_issues()
+    frame = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
     return frame.astype({"value": object})
 
 
@@ -261,8 +281,8 @@ def issues_frame(
         prefix=prefix,
         allow_missing_columns=allow_missing_columns,
     )
-    _, rows = score_resolved(resolved, df, context, prefixed=False, with_issues=True)
-    return issues_table(rows)
+    _, issues = score_resolved(resolved, df, context, prefixed=False, with_issues=True)
+    return issues
 
 
 def output_schema(

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, SupportsInt, cast
 
 from ._version import __version__
-from .codes import ResponseCode
+from .codes import UNDETERMINED_REASON, ResponseCode, RowCode, render
 from .definition import Instrument
 from .errors import Issue, ResponseError, make_issue
 from .facts import scale_is_integral
@@ -342,7 +342,9 @@ def score_plan(
         scale_results[scale.name] = scaled
         scale_scores[scale.name] = scaled.score
         if scale.primary and not scaled.valid and not bad.intersection(scale.items):
-            reasons.append(f"{scale.name}: {scaled.reason}")
+            reasons.append(
+                render(RowCode.SCALE_UNSCORED, {"scale": scale.name, "reason": scaled.reason})
+            )
 
     env = Env(scores, skipped, scale_scores, ctx)
     flags: list[FlagResult] = []
@@ -359,7 +361,7 @@ def score_plan(
     for cls in plan.classifications:
         label = classifications[cls.name] = _classify(cls, env)
         if label is None and not bad:
-            reasons.append(f"{cls.name}: undetermined, an answer or context it needs is missing")
+            reasons.append(UNDETERMINED_REASON.format(classification=cls.name))
 
     valid = (
         not issues
@@ -511,11 +513,9 @@ def _score_scale(
         return _unscored(None, answered, missing, n_skipped, reason)
     counted = answered + scored_skips
     if missing > scale.max_missing:
-        allowed = f"at most {scale.max_missing} allowed" if scale.max_missing else "none allowed"
-        reason = f"{missing} of {len(scale.items)} items missing ({allowed})"
-        return _unscored(raw, answered, missing, n_skipped, reason)
+        return _unscored(raw, answered, missing, n_skipped, missing_reason(scale, missing))
     if counted == 0:
-        return _unscored(raw, answered, missing, n_skipped, "no item to score (all skipped)")
+        return _unscored(raw, answered, missing, n_skipped, ALL_SKIPPED)
     prorated = missing > 0
     unrounded: float | None = None
     value: int | float = raw
@@ -530,6 +530,15 @@ def _score_scale(
     return ScaleResult(
         final, band, raw, prorated, unrounded, answered, missing, n_skipped, True, ""
     )
+
+
+ALL_SKIPPED = "no item to score (all skipped)"
+
+
+def missing_reason(scale: ScalePlan, missing: int) -> str:
+    """Why a scale with too many missing items is unscored."""
+    allowed = f"at most {scale.max_missing} allowed" if scale.max_missing else "none allowed"
+    return f"{missing} of {len(scale.items)} items missing ({allowed})"
 
 
 def _unscored(

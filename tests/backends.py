@@ -27,8 +27,8 @@ def _cell(value: Any) -> Any:
 
 
 def _flag(value: Any) -> bool | None:
-    """A flag cell: True raised, False clear, None undetermined (NA)."""
-    return None if value is pd.NA else bool(value)
+    """A flag cell: True raised, False clear, None undetermined (NA, None or NaN)."""
+    return None if _cell(value) is None else bool(value)
 
 
 def _context_at(context: dict[str, Any], position: int) -> dict[str, Any]:
@@ -59,10 +59,108 @@ def pandas(
     """`score_frame` and `issues_frame`, each row read back as a result."""
     out = screening.score_frame(inst, df, context=context, allow_missing_columns=True)
     issues = screening.issues_frame(inst, df, context=context, allow_missing_columns=True)
+    return _read_back(inst, out, issues, list(df.index))
+
+
+def _objects(values: list[Any]) -> list[Any]:
+    return [_cell(v) for v in values]
+
+
+def polars(
+    inst: screening.Instrument, df: pd.DataFrame, context: dict[str, Any]
+) -> list[ScoreResult]:
+    """A Polars DataFrame in, Polars out (read back through pandas for comparison); mixed
+    columns travel as Polars objects, so every backend sees the same cells."""
+    import polars as pl
+
+    data = {}
+    for name in df.columns:
+        column = df[name]
+        if column.dtype == object:
+            data[name] = pl.Series(name, _objects(column.tolist()), dtype=pl.Object)
+        else:
+            data[name] = pl.Series(name, column.to_numpy())
+    frame = pl.DataFrame(data)
+    ctx = {
+        k: pl.Series(k, _objects(v.tolist()), dtype=pl.String) if isinstance(v, pd.Series) else v
+        for k, v in context.items()
+    }
+    out = screening.score_frame(inst, frame, context=ctx, allow_missing_columns=True)
+    issues = screening.issues_frame(inst, frame, context=ctx, allow_missing_columns=True)
+    assert isinstance(out, pl.DataFrame)
+    return _read_back(inst, out.to_pandas(), _positions(issues.to_pandas(), df), list(df.index))
+
+
+def _kinds(column: pd.Series) -> set[type]:
+    return {type(v) for v in column if _cell(v) is not None}
+
+
+def arrow_view(df: pd.DataFrame) -> pd.DataFrame:
+    """The cells an Arrow table can hold: a column of mixed types becomes text (a column of
+    numbers, or of text, stays as it is)."""
+    view = df.copy()
+    for name in df.columns:
+        column = df[name]
+        if column.dtype == object:
+            kinds = _kinds(column)
+            if kinds <= {int} or kinds == {str}:
+                continue
+            cast: Callable[[Any], Any] = float if kinds <= {int, float} else str
+            view[name] = pd.Series(
+                [None if _cell(v) is None else cast(v) for v in column],
+                index=df.index,
+                dtype=object,
+            )
+    return view
+
+
+def arrow(
+    inst: screening.Instrument, df: pd.DataFrame, context: dict[str, Any]
+) -> list[ScoreResult]:
+    """A pyarrow Table in, a Table out (read back through pandas for comparison)."""
+    import pyarrow as pa
+
+    view = arrow_view(df)
+    data = {}
+    for name in view.columns:
+        column = view[name]
+        if column.dtype == object:
+            kinds = _kinds(column)
+            kind = (
+                pa.int64()
+                if kinds <= {int}
+                else pa.float64()
+                if kinds <= {int, float}
+                else pa.string()
+            )
+            data[name] = pa.array(_objects(column.tolist()), type=kind)
+        else:
+            data[name] = pa.array(column.to_numpy())
+    table = pa.table(data)
+    ctx = {
+        k: pa.array(_objects(v.tolist()), type=pa.string()) if isinstance(v, pd.Series) else v
+        for k, v in context.items()
+    }
+    out = screening.score_frame(inst, table, context=ctx, allow_missing_columns=True)
+    issues = screening.issues_frame(inst, table, context=ctx, allow_missing_columns=True)
+    assert isinstance(out, pa.Table)
+    return _read_back(inst, out.to_pandas(), _positions(issues.to_pandas(), df), list(df.index))
+
+
+def _positions(issues: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
+    """Issues named by row position, renamed by the input's labels."""
+    issues = issues.copy()
+    issues["row"] = [df.index[int(p)] for p in issues["row"]]
+    return issues
+
+
+def _read_back(
+    inst: screening.Instrument, out: pd.DataFrame, issues: pd.DataFrame, labels: list[Any]
+) -> list[ScoreResult]:
     provenance = screening.scoring.plan_for(inst).provenance
     summary_codes = ("scale_unscored", "classification_undetermined")  # the frame's own rows
     results = []
-    for position, label in enumerate(df.index):
+    for position, label in enumerate(labels):
         line = out.iloc[position]
         scales = {
             name: ScaleResult(
@@ -104,7 +202,11 @@ def pandas(
     return results
 
 
-BACKENDS: dict[str, Backend] = {"row": row, "pandas": pandas}
+VIEWS: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {"arrow": arrow_view}
+"""What a backend sees of a frame where it differs from the frame (the row scorer's input)."""
+
+
+BACKENDS: dict[str, Backend] = {"row": row, "pandas": pandas, "polars": polars, "arrow": arrow}
 
 
 def _same(a: Any, b: Any) -> bool:

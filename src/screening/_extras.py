@@ -15,6 +15,7 @@ EXTRAS = {
     "frames": "numpy and pandas: score_frame, issues_frame, tables on the command line",
     "parquet": "pyarrow: Parquet files and arrow_schema",
     "plot": "matplotlib: plot_trajectory",
+    "polars": "polars: score_frame and issues_frame on Polars DataFrames and LazyFrames",
 }
 
 

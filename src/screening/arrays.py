@@ -243,6 +243,9 @@ def _read_integers(values: Any, table: _ItemTable, const: Constants) -> Column:
         return Column(
             values.astype(table.dtype, copy=False), const.true, const.false, const.false, True
         )
+    # arithmetic in int64: an int8 column minus the lowest option (or a uint8 one minus a
+    # negative option) would wrap or fail in the column's own type
+    values = _as_int64(values, table.lo - 1)
     if table.span > _DENSE:
         options, option_scores = table.table
         at = np.minimum(np.searchsorted(options, values), len(options) - 1)
@@ -260,6 +263,18 @@ def _read_integers(values: Any, table: _ItemTable, const: Constants) -> Column:
         return Column(scores, const.true, const.false, const.false, True)
     scores = np.where(known, scores, 0).astype(table.dtype)
     return Column(scores, known, const.false, ~known, False)
+
+
+def _as_int64(values: Any, not_an_option: int) -> Any:
+    """Whole numbers as int64; an unsigned value past int64 (never an option) becomes one that
+    is no option."""
+    if values.dtype == np.int64:
+        return values
+    if values.dtype.kind == "u" and values.dtype.itemsize == 8:
+        too_big = values > np.iinfo(np.int64).max
+        if too_big.any():
+            return np.where(too_big, not_an_option, values.astype(np.int64))
+    return values.astype(np.int64)
 
 
 def _read_objects(values: Any, item: ItemPlan, table: _ItemTable) -> Column:

@@ -29,6 +29,7 @@ import pandas as pd
 from ._extras import missing_extra
 from .columns import API, ColumnError, Columns, Options, Prefix
 from .frames import (
+    Backend,
     FramePlan,
     InstrumentRef,
     _instruments,
@@ -383,17 +384,11 @@ def score_file(
     prefixed = _prefixed(refs, add_prefix)
     item_cols: set[Hashable] = {c for _, found in resolved for c in found.values()}
     kept = [c for c in header if c not in item_cols]
-    scored_names = list(output_schema(refs, add_prefix=prefixed).columns)
-    clash = [c for c in kept if c in scored_names]
-    if clash:
-        hint = "" if prefixed else "; pass --add-prefix to prefix the score columns"
-        raise ColumnError(
-            f"input column(s) {', '.join(map(repr, clash))} of {path} have the name of a score "
-            f"column, so the output would hold two columns of one name{hint}"
-        )
+    _refuse_clashes(path, kept, list(output_schema(refs, add_prefix=prefixed).columns), prefixed)
     context = dict(context or {})
     context_columns = {name: col for name, col in context.items() if col in header}
     writer = _Writer(target, fmt_out, stdout)
+    pandas = Backend()
     started, rows, valid = time.perf_counter(), 0, 0
     reasons: Counter[str] = Counter()
     flags: Counter[str] = Counter()
@@ -405,10 +400,11 @@ def score_file(
                 name: chunk[context_columns[name]] if name in context_columns else value
                 for name, value in context.items()
             }
-            parts, issues = score_resolved(
-                resolved, chunk, ctx, prefixed=prefixed, with_issues=True
+            parts, tables = score_resolved(
+                resolved, chunk, ctx, prefixed=prefixed, with_issues=True, backend=pandas
             )
             scored = to_frame(parts, chunk.index)
+            issues = pandas.issues(tables, chunk)
             writer.write(pd.concat([chunk[kept], scored], axis=1))
             rows += len(chunk)
             valid += _tally(
@@ -434,6 +430,18 @@ def score_file(
     if progress is not None:
         progress.write("\n")
     return Summary(rows, valid, reasons, flags, undetermined, time.perf_counter() - started)
+
+
+def _refuse_clashes(path: Path, kept: list[Any], scored: list[str], prefixed: bool) -> None:
+    """Never two columns of one name in the output: an input column named like a score column
+    is refused."""
+    clash = [c for c in kept if c in scored]
+    if clash:
+        hint = "" if prefixed else "; pass --add-prefix to prefix the score columns"
+        raise ColumnError(
+            f"input column(s) {', '.join(map(repr, clash))} of {path} have the name of a score "
+            f"column, so the output would hold two columns of one name{hint}"
+        )
 
 
 def _tally(

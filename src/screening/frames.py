@@ -20,7 +20,7 @@ try:
 except ModuleNotFoundError as exc:
     raise missing_extra(exc, "frames", "Scoring a DataFrame or a table") from exc
 
-from .arrays import ArrayPlan, OutColumn, array_plan, explain, score_arrays
+from .arrays import ArrayPlan, IssueTable, ItemInput, OutColumn, array_plan, explain, score_arrays
 from .columns import API, ColumnError, Columns, Options, Prefix, item_columns, specs
 from .definition import Instrument
 from .pandas_io import context_input, item_input, to_frame
@@ -104,37 +104,35 @@ def _check_columns(
         )
 
 
-def _score_one(
-    aplan: ArrayPlan,
-    df: pd.DataFrame,
-    found: Mapping[str, Hashable],
-    context: Mapping[str, Any] | None,
-    with_issues: bool,
-) -> tuple[dict[str, Any], pd.DataFrame | None]:
-    """One instrument's output columns and (when asked) its issues."""
-    plan = aplan.plan
-    n = len(df)
-    given = dict(context or {})  # an undeclared name is refused by the kernels
-    inputs = {item_id: item_input(df[column]) for item_id, column in found.items()}
-    ctx = {name: context_input(value, df.index) for name, value in given.items()}
-    scored = score_arrays(aplan, inputs, ctx, n)
-    out: dict[str, Any] = dict(scored.columns)
-    reasons = np.empty(n, dtype=object)
-    reasons.fill("")  # five times faster than np.full for objects
-    issues = _no_issues() if with_issues else None
-    rows = np.flatnonzero(~scored.valid)
-    if len(rows):
+class Backend:
+    """What the DataFrame API asks of a dataframe library; one subclass per library."""
 
-        def cells(item_id: str, at: Any) -> Any:
-            return df[found[item_id]].iloc[at].to_numpy(dtype=object)
+    kind = "pandas"
 
-        texts, table = explain(plan, scored.why, cells, found, rows, with_issues=with_issues)
-        reasons[rows] = texts
-        if table is not None:
-            issues = pd.DataFrame(
+    def names(self, df: Any) -> list[Hashable]:
+        return list(df.columns)
+
+    def length(self, df: Any) -> int:
+        return len(df)
+
+    def item(self, df: Any, column: Hashable) -> ItemInput:
+        return item_input(df[column])
+
+    def context(self, value: Any, df: Any) -> Any:
+        return context_input(value, df.index)
+
+    def cells(self, df: Any, column: Hashable, positions: Any) -> Any:
+        return df[column].iloc[positions].to_numpy(dtype=object)
+
+    def frame(self, columns: dict[str, OutColumn], df: Any) -> Any:
+        return to_frame(columns, df.index)
+
+    def issues(self, tables: list[tuple[IssueTable | None, str]], df: Any) -> Any:
+        frames = [
+            pd.DataFrame(
                 {
                     "row": df.index[table.rows],
-                    "instrument": plan.provenance.instrument,
+                    "instrument": instrument,
                     "item": table.item,
                     "column": table.column,
                     "code": table.code,
@@ -143,8 +141,119 @@ def _score_one(
                 },
                 columns=list(ISSUE_COLUMNS),
             )
+            for table, instrument in tables
+            if table is not None and len(table.rows)
+        ]
+        return issues_table(frames)
+
+
+class _Polars(Backend):
+    kind = "polars"
+
+    def item(self, df: Any, column: Hashable) -> ItemInput:
+        from .polars_io import item_input as polars_item
+
+        return polars_item(df[column])
+
+    def context(self, value: Any, df: Any) -> Any:
+        from .polars_io import context_input as polars_context
+
+        return polars_context(value, len(df))
+
+    def cells(self, df: Any, column: Hashable, positions: Any) -> Any:
+        from .polars_io import cells
+
+        return cells(df, str(column), positions)
+
+    def frame(self, columns: dict[str, OutColumn], df: Any) -> Any:
+        from .polars_io import to_frame as polars_frame
+
+        return polars_frame(columns)
+
+    def issues(self, tables: list[tuple[IssueTable | None, str]], df: Any) -> Any:
+        import polars as pl
+
+        from .polars_io import issues
+
+        found = [issues(t, i) for t, i in tables if t is not None and len(t.rows)]
+        return pl.concat(found) if found else issues(None, "")
+
+
+class _Arrow(Backend):
+    kind = "arrow"
+
+    def names(self, df: Any) -> list[Hashable]:
+        return list(df.column_names)
+
+    def length(self, df: Any) -> int:
+        return int(df.num_rows)
+
+    def item(self, df: Any, column: Hashable) -> ItemInput:
+        from .arrow_io import item_input as arrow_item
+
+        return arrow_item(df.column(column))
+
+    def context(self, value: Any, df: Any) -> Any:
+        from .arrow_io import context_input as arrow_context
+
+        return arrow_context(value, df.num_rows)
+
+    def cells(self, df: Any, column: Hashable, positions: Any) -> Any:
+        from .arrow_io import cells
+
+        return cells(df, str(column), positions)
+
+    def frame(self, columns: dict[str, OutColumn], df: Any) -> Any:
+        from .arrow_io import to_table
+
+        return to_table(columns)
+
+    def issues(self, tables: list[tuple[IssueTable | None, str]], df: Any) -> Any:
+        from .arrow_io import issues
+
+        return issues(tables)
+
+
+def backend_for(df: Any) -> Backend:
+    """The backend of a pandas or Polars DataFrame or a pyarrow Table (by type, no import)."""
+    module = type(df).__module__.split(".")[0]
+    if module == "polars":
+        return _Polars()
+    if module == "pyarrow":
+        return _Arrow()
+    return Backend()
+
+
+def _score_one(
+    backend: Backend,
+    aplan: ArrayPlan,
+    df: Any,
+    found: Mapping[str, Hashable],
+    context: Mapping[str, Any] | None,
+    *,
+    with_issues: bool,
+) -> tuple[dict[str, OutColumn], IssueTable | None]:
+    """One instrument's output columns and (when asked) its issues."""
+    plan = aplan.plan
+    n = backend.length(df)
+    given = dict(context or {})  # an undeclared name is refused by the kernels
+    inputs = {item_id: backend.item(df, column) for item_id, column in found.items()}
+    ctx = {name: backend.context(value, df) for name, value in given.items()}
+    scored = score_arrays(aplan, inputs, ctx, n)
+    out: dict[str, OutColumn] = dict(scored.columns)
+    reasons = np.empty(n, dtype=object)
+    reasons.fill("")  # five times faster than np.full for objects
+    table = None
+    rows = np.flatnonzero(~scored.valid)
+    if len(rows):
+
+        def cells(item_id: str, at: Any) -> Any:
+            return backend.cells(df, found[item_id], at)
+
+        texts, table = explain(plan, scored.why, cells, found, rows, with_issues=with_issues)
+        reasons[rows] = texts
     out["reason"] = OutColumn("text", reasons, np.zeros(n, dtype=bool))
-    return out, issues
+    return out, table
 
 
 def _no_issues() -> pd.DataFrame:
@@ -162,12 +271,13 @@ def _instruments(instrument: InstrumentRef | Sequence[InstrumentRef]) -> list[In
 
 def score_resolved(
     resolved: Sequence[tuple[FramePlan, Mapping[str, Hashable]]],
-    df: pd.DataFrame,
+    df: Any,
     context: Mapping[str, Any] | None,
     *,
     prefixed: bool,
     with_issues: bool,
-) -> tuple[dict[str, Any], pd.DataFrame]:
+    backend: Backend | None = None,
+) -> tuple[dict[str, OutColumn], list[tuple[IssueTable | None, str]]]:
     """The output columns (by name, in order) and issues of instruments whose columns are
     resolved. A context variable (sex, age) is the person's: with several instruments each
     takes the variables it declares, and a variable none declares is refused."""
@@ -180,8 +290,9 @@ def score_resolved(
                 f"no instrument scored takes context {', '.join(map(repr, unknown))} "
                 f"(declared: {', '.join(sorted(declared)) or 'none'})"
             )
-    parts: dict[str, Any] = {}
-    issue_frames: list[pd.DataFrame] = []
+    backend = backend or backend_for(df)
+    parts: dict[str, OutColumn] = {}
+    tables: list[tuple[IssueTable | None, str]] = []
     for fplan, found in resolved:
         plan = fplan.plan
         mine = (
@@ -189,9 +300,8 @@ def score_resolved(
             if len(resolved) == 1
             else {k: v for k, v in given.items() if k in plan.context_names}
         )
-        out, issues = _score_one(fplan, df, found, mine, with_issues=with_issues)
-        if issues is not None:
-            issue_frames.append(issues)
+        out, table = _score_one(backend, fplan, df, found, mine, with_issues=with_issues)
+        tables.append((table, plan.provenance.instrument))
         head = f"{plan.provenance.instrument}_" if prefixed else ""
         for name, values in out.items():
             if head + name in parts:  # never two columns with one name, never one overwritten
@@ -200,7 +310,7 @@ def score_resolved(
                     "add_prefix=True to prefix each column with its instrument id"
                 )
             parts[head + name] = values
-    return parts, issues_table(issue_frames)
+    return parts, tables
 
 
 def _prefixed(refs: Sequence[InstrumentRef], add_prefix: bool | None) -> bool:
@@ -211,15 +321,19 @@ def _prefixed(refs: Sequence[InstrumentRef], add_prefix: bool | None) -> bool:
 
 def score_frame(
     instrument: InstrumentRef | Sequence[InstrumentRef],
-    df: pd.DataFrame,
+    df: Any,
     *,
     columns: Columns = None,
     prefix: Prefix = None,
     context: Mapping[str, Any] | None = None,
     add_prefix: bool | None = None,
     allow_missing_columns: bool = False,
-) -> pd.DataFrame:
+) -> Any:
     """Score every row of a DataFrame; the result has the input's index and every row, in order.
+
+    `df` is a pandas DataFrame, a Polars DataFrame or LazyFrame, or a pyarrow Table, and the
+    result is of the same kind (no pandas round trip; Polars and Arrow rows are named by
+    position, and a context value per row is a Series or Array of the same library).
 
     Items are found by their ids, a mapping `{item_id: column}`, a format string
     (`"PHQ_{n:0>2}"`) or a `prefix` (`"PHQ_"`); with several instruments, one spec each
@@ -236,19 +350,28 @@ def score_frame(
     id: `phq9_total`. The DataFrame may also come first (`score_frame(df, "phq9")`), as Dask's
     `map_partitions` passes it.
     """
-    if isinstance(instrument, pd.DataFrame):
-        instrument, df = df, instrument
+    if not isinstance(instrument, str | Instrument | Sequence) or isinstance(
+        instrument, pd.DataFrame
+    ):
+        instrument, df = df, instrument  # the frame first, as map_partitions passes it
+    lazy = type(df).__name__ == "LazyFrame"
+    if lazy:  # scored whole, and handed back lazy
+        df = df.collect()
+    backend = backend_for(df)
     refs = _instruments(instrument)
     prefixed = _prefixed(refs, add_prefix)
     resolved = resolve_columns(
         refs,
-        list(df.columns),
+        backend.names(df),
         columns=columns,
         prefix=prefix,
         allow_missing_columns=allow_missing_columns,
     )
-    parts, _ = score_resolved(resolved, df, context, prefixed=prefixed, with_issues=False)
-    return to_frame(parts, df.index)
+    parts, _ = score_resolved(
+        resolved, df, context, prefixed=prefixed, with_issues=False, backend=backend
+    )
+    out = backend.frame(parts, df)
+    return out.lazy() if lazy else out
 
 
 ISSUE_COLUMNS = ("row", "instrument", "item", "column", "code", "value", "message")
@@ -265,24 +388,32 @@ def issues_table(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
 
 def issues_frame(
     instrument: InstrumentRef | Sequence[InstrumentRef],
-    df: pd.DataFrame,
+    df: Any,
     *,
     columns: Columns = None,
     prefix: Prefix = None,
     context: Mapping[str, Any] | None = None,
     allow_missing_columns: bool = False,
-) -> pd.DataFrame:
-    """Every problem as a tidy table: `row` (the input's index label), instrument, item,
-    column, code, value and message; one row per problem, joinable to the input on `row`."""
+) -> Any:
+    """Every problem as a tidy table: `row` (the input's index label; for Polars and Arrow,
+    the row's position), instrument, item, column, code, value and message; one row per
+    problem, joinable to the input on `row`. Takes and returns the kind `score_frame` does."""
+    lazy = type(df).__name__ == "LazyFrame"
+    if lazy:
+        df = df.collect()
+    backend = backend_for(df)
     resolved = resolve_columns(
         _instruments(instrument),
-        list(df.columns),
+        backend.names(df),
         columns=columns,
         prefix=prefix,
         allow_missing_columns=allow_missing_columns,
     )
-    _, issues = score_resolved(resolved, df, context, prefixed=False, with_issues=True)
-    return issues
+    _, tables = score_resolved(
+        resolved, df, context, prefixed=False, with_issues=True, backend=backend
+    )
+    out = backend.issues(tables, df)
+    return out.lazy() if lazy else out
 
 
 def output_schema(
@@ -296,12 +427,13 @@ def output_schema(
         empty = pd.DataFrame({item.id: pd.Series([], dtype="Int16") for item in plan.items})
         frames.append(empty)
     example = pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
-    return score_frame(
+    schema: pd.DataFrame = score_frame(
         refs if len(refs) > 1 else refs[0],
         example,
         add_prefix=add_prefix,
         allow_missing_columns=True,
     )
+    return schema
 
 
 def arrow_schema(

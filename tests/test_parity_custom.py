@@ -1,0 +1,591 @@
+"""The DataFrame scorer equals the single-response scorer on generated custom definitions.
+
+`test_frames.py` proves the parity on the built-in definitions, whose options are small,
+non-negative and alike within a scale. Custom definitions may do much more that is valid:
+negative option values, values up to the format's bound (`MAX_VALUE`) with gaps between them,
+items with different ranges in one scale, reverse scoring, large and fractional multipliers,
+proration, skip logic, and conditions of every kind. The strategy here generates such
+definitions and DataFrames of every kind of cell (numpy, nullable and narrow dtypes, blanks,
+text, booleans, fractions, numbers no dtype of the path can hold), and checks every row of
+`score_frame` against `score()`.
+
+Every generated definition must pass the checker: bands are drawn over the range the scorer
+can reach, worked out here state by state (`reachable_range`), only where every score is whole.
+A rejection fails the test with the definition, since either the strategy or the checker is
+wrong about what a valid definition is.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from fractions import Fraction
+from itertools import pairwise, product
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+import screening
+from screening.definition import MAX_VALUE
+
+from .test_frames import assert_rows_match
+
+SOURCE = "src"
+COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "in")
+INT32 = 2**31  # the first number an int32 cannot hold
+
+# Option values: each list is a neighbourhood where a bug can hide (negative values, gaps,
+# the int8 and int16 edges the DataFrame path picks its dtypes by, the dense-table limit of
+# 4096, and the format's bound).
+VALUE_POOLS: tuple[tuple[int, ...], ...] = (
+    (0, 1, 2, 3, 4, 5),
+    (-3, -2, -1, 0, 1, 2, 3),
+    (-10, -7, -5, -2, -1),
+    (0, 1, 2, 5, 10, 50, 100, 1000),
+    (-129, -128, -127, -100, -1, 0, 1, 100, 126, 127, 128, 255),
+    (0, 1, 2, 17, 20, 4_096, 8_192, 16_384, 20_000, 32_767),
+    (-MAX_VALUE, -500_000, -4097, -1, 0, 1, 4096, 4097, 500_000, MAX_VALUE - 1, MAX_VALUE),
+    (-MAX_VALUE, -MAX_VALUE + 1, 0, MAX_VALUE - 1, MAX_VALUE),
+)
+MAGNITUDES = (
+    *(1, 2, 10, 100, 127, 128, 1000, 4096, 16_384, 16_384, 20_000, 32_768),
+    *(500_000, MAX_VALUE, MAX_VALUE),
+)
+MULTIPLIERS: tuple[int | float | None, ...] = (
+    *(None, None, 1, 2, 4, 7, 1000, 1000),
+    *(0.5, 2.5, 2.0, 0.1),
+)
+
+
+class Drawn(NamedTuple):
+    """A definition as written, the instrument parsed from it, responses and context."""
+
+    definition: dict[str, Any]
+    instrument: screening.Instrument
+    frame: pd.DataFrame
+    context: dict[str, Any]
+
+    def __repr__(self) -> str:  # what a failure report needs to reproduce it, as written
+        columns = {c: self.frame[c].tolist() for c in self.frame.columns}
+        dtypes = {c: str(t) for c, t in self.frame.dtypes.items()}
+        return (
+            f"Drawn(definition={json.dumps(self.definition)}, columns={columns!r}, "
+            f"dtypes={dtypes!r}, index={self.frame.index.tolist()!r}, context={self.context!r})"
+        )
+
+
+# --- definitions --------------------------------------------------------------------------------
+
+
+@st.composite
+def option_values(draw: st.DrawFn, profile: Sequence[int] | None = None) -> list[int]:
+    """2-6 distinct option values, in any order: from the definition's profile (so that the
+    items of a scale share a neighbourhood but differ in range), a few small values times a
+    magnitude (so that one scale mixes small and wide items), or from anywhere."""
+    kind = draw(st.sampled_from(["profile", "profile", "scaled", "anywhere"]))
+    if kind == "profile":
+        pool = profile if profile is not None else draw(st.sampled_from(VALUE_POOLS))
+        return draw(st.lists(st.sampled_from(pool), min_size=2, max_size=6, unique=True))
+    if kind == "scaled":
+        magnitude = draw(st.sampled_from(MAGNITUDES))
+        base = draw(
+            st.lists(st.sampled_from([0, 1, -1, 2, 3]), min_size=2, max_size=5, unique=True)
+        )
+        values = [b * magnitude for b in base if abs(b * magnitude) <= MAX_VALUE]
+        return values if len(values) >= 2 else [0, magnitude]
+    bound = st.integers(min_value=-MAX_VALUE, max_value=MAX_VALUE)
+    return draw(st.lists(bound, min_size=2, max_size=6, unique=True))
+
+
+def options(values: Sequence[int]) -> list[dict[str, Any]]:
+    return [{"value": v, "label": f"o{i}"} for i, v in enumerate(values)]
+
+
+def holds(comparison: Mapping[str, Any], value: float) -> bool:
+    """Whether a comparison `{op: operand}` holds for a value (the condition language's)."""
+    op, operand = next((k, v) for k, v in comparison.items() if k in COMPARISONS)
+    if op == "in":
+        return bool(value in operand)
+    return bool(
+        {
+            "eq": value == operand,
+            "ne": value != operand,
+            "gt": value > operand,
+            "gte": value >= operand,
+            "lt": value < operand,
+            "lte": value <= operand,
+        }[op]
+    )
+
+
+@st.composite
+def comparison(draw: st.DrawFn, scores: Sequence[int]) -> dict[str, Any]:
+    """A comparison that holds for at least one of these scores (else `condition_never_holds`)."""
+    op = draw(st.sampled_from(COMPARISONS))
+    target = draw(st.sampled_from(sorted(scores)))
+    operand: Any
+    if op == "eq":
+        operand = target
+    elif op == "ne":
+        operand = draw(st.sampled_from([target, target + 1, 0, 0.5]))
+    elif op == "gt":
+        operand = target - draw(st.sampled_from([1, 0.5, 1000, INT32]))
+    elif op == "gte":
+        operand = target - draw(st.sampled_from([0, 0.5, 1, INT32]))
+    elif op == "lt":
+        operand = target + draw(st.sampled_from([1, 0.5, 1000, INT32]))
+    elif op == "lte":
+        operand = target + draw(st.sampled_from([0, 0.5, 1, INT32]))
+    else:
+        extra = draw(st.lists(st.sampled_from([*scores, target + 0.5, 99, -1]), max_size=3))
+        operand = list(dict.fromkeys([target, *extra]))
+    return {op: operand}
+
+
+def scale_operands(lo: float, hi: float) -> list[float]:
+    middle = (lo + hi) / 2
+    return [lo, hi, middle, int(middle), lo - 1, hi + 1, 0, 0.5, INT32 - 1, -INT32, INT32]
+
+
+@st.composite
+def condition(
+    draw: st.DrawFn,
+    items: Sequence[tuple[str, Sequence[int]]],
+    scales: Mapping[str, tuple[float, float]],
+    context: bool,
+    depth: int = 0,
+) -> dict[str, Any]:
+    """A condition on these items, scales and the `sex` context variable (if declared)."""
+    kinds = ["item", "item", "count"]
+    if scales:
+        kinds += ["scale", "scale"]
+    if context:
+        kinds.append("context")
+    if depth < 2:
+        kinds += ["any", "all", "not"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "item":
+        item_id, scores = draw(st.sampled_from(items))
+        return {"item": item_id, **draw(comparison(scores))}
+    if kind == "count":
+        chosen = draw(st.lists(st.sampled_from(items), min_size=1, max_size=4, unique_by=str))
+        inner = draw(comparison(chosen[0][1]))
+        counted = [i for i, scores in chosen if any(holds(inner, s) for s in scores)]
+        op = draw(st.sampled_from(COMPARISONS))
+        bound = st.integers(min_value=-1, max_value=len(counted) + 1)
+        operand: Any = draw(st.lists(bound, min_size=1, max_size=3)) if op == "in" else draw(bound)
+        return {"count": {"items": counted, **inner}, op: operand}
+    if kind == "scale":
+        name = draw(st.sampled_from(sorted(scales)))
+        op = draw(st.sampled_from(COMPARISONS))
+        candidates = st.sampled_from(scale_operands(*scales[name]))
+        operand = draw(st.lists(candidates, min_size=1, max_size=3)) if op == "in" else None
+        return {"scale": name, op: operand if operand is not None else draw(candidates)}
+    if kind == "context":
+        return draw(
+            st.sampled_from(
+                [
+                    {"context": "sex", "eq": "female"},
+                    {"context": "sex", "ne": "female"},
+                    {"context": "sex", "in": ["male"]},
+                    {"context": "sex", "in": ["female", "male"]},
+                ]
+            )
+        )
+    sub = condition(items, scales, context, depth + 1)
+    if kind == "not":
+        return {"not": draw(sub)}
+    return {kind: draw(st.lists(sub, min_size=1, max_size=3))}
+
+
+def reachable_range(
+    members: Sequence[str],
+    scores: Mapping[str, Sequence[int]],
+    optional: set[str],
+    max_missing: int,
+    half_up: bool,
+) -> tuple[float, float]:
+    """The lowest and highest score the scorer can give a scale, before its multiplier, found
+    by trying every item in every state it can be in: answered, missing, or (skip logic
+    without `if_skipped`) skipped, which leaves it out of the sum and of the item count. With
+    items of different ranges, proration reaches past the plain sum: items scoring 0-1 and
+    0-100, one allowed missing, reach 200. Bands must cover exactly this range."""
+    lows: list[float] = []
+    highs: list[float] = []
+    for states in product(("answered", "missing", "skipped"), repeat=len(members)):
+        if any(s == "skipped" and i not in optional for s, i in zip(states, members, strict=True)):
+            continue
+        counted, missing = states.count("answered"), states.count("missing")
+        if counted == 0 or missing > max_missing:
+            continue  # unscored
+        total = counted + missing
+        for pick, found in ((min, lows), (max, highs)):
+            answered = [
+                pick(scores[i]) for s, i in zip(states, members, strict=True) if s == "answered"
+            ]
+            raw = sum(answered)
+            if not missing:
+                found.append(raw)
+            elif half_up:
+                found.append((2 * raw * total + counted) // (2 * counted))  # exact half up
+            else:
+                found.append(raw * total / counted)
+    return min(lows), max(highs)  # every item answered is always a state
+
+
+@st.composite
+def bands(draw: st.DrawFn, lo: int, hi: int) -> list[dict[str, Any]]:
+    """Contiguous bands from lo to hi."""
+    cuts = (
+        draw(st.lists(st.integers(min_value=lo + 1, max_value=hi), max_size=3)) if hi > lo else []
+    )
+    edges = [lo, *sorted(set(cuts)), hi + 1]
+    return [{"min": a, "max": b - 1, "label": f"b{i}"} for i, (a, b) in enumerate(pairwise(edges))]
+
+
+@st.composite
+def missing_rule(draw: st.DrawFn, n_items: int) -> dict[str, Any] | None:
+    k = draw(st.integers(min_value=0, max_value=n_items - 1))
+    if k == 0 and n_items > 1 and draw(st.integers(min_value=0, max_value=2)) > 0:
+        k = draw(st.integers(min_value=1, max_value=n_items - 1))  # mostly prorating
+    rounding = draw(st.sampled_from(["half_up", "half_up", "none"]))
+    if k > 0:
+        return {"max_missing": k, "prorate": True, "rounding": rounding, "source": SOURCE}
+    return draw(
+        st.sampled_from(
+            [None, {"max_missing": 0}, {"max_missing": 0, "prorate": True, "rounding": rounding}]
+        )
+    )
+
+
+class Items(NamedTuple):
+    items: list[dict[str, Any]]
+    scores: dict[str, list[int]]
+    """Each item's possible scores: its option values, or (lowest + highest) - value reversed
+    (not always the same set: reversing 0, 1, 3 gives 3, 2, 0)."""
+    skippable: set[str]
+    """The items skip logic may leave without a score."""
+
+
+@st.composite
+def item_list(
+    draw: st.DrawFn,
+    option_sets: Mapping[str, list[int]],
+    profile: Sequence[int] | None,
+    has_context: bool,
+) -> Items:
+    """1-6 items, with their own options or a shared set, some reversed, some asked only if."""
+    out = Items([], {}, set())
+    for index in range(draw(st.integers(min_value=1, max_value=6))):
+        item_id = f"q{index + 1}"
+        item: dict[str, Any] = {"id": item_id, "label": f"item {index + 1}"}
+        if draw(st.booleans()) and option_sets:
+            item["options"] = draw(st.sampled_from(sorted(option_sets)))
+            values = option_sets[item["options"]]
+        else:
+            values = draw(option_values(profile))
+            item["options"] = options(values)
+        out.scores[item_id] = sorted(values)
+        if draw(st.booleans()):
+            item["reverse"] = True
+            out.scores[item_id] = sorted(min(values) + max(values) - v for v in values)
+        if index > 0 and draw(st.integers(min_value=0, max_value=3)) == 0:
+            earlier = [(i["id"], out.scores[i["id"]]) for i in out.items]
+            item["ask_if"] = draw(condition(earlier, {}, has_context))
+            if draw(st.booleans()):
+                item["if_skipped"] = draw(st.sampled_from(out.scores[item_id]))
+            else:
+                out.skippable.add(item_id)
+            when_skipped = draw(st.sampled_from([None, "error", "score"]))
+            if when_skipped is not None:
+                item["answered_when_skipped"] = when_skipped
+            if when_skipped != "score" and draw(st.integers(min_value=0, max_value=2)) == 0:
+                # answers that agree with the skip: accepted, the item stays skipped
+                accepted = st.lists(st.sampled_from(values), min_size=1, max_size=2, unique=True)
+                item["accept_when_skipped"] = draw(accepted)
+        out.items.append(item)
+    return out
+
+
+@st.composite
+def scale_of(draw: st.DrawFn, items: Items) -> tuple[dict[str, Any], tuple[float, float]]:
+    """A scale over a subset of the items, and the range of scores it reaches."""
+    ids = [i["id"] for i in items.items]
+    members = draw(st.lists(st.sampled_from(ids), min_size=1, max_size=len(ids), unique=True))
+    scale: dict[str, Any] = {"items": members, "source": SOURCE}
+    rule = draw(missing_rule(len(members)))
+    if rule is not None:
+        scale["missing"] = rule
+    rule = rule or {}
+    lo, hi = reachable_range(
+        members,
+        items.scores,
+        items.skippable,
+        rule.get("max_missing", 0),
+        rule.get("rounding", "half_up") == "half_up",
+    )
+    multiplier = draw(st.sampled_from(MULTIPLIERS))
+    if draw(st.integers(min_value=0, max_value=2)) == 0:
+        # the largest multiplier that keeps the range within int16 (or int32): a path that
+        # sizes its integers by a narrower range than the scores reach overflows
+        edge = draw(st.sampled_from([2**15 - 1, 2**31 - 1]))
+        multiplier = max(1, min(1000, edge // max(int(abs(lo)), int(abs(hi)), 1)))
+    if multiplier is not None:
+        scale["multiplier"] = multiplier
+    if draw(st.booleans()):
+        scale["role"] = draw(st.sampled_from(["primary", "secondary"]))
+    factor = 1 if multiplier is None else multiplier
+    unrounded = rule.get("prorate") and rule.get("rounding") == "none"
+    if isinstance(factor, int) and not unrounded and draw(st.booleans()):
+        # bands only where every score is whole, over exactly the range the scores reach
+        scale["bands"] = draw(bands(int(lo) * factor, int(hi) * factor))
+    return scale, (lo * factor, hi * factor)
+
+
+@st.composite
+def definitions(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid custom definition, as the dict a YAML file would hold."""
+    has_context = draw(st.integers(min_value=0, max_value=4)) == 0
+    n_sets = draw(st.integers(min_value=0, max_value=2))
+    profile = draw(st.sampled_from([None, *VALUE_POOLS]))
+    option_sets = {f"set{i}": draw(option_values(profile)) for i in range(n_sets)}
+    items = draw(item_list(option_sets, profile, has_context))
+    scales: dict[str, dict[str, Any]] = {}
+    ranges: dict[str, tuple[float, float]] = {}
+    for number in range(draw(st.integers(min_value=1, max_value=3))):
+        scales[f"s{number}"], ranges[f"s{number}"] = draw(scale_of(items))
+    everything = [(i["id"], items.scores[i["id"]]) for i in items.items]
+    flags = [
+        {
+            "id": f"f{number}",
+            "severity": draw(st.sampled_from(["critical", "warning", "info"])),
+            "when": draw(condition(everything, ranges, has_context)),
+            "message": f"flag {number}",
+            "source": SOURCE,
+        }
+        for number in range(draw(st.integers(min_value=0, max_value=3)))
+    ]
+    classifications: dict[str, dict[str, Any]] = {}
+    for number in range(draw(st.integers(min_value=0, max_value=2))):
+        labels = st.sampled_from(["low", "middle", "high"])
+        rules = [
+            {"label": draw(labels), "when": draw(condition(everything, ranges, has_context))}
+            for _ in range(draw(st.integers(min_value=1, max_value=3)))
+        ]
+        otherwise = draw(st.sampled_from(["other", "low"]))
+        classifications[f"c{number}"] = {"rules": rules, "otherwise": otherwise, "source": SOURCE}
+
+    definition: dict[str, Any] = {
+        "format_version": "1.0",
+        "id": "gen",
+        "name": "A generated instrument",
+        "definition_version": "1.0.0",
+        "construct": "testing",
+        "license": {
+            "status": "public-domain",
+            "holder": "Nobody",
+            "notice": "Free to use.",
+            "redistribute_text": True,
+        },
+        "sources": {SOURCE: "Generated by a property test."},
+        "items": items.items,
+        "scales": scales,
+        "flags": flags,
+        "classifications": classifications,
+    }
+    if option_sets:
+        definition["option_sets"] = {name: options(v) for name, v in option_sets.items()}
+    if has_context:
+        required = draw(st.booleans())
+        definition["context"] = {"sex": {"values": ["female", "male"], "required": required}}
+    return definition
+
+
+def parse(definition: Mapping[str, Any]) -> screening.Instrument:
+    """The definition through the checker, which must accept every one the strategy makes."""
+    return _parse(json.dumps(definition))  # JSON is YAML 1.2
+
+
+@functools.lru_cache(maxsize=512)
+def _parse(text: str) -> screening.Instrument:
+    """Parsed once per text: shrinking a failure redraws the same definition many times."""
+    try:
+        return screening.parse_instrument(text, "gen.yaml")
+    except screening.DefinitionError as exc:  # a bug in the strategy, or in the checker
+        raise AssertionError(f"generated definition rejected: {exc}\n{text}") from exc
+
+
+# --- DataFrames ---------------------------------------------------------------------------------
+
+ROW_MODES = {
+    "clean": ("valid",),
+    "gaps": ("valid", "valid", "valid", "missing"),
+    # every answer at the item's highest (lowest) score, some missing: proration then reaches
+    # the far ends of what the scorer can produce
+    "high": ("top", "top", "missing"),
+    "low": ("bottom", "bottom", "missing"),
+    "messy": (
+        "valid",
+        "valid",
+        "missing",
+        "out_of_range",
+        "fraction",
+        "text",
+        "boolean",
+        "large",
+    ),
+}
+INTEGER_COLUMNS = ("int64", "int32", "int16", "int8", "uint64", "uint32", "uint16", "uint8")
+FLOAT_COLUMNS = ("float64", "float32", "Float64")
+COLUMN_CELLS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(INTEGER_COLUMNS, ("valid", "out_of_range", "large")),
+    **dict.fromkeys(FLOAT_COLUMNS, ("valid", "missing", "out_of_range", "fraction", "large")),
+    "Int64": ("valid", "missing", "out_of_range", "large"),
+    "object": ROW_MODES["messy"],
+    "string": ("valid", "missing", "text"),
+}
+COLUMNS = st.sampled_from(
+    [
+        *("int64", "int64", "float64", "float64", "object", "object", "object", "Int64"),
+        *("Float64", "string", "bool", "boolean", "absent"),
+        *INTEGER_COLUMNS[1:],
+        "float32",
+    ]
+)
+
+
+def _cell(draw: st.DrawFn, kind: str, column: str, scores: Mapping[int, int]) -> Any:
+    """One cell of a kind; `scores` maps the item's option values to their scores."""
+    values = sorted(scores)
+    v = draw(st.sampled_from([min(values), max(values), *values]))  # the extremes more often
+    if kind in ("top", "bottom"):
+        v = (max if kind == "top" else min)(values, key=lambda value: scores[value])
+        kind = "valid"
+    if kind == "valid":
+        if column == "object":
+            return draw(st.sampled_from([v, float(v), np.int64(v), np.float64(v)]))
+        return str(v) if column == "string" else v
+    if kind == "missing":
+        if column == "object":
+            return draw(st.sampled_from([None, np.nan, pd.NA]))
+        return np.nan if column in ("float64", "float32") else pd.NA
+    if kind == "out_of_range":
+        gaps = [a + 1 for a, b in pairwise(sorted(values)) if b - a > 1]
+        return draw(st.sampled_from([max(values) + 1, min(values) - 1, 99, 0, -1, *gaps]))
+    if kind == "fraction":
+        return v + draw(st.sampled_from([0.5, 0.25, -0.5]))
+    if kind == "large":
+        wrapping = [v + 2**8, v + 2**16, v + 2**32, v - 2**32, v + 2**64]
+        infinite = [np.inf, -np.inf] if column in (*FLOAT_COLUMNS, "object") else []
+        extremes = [2**40, -(2**40), INT32, -INT32 - 1, 2**63 - 1, -(2**63), 2**64 - 1]
+        return draw(st.sampled_from([*extremes, *wrapping, *infinite]))
+    if kind == "boolean":
+        return draw(st.booleans())
+    exotic = [Fraction(v), Fraction(1, 2), Decimal(v), np.int8(1), np.uint64(v % 2**63), 2**70]
+    return draw(st.sampled_from([str(v), "x", "", *exotic]))  # text and other objects
+
+
+def _fits(cells: Sequence[Any], dtype: str) -> bool:
+    bounds = np.iinfo(dtype)
+    return all(c is pd.NA or bounds.min <= c <= bounds.max for c in cells)
+
+
+def _column(draw: st.DrawFn, column: str, modes: Sequence[str], scores: Mapping[int, int]) -> Any:
+    """One item's column: cells of the kinds the row modes and the column's dtype allow."""
+    if column in ("bool", "boolean"):
+        choices = [*([pd.NA] if column == "boolean" else []), True, False]
+        return pd.Series([draw(st.sampled_from(choices)) for _ in modes], dtype=column)
+    cells: list[Any] = []
+    for mode in modes:
+        kind = draw(st.sampled_from(ROW_MODES[mode]))
+        if kind not in (*COLUMN_CELLS[column], "top", "bottom"):
+            kind = "valid"  # e.g. no blank in an integer column
+        cells.append(_cell(draw, kind, column, scores))
+    if column in (*INTEGER_COLUMNS, "Int64") and not _fits(cells, column.lower()):
+        # a narrow column cannot hold these numbers
+        column = "int64" if column != "Int64" and _fits(cells, "int64") else "object"
+    return pd.Series(cells, dtype=object if column == "object" else column)
+
+
+@st.composite
+def custom_frames(draw: st.DrawFn) -> Drawn:
+    """A generated definition, a DataFrame of responses to it, and per-row context."""
+    definition = draw(definitions())
+    inst = parse(definition)
+    n = draw(st.integers(min_value=0, max_value=8))
+    labels: dict[str, list[Any]] = {
+        "text": [f"r{i}" for i in range(n)],
+        "repeated": [i // 2 for i in range(n)],  # labels may repeat
+        "descending": [10 * (n - i) for i in range(n)],
+    }
+    index = pd.Index(labels[draw(st.sampled_from(["text", "repeated", "descending"]))])
+    modes = [
+        draw(st.sampled_from(["clean", "gaps", "gaps", "high", "low", "messy"])) for _ in range(n)
+    ]
+    data: dict[str, pd.Series] = {}
+    for item in inst.items:
+        column = draw(COLUMNS)
+        if column != "absent":  # an absent column: the item is missing in every row
+            data[item.id] = _column(draw, column, modes, inst.item_scores(item))
+    df = pd.DataFrame(data, index=pd.RangeIndex(n))
+    df.index = index
+    context: dict[str, Any] = {}
+    if inst.context:
+        sexes = st.sampled_from(["female", "male", "female", "male", None, pd.NA, "other"])
+        if draw(st.booleans()):
+            context["sex"] = pd.Series([draw(sexes) for _ in range(n)], index=index, dtype=object)
+        else:
+            context["sex"] = draw(sexes)
+    return Drawn(definition, inst, df, context)
+
+
+# --- the properties -----------------------------------------------------------------------------
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(custom_frames())
+def test_every_row_equals_the_single_response_scorer_on_custom_definitions(
+    drawn: Drawn,
+) -> None:
+    note(f"frame:\n{drawn.frame.to_string()}")
+    assert_rows_match(drawn.instrument, drawn.frame, drawn.context)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(custom_frames())
+def test_every_score_lies_in_its_reachable_range_and_band(drawn: Drawn) -> None:
+    """The single-response scorer stays within the range worked out state by state (which the
+    bands must cover exactly), and a score gets the band that holds it."""
+    inst = drawn.instrument
+    scores = {i.id: sorted(set(inst.item_scores(i).values())) for i in inst.items}
+    optional = {i.id for i in inst.items if i.ask_if is not None and i.if_skipped is None}
+    for position in range(len(drawn.frame)):
+        responses = {c: drawn.frame[c].iloc[position] for c in drawn.frame.columns}
+        context = {"sex": "female"} if inst.context else {}
+        result = screening.score(inst, responses, on_error="invalid", **context)
+        for name, scale in inst.scales.items():
+            value = result.scales[name].score
+            if value is None:
+                continue
+            half_up = scale.missing.rounding == "half_up"
+            lo, hi = reachable_range(
+                scale.items, scores, optional, scale.missing.max_missing, half_up
+            )
+            where = (responses, name, value)
+            assert lo * scale.multiplier - 1e-9 <= value <= hi * scale.multiplier + 1e-9, where
+            if scale.bands:
+                holding = [b.label for b in scale.bands if b.min <= value <= b.max]
+                assert holding == [result.scales[name].band], where

@@ -9,7 +9,8 @@ __all__ = ["item_score_values", "scale_is_integral"]
 
 
 def item_score_values(inst: Instrument, item_id: str) -> list[int]:
-    """The scores an item can take (its option values; reversing keeps the same set)."""
+    """The scores an item can take, reverse scoring applied (options 0, 1, 3 reversed score
+    3, 2, 0)."""
     item = inst.item_by_id(item_id)
     return [] if item is None else sorted(set(inst.item_scores(item).values()))
 

@@ -212,24 +212,28 @@ def read_column(
     if kind == "int":
         return _read_integers(values, table, const)
     if kind == "float":
-        floats = values
-        missing = np.isnan(floats)
-        with np.errstate(invalid="ignore"):
-            small = floats.astype(table.dtype)  # a value the dtype cannot hold fails below
-        whole = floats == small  # false for NaN, fractions and out-of-range values
-        if not missing.any() and whole.all():
-            return _read_integers(small, table, const)
-        if table.low_bits is not None:
-            candidates = np.where(whole, small, 0)
-            if not int(np.bitwise_or.reduce(candidates)) & ~table.low_bits:
-                # every whole number is an option: the blanks are the only gaps
-                return Column(candidates, whole, missing, ~missing & ~whole, False)
-        col = _read_integers(np.where(whole, small, table.lo - 1), table, const)
-        return Column(col.scores, col.known, missing, ~missing & ~col.known, False)
+        return _read_floats(values, table, const)
     if kind == "bool":
         missing = values
         return Column(np.zeros(n, dtype=table.dtype), const.false, missing, ~missing, False)
     return _read_objects(values, item, table)
+
+
+def _read_floats(floats: Any, table: _ItemTable, const: Constants) -> Column:
+    """Floats, NaN for missing → scores; a fraction or a value past the options is bad."""
+    missing = np.isnan(floats)
+    with np.errstate(invalid="ignore"):
+        small = floats.astype(table.dtype)  # a value the dtype cannot hold fails below
+    whole = floats == small  # false for NaN, fractions and out-of-range values
+    if not missing.any() and whole.all():
+        return _read_integers(small, table, const)
+    if table.low_bits is not None:
+        candidates = np.where(whole, small, 0)
+        if not int(np.bitwise_or.reduce(candidates)) & ~table.low_bits:
+            # every whole number is an option: the blanks are the only gaps
+            return Column(candidates, whole, missing, ~missing & ~whole, False)
+    col = _read_integers(np.where(whole, small, table.lo - 1), table, const)
+    return Column(col.scores, col.known, missing, ~missing & ~col.known, False)
 
 
 def _read_integers(values: Any, table: _ItemTable, const: Constants) -> Column:
@@ -277,22 +281,80 @@ def _as_int64(values: Any, not_an_option: int) -> Any:
     return values.astype(np.int64)
 
 
+def _key(value: Any) -> Any:
+    """A cache key telling apart values that describe differently (1 and 1.0 and True)."""
+    try:
+        hash(value)
+    except TypeError:
+        return ("unhashable", id(value))
+    return (type(value), value)
+
+
+_TYPE = np.frompyfunc(type, 1, 1)
+
+
+def _plain_number(kind: type) -> bool:
+    """A type whose values read exactly as float64 within the options' bounds (Python and
+    numpy integers and floats; never a boolean, a date or a duration)."""
+    return (
+        issubclass(kind, int | float | np.integer | np.floating)
+        and not issubclass(kind, bool | np.bool_)
+        and kind.__name__ not in ("timedelta64", "datetime64")
+    )
+
+
 def _read_objects(values: Any, item: ItemPlan, table: _ItemTable) -> Column:
-    """Mixed or text columns, cell by cell with the single-response checker."""
+    """Mixed or text columns: the numbers among them read at once as floats, blanks marked,
+    and only the other cells (text, booleans, odd types) checked one by one, each distinct
+    value once, by the single-response checker."""
     n = len(values)
     scores = np.zeros(n, dtype=table.dtype)
     known, missing, bad = (np.zeros(n, dtype=bool) for _ in range(3))
-    for row, value in enumerate(values):
-        if _is_missing(value):
-            missing[row] = True
-            continue
-        found, _ = check_value(item, value)
-        if found is not None:
-            scores[row] = found
-            known[row] = True
+    kinds = _TYPE(values) if n else np.empty(0, dtype=object)
+    numeric = np.zeros(n, dtype=bool)
+    for kind in set(kinds.tolist()):
+        boxed = np.empty((), dtype=object)  # a numpy type compared bare reads as a dtype
+        boxed[()] = kind
+        if _plain_number(kind):
+            numeric |= kinds == boxed
+        elif kind is type(None) or kind.__name__ == "NAType":
+            missing |= kinds == boxed
+    rest = ~numeric & ~missing
+    at = np.flatnonzero(numeric)
+    if len(at):
+        try:
+            floats = values[at].astype(np.float64)
+        except (OverflowError, ValueError, TypeError):  # an int past float: one by one
+            rest |= numeric
         else:
-            bad[row] = True
+            col = _read_floats(floats, table, Constants(len(at)))
+            scores[at] = col.scores
+            known[at] = col.known
+            missing[at] = col.missing
+            bad[at] = col.bad
+    _check_cells(values, np.flatnonzero(rest), item, Column(scores, known, missing, bad, False))
     return Column(scores, known, missing, bad, bool(known.all()))
+
+
+_MISSING: Any = object()
+
+
+def _check_cells(values: Any, rows: Any, item: ItemPlan, into: Column) -> None:
+    """Check cells one by one (each distinct value once), writing into `into`'s arrays."""
+    seen: dict[Any, Any] = {}
+    for row in rows.tolist():
+        value = values[row]
+        key = _key(value)
+        found = seen.get(key, seen)
+        if found is seen:
+            found = seen[key] = _MISSING if _is_missing(value) else check_value(item, value)[0]
+        if found is _MISSING:
+            into.missing[row] = True
+        elif found is None:
+            into.bad[row] = True
+        else:
+            into.scores[row] = found
+            into.known[row] = True
 
 
 # --- scoring ------------------------------------------------------------------------------------
@@ -619,15 +681,6 @@ class _Part(NamedTuple):
     column: Any
     code: Any
     values: Any  # object array, one per row
-
-
-def _key(value: Any) -> Any:
-    """A cache key telling apart values that describe differently (1 and 1.0 and True)."""
-    try:
-        hash(value)
-    except TypeError:
-        return ("unhashable", id(value))
-    return (type(value), value)
 
 
 class _Messages:

@@ -349,11 +349,17 @@ def _models() -> set[type[BaseModel]]:
 
 
 def test_field_docstrings_are_the_schema_descriptions() -> None:
+    from screening.schema import _field_docstrings
+
+    docs = _field_docstrings()
     for model in _models():
         definition = SCHEMA if model is Instrument else SCHEMA["$defs"][model.__name__]
+        written: dict[str, str] = {}
+        for klass in reversed(model.__mro__):  # a subclass's docstring wins
+            written.update(docs.get(klass.__name__, {}))
         for name, info in model.model_fields.items():
             prop = definition["properties"][info.alias or name]
-            assert prop.get("description") == info.description, f"{model.__name__}.{name}"
+            assert prop.get("description") == written.get(name), f"{model.__name__}.{name}"
     multiplier = SCHEMA["$defs"]["Scale"]["properties"]["multiplier"]
     assert multiplier["description"].startswith("Applied after summing and proration")
     assert "MAJOR.MINOR" in SCHEMA["properties"]["format_version"]["description"]

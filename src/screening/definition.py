@@ -101,7 +101,7 @@ class Model(BaseModel):
         populate_by_name=True,
         validate_default=False,
         allow_inf_nan=False,  # `.nan` or `.inf` is never a threshold, norm or operand
-        use_attribute_docstrings=True,  # the JSON Schema's descriptions, for editors
+        defer_build=True,  # validators are built on first use, not on `import screening`
     )
 
 

@@ -187,13 +187,13 @@ def answered(link_id: str, **answer: Any) -> Json:
 def answer_forms(draw: st.DrawFn, option: Json, value: int, yes_no: bool) -> Json:
     """One of the ways an EHR may answer with this option."""
     coding = copy.deepcopy(option["valueCoding"])
-    weight = coding["extension"][0]["valueDecimal"]
+    weight = option["extension"][0]["valueDecimal"]
     forms = ["coding", "code only", "weight only", "ordinal only", "integer", "decimal"]
     if yes_no:
         forms.append("boolean")
     form = draw(st.sampled_from(forms))
-    if form == "coding":
-        return {"valueCoding": coding}
+    if form == "coding":  # the option's weight copied into the answer, as some forms do
+        return {"valueCoding": {**coding, "extension": copy.deepcopy(option["extension"])}}
     if form == "code only":
         return {"valueCoding": {"system": coding["system"], "code": coding["code"]}}
     if form in ("weight only", "ordinal only"):
@@ -244,9 +244,12 @@ def generated_responses(draw: st.DrawFn, instrument_id: str) -> tuple[Json, dict
         loinc = item.codes.loinc if item.codes else None
         link_id = draw(st.sampled_from([item.id, f"/{loinc}"] if loinc else [item.id]))
         qr_items.append({"linkId": link_id, "answer": [answer]})
-    if draw(st.booleans()):  # the form's own calculated scores are ignored
+    if draw(st.booleans()):  # the form's own calculated scores agree: nothing to note
+        scored = screening.score(inst, direct, on_error="invalid", **context).scales
         qr_items += [
-            answered(f"{fhir.SCALE_LINK_PREFIX}{name}", valueInteger=99) for name in inst.scales
+            answered(f"{fhir.SCALE_LINK_PREFIX}{name}", valueDecimal=scored[name].score)
+            for name in inst.scales
+            if scored[name].score is not None
         ]
     nested: bool = draw(st.booleans())
     if qr_items and nested:  # in a group
@@ -287,7 +290,8 @@ def test_questionnaire_of_every_builtin(instrument_id: str) -> None:
         assert q_item["text"] == expected_text
         if item.codes and item.codes.loinc:
             assert q_item["code"] == [{"system": fhir.LOINC, "code": item.codes.loinc}]
-        weights = [o["valueCoding"]["extension"][0]["valueDecimal"] for o in q_item["answerOption"]]
+        weights = [o["extension"][0]["valueDecimal"] for o in q_item["answerOption"]]
+        assert all("extension" not in o["valueCoding"] for o in q_item["answerOption"])
         values = [o.value for o in inst.item_options(item)]
         assert weights == [item_plan.scores[v] for v in values]
         for option, answer in zip(inst.item_options(item), q_item["answerOption"], strict=True):
@@ -330,11 +334,9 @@ def test_questionnaire_codes_and_skip_logic() -> None:
 
 def test_questionnaire_reverse_scored_weights() -> None:
     items = {i["linkId"]: i for i in questionnaire("epds")["item"]}
-    weights = [o["valueCoding"]["extension"][0] for o in items["epds_3"]["answerOption"]]
+    weights = [o["extension"][0] for o in items["epds_3"]["answerOption"]]
     assert weights == [{"url": fhir.ITEM_WEIGHT, "valueDecimal": w} for w in (3, 2, 1, 0)]
-    plain = [
-        o["valueCoding"]["extension"][0]["valueDecimal"] for o in items["epds_1"]["answerOption"]
-    ]
+    plain = [o["extension"][0]["valueDecimal"] for o in items["epds_1"]["answerOption"]]
     assert plain == [0, 1, 2, 3]
 
 
@@ -477,14 +479,18 @@ def test_loinc_coded_gad7_in_a_group_with_ordinal_values() -> None:
     assert r.scales["total"].band == "moderate"
 
 
-def test_loinc_coded_cssrs_with_an_ignored_risk_level_item() -> None:
+def test_loinc_coded_cssrs_with_the_forms_risk_level() -> None:
     response = fixture("cssrs-loinc.json")
-    with pytest.raises(ResponseError, match=r"linkId '93374-7' \(item\[3\]\) matches no item"):
-        fhir.read_questionnaire_response("cssrs_screener", response)
-    read = fhir.read_questionnaire_response("cssrs_screener", response, link_ids={"93374-7": None})
+    # 93374-7 is the triage's own code: the form's level "Low" is compared, and agrees
+    read = fhir.read_questionnaire_response("cssrs_screener", response)
     assert read == {"cssrs_screener_1": 1, "cssrs_screener_2": 0, "cssrs_screener_6": 0}
-    r = screening.score("cssrs_screener", read)
+    r = fhir.score_questionnaire_response("cssrs_screener", response)
     assert r.classifications["triage"] == "low risk"
+    assert r.issues == ()
+    ignored = fhir.score_questionnaire_response(
+        "cssrs_screener", response, link_ids={"93374-7": None}
+    )
+    assert ignored == r
 
 
 def test_mapping_by_the_caller_and_by_item_code() -> None:
@@ -554,9 +560,10 @@ CODING = {"system": fhir.LOINC, "code": "LA6569-3"}
             "option of item 'phq9_1' (LA6568-5 = 0 Not at all; LA6569-3 = 1 Several days;",
         ),
         (
-            [answered("phq9_1", valueCoding={"code": "LA6569-3"})],
-            "unknown_answer_code",
-            "linkId 'phq9_1' (item[0]): answer code LA6569-3 (no system) is not an option",
+            [answered("phq9_1", valueCoding={"code": "LA33-6"})],
+            "code_without_system",
+            "linkId 'phq9_1' (item[0]): answer code LA33-6 has no system (valueCoding.system is "
+            "missing) and is no option's code on item 'phq9_1'",
         ),
         (
             [{"linkId": "phq9_1", "answer": [{"valueCoding": CODING}, {"valueInteger": 2}]}],
@@ -1369,3 +1376,492 @@ def test_review_fixes_category_entered_in_error_and_contradicting_codes() -> Non
     )
     phq2 = next(o for o in fhir.to_observations("phq9", invalid) if "valueInteger" in o)
     assert any("The response is not valid" in n["text"] for n in phq2["note"])
+
+
+# --- FHIR interop II: the official examples -----------------------------------------------------
+# Each fixture is an example published with an HL7 (or MII) implementation guide, saved under
+# tests/fhir/ as its guide gives it (JSON where the guide's source is JSON; converted from XML or
+# FSH by hand where it is not, element for element, with nothing added).
+
+
+def test_us_behavioral_health_profiles_phq9_example() -> None:
+    """https://github.com/HL7/us-behavioral-health-profiles, input/resources/
+    questionnaireresponse/phq-9-example-1.xml (converted to JSON): LOINC linkIds and answer
+    codes, the total /44261-6 stated as 12, which agrees."""
+    response = fixture("bhp-phq-9-example-1.json")
+    r = fhir.score_questionnaire_response("phq9", response)
+    assert r.valid is True
+    assert r.issues == ()
+    assert r.scales["total"].score == 12
+    assert r.scales["total"].band == "moderate"
+    assert r.flag_ids == []
+    assert fhir.read_questionnaire_response("phq9", response)["phq9_10"] == 1  # /69722-7
+
+
+def test_us_core_phq9_example() -> None:
+    """https://github.com/HL7/US-Core, input/examples/QuestionnaireResponse-phq-9-example.json:
+    the same answers, the total /44261-6 stated as valueDecimal 12, which agrees."""
+    r = fhir.score_questionnaire_response("phq9", fixture("us-core-phq-9-example.json"))
+    assert (r.valid, r.issues, r.scales["total"].score) == (True, (), 12)
+
+
+def test_us_behavioral_health_profiles_cssrs_example() -> None:
+    """https://github.com/HL7/us-behavioral-health-profiles, input/resources/
+    questionnaireresponse/C-SSRS-example-1.xml (converted to JSON): every answer No, the
+    follow-ups included, and the risk level /93374-7 stated as Low (LA9194-7).
+
+    Deviation: this definition follows the printed screener, whose legend names no level when
+    every answer is No ("no positive response", see cssrs_screener.yaml's cases), so the form's
+    "Low" is noted as differing; the answers themselves are read and valid (a No to a follow-up
+    that was not asked agrees with the skip)."""
+    r = fhir.score_questionnaire_response("cssrs_screener", fixture("bhp-c-ssrs-example-1.json"))
+    assert r.valid is True
+    assert r.flag_ids == []
+    assert r.undetermined_flag_ids == []
+    assert r.classifications["triage"] == "no positive response"
+    (note,) = r.issues
+    assert (note.code, note.severity, note.path) == (
+        "form_classification_differs",
+        "warning",
+        ("item", 7, "answer", 0),
+    )
+    assert "the form states C-SSRS Screener triage (risk level) as 'Low' (LA9194-7)" in note.message
+    assert "screening classifies it as 'no positive response'" in note.message
+
+
+@pytest.mark.parametrize(
+    ("name", "instrument_id", "total", "band"),
+    [("phr-phq9.json", "phq9", 3, "minimal"), ("phr-gad7.json", "gad7", 3, "minimal")],
+)
+def test_personal_health_record_format_examples(
+    name: str, instrument_id: str, total: int, band: str
+) -> None:
+    """https://github.com/HL7/personal-health-record-format-ig, input/fsh/pghd/examples/Mind/
+    QuestionnaireResponse-ScoredAssessment-PHQ9.fsh and -GAD7.fsh (converted from FSH: the
+    questionnaire canonical and Patient/1 are what SUSHI makes of Canonical(...) and
+    Reference(PGHDPatientExample)). LinkIds are bare LOINC codes; the scores are stated in the
+    guide's Observations (Observation-PHR-ScoredAssessment-PHQ9.fsh / -GAD7.fsh): 3, "Minimal"
+    for both."""
+    r = fhir.score_questionnaire_response(instrument_id, fixture(name))
+    assert (r.valid, r.issues) == (True, ())
+    assert (r.scales["total"].score, r.scales["total"].band) == (total, band)
+
+
+def test_mii_phq9_example_with_system_less_codes() -> None:
+    """https://github.com/medizininformatik-initiative/kerndatensatzmodul-proms, fsh-generated/
+    resources/QuestionnaireResponse-mii-exa-pro-phq-9-response.json: answer codes without a
+    system, linkIds PHQ.1 ... (its own Questionnaire says PHQ-9.1 ..., so the caller maps them),
+    the score PHQ.Score as a valueQuantity 27."""
+    response = fixture("mii-phq-9-response.json")
+    link_ids: dict[str, str | None] = {f"PHQ.{n}": f"phq9_{n}" for n in range(1, 11)}
+    with pytest.raises(ResponseError, match=r"linkId 'PHQ\.1' .* matches no item"):
+        fhir.score_questionnaire_response("phq9", response)
+    r = fhir.score_questionnaire_response(
+        "phq9", response, link_ids={**link_ids, "PHQ.Score": "scale.total"}
+    )
+    assert r.valid is True
+    assert r.scales["total"].score == 27
+    assert r.flag_ids == ["suicidal_ideation"]
+    assert {i.code for i in r.issues} == {"code_without_system"}
+    assert len(r.issues) == 10
+    assert all(i.severity == "warning" for i in r.issues)
+    assert (
+        "answer code LA6571-9 has no system; read as http://loinc.org LA6571-9 (Nearly every "
+        in (r.issues[0].message)
+    )
+    stated = {**response, "item": [*response["item"][:-1], answered("PHQ.Score", valueInteger=26)]}
+    differs = fhir.score_questionnaire_response(
+        "phq9", stated, link_ids={**link_ids, "PHQ.Score": "scale.total"}
+    )
+    (note,) = [i for i in differs.issues if i.code == "form_score_differs"]
+    assert "the form states the phq9 total score as 26; screening scores 27" in note.message
+
+
+def test_us_core_audit_c_example_is_refused_for_its_first_question() -> None:
+    """https://github.com/HL7/US-Core, input/examples/QuestionnaireResponse-AUDIT-C.json and
+    Questionnaire-AUDIT-C.json. Its first question is /68517-2 (how many times X or more drinks
+    in a day), not the AUDIT-C's 68518-0 (how often a drink containing alcohol): refused as no
+    item, never scored in its place. Its other answers are read by their LOINC codes, and the
+    stated total 0 cannot be confirmed, which is noted."""
+    response = fixture("us-core-audit-c.json")
+    questionnaire = fixture("us-core-questionnaire-audit-c.json")
+    with pytest.raises(ResponseError) as caught:
+        fhir.read_questionnaire_response("audit_c", response, questionnaire=questionnaire)
+    assert [i.code for i in caught.value.issues] == ["unmatched_link_id"]
+    assert "--link-id '/68517-2=ITEM'" in caught.value.issues[0].message
+    read = fhir.read_questionnaire_response(
+        "audit_c", response, link_ids={"/68517-2": None}, questionnaire=questionnaire
+    )
+    assert read == {"audit_c_2": 0, "audit_c_3": 0}
+    r = fhir.score_questionnaire_response(
+        "audit_c", response, link_ids={"/68517-2": None}, sex="female", on_error="invalid"
+    )
+    assert r.valid is False  # item 1 is missing, and the AUDIT-C allows none
+    (note,) = [i for i in r.issues if i.severity == "warning"]
+    assert note.code == "form_score_differs"
+    assert "screening did not score it (1 of 3 items missing (none allowed))" in note.message
+
+
+# --- weights from the Questionnaire a response answers ------------------------------------------
+
+LOCAL = "http://example.org/CodeSystem/phq-answers"
+
+
+def local_questionnaire(**changes: Any) -> Json:
+    """A PHQ-9 Questionnaire of another form: linkIds q1..q9 coded in LOINC, answers in a local
+    code system with their scores on the answerOption (as SDC and LHC-Forms put them)."""
+    items = []
+    for n, loinc in enumerate(
+        ["44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3"],
+        start=1,
+    ):
+        items.append(
+            {
+                "linkId": f"q{n}",
+                "code": [{"system": fhir.LOINC, "code": loinc}],
+                "type": "choice",
+                "answerOption": [
+                    {
+                        "valueCoding": {"system": _system(n), "code": code},
+                        "extension": [{"url": fhir.ITEM_WEIGHT, "valueDecimal": weight}],
+                    }
+                    for weight, code in enumerate(_codes(n))
+                ],
+            }
+        )
+    q: Json = {
+        "resourceType": "Questionnaire",
+        "id": "local-phq9",
+        "url": "http://example.org/Questionnaire/local-phq9",
+        "status": "active",
+        "item": [{"linkId": "group", "type": "group", "item": items}],
+    }
+    q.update(changes)
+    return q
+
+
+def _system(n: int) -> str:
+    return fhir.LOINC if n == 8 else LOCAL
+
+
+def _codes(n: int) -> list[str]:
+    # item 8 answers in LOINC codes that are no PHQ-9 option (the C-SSRS's No/Yes and more)
+    return ["LA32-8", "LA33-6", "LA6270-8", "LA10137-0"] if n == 8 else ["a", "b", "c", "d"]
+
+
+def coded(link_id: str, system: str, code: str, **extra: Any) -> Json:
+    return {
+        "linkId": link_id,
+        "answer": [{"valueCoding": {"system": system, "code": code, **extra}}],
+    }
+
+
+def test_weights_come_from_the_questionnaire_the_response_answers() -> None:
+    response = {
+        **qr(coded("q1", LOCAL, "b"), coded("q2", LOCAL, "d"), coded("q8", fhir.LOINC, "LA6270-8")),
+        "questionnaire": "http://example.org/Questionnaire/local-phq9",
+    }
+    # matched by the Questionnaire's item codes, answers weighed by its answerOptions
+    read = fhir.read_questionnaire_response("phq9", response, questionnaire=local_questionnaire())
+    assert read == {"phq9_1": 1, "phq9_2": 3, "phq9_8": 2}
+    # a LOINC code that is no option, weighed alike by the answer and the Questionnaire
+    weighed = {"extension": [{"url": fhir.ITEM_WEIGHT, "valueDecimal": 3}]}
+    both = qr(coded("q8", fhir.LOINC, "LA10137-0", **weighed))
+    assert fhir.read_questionnaire_response("phq9", both, questionnaire=local_questionnaire()) == {
+        "phq9_8": 3
+    }
+    # without it, nothing says what q1 is or what "b" scores
+    error = read_error("phq9", response)
+    assert {i.code for i in error.issues} == {"unmatched_link_id"}
+
+
+def test_codes_neither_ours_nor_in_the_questionnaire_are_refused() -> None:
+    q = local_questionnaire()
+    unknown = qr(coded("q1", LOCAL, "z"), coded("q8", fhir.LOINC, "LA6568-5x"))
+    error = read_error("phq9", unknown, questionnaire=q)
+    assert [i.code for i in error.issues] == ["unknown_answer_code", "unknown_answer_code"]
+    assert "nor does the Questionnaire give it one" in error.issues[0].message
+    assert "nor an answerOption of the Questionnaire's item" in error.issues[1].message
+    # a LOINC code that is no option, carrying a weight, is not taken on trust without it
+    weighed = {"extension": [{"url": fhir.ITEM_WEIGHT, "valueDecimal": 1}]}
+    foreign = qr(coded("phq9_8", fhir.LOINC, "LA33-6", **weighed))
+    assert read_error("phq9", foreign).issues[0].code == "unknown_answer_code"
+
+
+def test_weights_of_the_questionnaire_and_of_the_answer_must_agree() -> None:
+    q = local_questionnaire()
+    weighed = {"extension": [{"url": fhir.ITEM_WEIGHT, "valueDecimal": 3}]}
+    error = read_error("phq9", qr(coded("q1", LOCAL, "b", **weighed)), questionnaire=q)
+    assert error.issues[0].code == "conflicting_answer"
+    assert "carries the weight 3 but the Questionnaire gives it 1" in error.issues[0].message
+    # our own LOINC answer codes score as the definition says, whatever a form weighs them
+    ours = local_questionnaire()
+    option = ours["item"][0]["item"][0]["answerOption"][0]
+    option["valueCoding"] = {"system": fhir.LOINC, "code": "LA6571-9"}  # "nearly every day" = 0?
+    error = read_error("phq9", qr(coded("q1", fhir.LOINC, "LA6571-9")), questionnaire=ours)
+    assert "scores 3 on item 'phq9_1' but the Questionnaire gives it the weight 0" in str(error)
+
+
+def test_a_questionnaire_the_response_does_not_answer_is_refused() -> None:
+    response = {
+        **qr(coded("q1", LOCAL, "b")),
+        "questionnaire": "http://example.org/Questionnaire/other",
+    }
+    with pytest.raises(ValueError, match=r"answers http://example\.org/Questionnaire/other, not"):
+        fhir.read_questionnaire_response("phq9", response, questionnaire=local_questionnaire())
+    versioned = {**response, "questionnaire": "http://example.org/Questionnaire/local-phq9|2"}
+    with pytest.raises(ValueError, match=r"not the questionnaire given \(.*local-phq9\|1\)"):
+        fhir.read_questionnaire_response(
+            "phq9", versioned, questionnaire=local_questionnaire(version="1")
+        )
+    by_id = {**response, "questionnaire": "Questionnaire/local-phq9"}
+    assert fhir.read_questionnaire_response("phq9", by_id, questionnaire=local_questionnaire()) == {
+        "phq9_1": 1
+    }
+    with pytest.raises(ValueError, match="questionnaire must be a FHIR Questionnaire"):
+        fhir.read_questionnaire_response("phq9", response, questionnaire={"resourceType": "x"})
+
+
+def test_weights_inside_the_answer_options_coding_are_read_too() -> None:
+    """An older export (ours before this version) put the itemWeight in the valueCoding."""
+    q = copy.deepcopy(fhir.to_questionnaire("epds"))
+    for item in q["item"]:
+        for option in item.get("answerOption", []):
+            option["valueCoding"]["extension"] = option.pop("extension")
+            option["valueCoding"]["system"] = LOCAL
+    epds_3 = next(i for i in q["item"] if i["linkId"] == "epds_3")
+    code = epds_3["answerOption"][0]["valueCoding"]["code"]  # value 0, reversed: scores 3
+    read = fhir.read_questionnaire_response(
+        "epds", qr(coded("epds_3", LOCAL, code)), questionnaire=q
+    )
+    assert read == {"epds_3": 0}
+
+
+# --- what the form states, the status, codes without a system ---------------------------------
+
+
+def phq9_response(*extra: Json, status: str = "completed", values: int = 1) -> Json:
+    items = [answered(f"phq9_{n}", valueInteger=values) for n in range(1, 10)]
+    return qr(*items, *extra, status=status)
+
+
+@pytest.mark.parametrize(
+    ("stated", "message"),
+    [
+        (
+            answered("/44261-6", valueInteger=12),
+            "linkId '/44261-6' (item[9]): the form states the phq9 total score as 12; "
+            "screening scores 9. The form's figure is not used",
+        ),
+        (
+            answered("scale.total", valueQuantity={"value": 8.5}),
+            "the form states the phq9 total score as 8.5; screening scores 9",
+        ),
+        (
+            {
+                "linkId": "t",
+                "code": [{"system": fhir.LOINC, "code": "44261-6"}],
+                "answer": [{"valueString": "nine"}],
+            },
+            "the form states the phq9 total score as valueString 'nine', which is not a number: "
+            "not compared",
+        ),
+    ],
+)
+def test_a_stated_score_that_differs_is_noted(stated: Json, message: str) -> None:
+    r = fhir.score_questionnaire_response("phq9", phq9_response(stated))
+    assert r.valid is True
+    assert r.scales["total"].score == 9
+    (note,) = r.issues
+    assert (note.code, note.severity) == ("form_score_differs", "warning")
+    assert message in note.message
+    agreeing = fhir.score_questionnaire_response(
+        "phq9", phq9_response(answered("/44261-6", valueDecimal=9.0))
+    )
+    assert agreeing.issues == ()
+
+
+def test_a_stated_score_against_a_prorated_or_unscored_scale() -> None:
+    items = [answered(f"phq9_{n}", valueInteger=1) for n in range(1, 9)]
+    r = fhir.score_questionnaire_response("phq9", qr(*items, answered("/44261-6", valueInteger=8)))
+    (note,) = r.issues
+    assert "screening scores 9, prorated from 8 of 9 items answered (unrounded 9)" in note.message
+    few = qr(answered("phq9_1", valueInteger=1), answered("/44261-6", valueInteger=1))
+    r = fhir.score_questionnaire_response("phq9", few)
+    (note,) = [i for i in r.issues if i.code == "form_score_differs"]
+    assert "screening did not score it (8 of 9 items missing (at most 2 allowed))" in note.message
+
+
+def test_a_stated_classification_is_compared() -> None:
+    def triage(*answers: int, level: str) -> Json:
+        items = [
+            answered(f"cssrs_screener_{n}", valueBoolean=bool(v))
+            for n, v in zip((1, 2, 6), answers, strict=True)
+        ]
+        coding = {"system": fhir.LOINC, "code": "LA-x", "display": level}
+        return qr(*items, answered("/93374-7", valueCoding=coding))
+
+    agrees = fhir.score_questionnaire_response("cssrs_screener", triage(1, 0, 0, level="Low"))
+    assert agrees.classifications["triage"] == "low risk"
+    assert agrees.issues == ()  # "Low" and "low risk" are one level
+    differs = fhir.score_questionnaire_response("cssrs_screener", triage(1, 0, 0, level="High"))
+    (note,) = differs.issues
+    assert note.code == "form_classification_differs"
+    assert "as 'High' (LA-x); screening classifies it as 'low risk'" in note.message
+    unknown = fhir.score_questionnaire_response(
+        "cssrs_screener",
+        qr(answered("/93374-7", valueString="Moderate")),
+        on_error="invalid",
+    )
+    (note,) = unknown.issues
+    assert "screening's is undetermined" in note.message
+
+
+@pytest.mark.parametrize("status", ["in-progress", "stopped", None, "draft"])
+def test_a_response_that_is_not_completed_is_noted_or_refused(status: str | None) -> None:
+    response = phq9_response()
+    if status is None:
+        del response["status"]
+    else:
+        response["status"] = status
+    r = fhir.score_questionnaire_response("phq9", response)
+    assert r.valid is True
+    (note,) = r.issues
+    assert (note.code, note.severity, note.path) == ("incomplete_response", "warning", ("status",))
+    assert "scored as given (require_completed=True refuses it)" in note.message
+    refused = fhir.score_questionnaire_response(
+        "phq9", response, require_completed=True, on_error="invalid"
+    )
+    assert refused.valid is False
+    assert refused.issues[0].severity == "error"
+    assert "refused: require_completed is set" in refused.reasons[0]
+    with pytest.raises(ResponseError, match="require_completed"):
+        fhir.read_questionnaire_response("phq9", response, require_completed=True)
+    assert fhir.read_questionnaire_response("phq9", response)["phq9_1"] == 1
+
+
+def test_completed_and_amended_responses_need_no_note() -> None:
+    for status in ("completed", "amended"):
+        assert fhir.score_questionnaire_response("phq9", phq9_response(status=status)).issues == ()
+    with pytest.raises(ValueError, match="require_completed must be True or False"):
+        fhir.score_questionnaire_response("phq9", phq9_response(), require_completed="yes")  # type: ignore[arg-type]
+
+
+def test_a_code_without_a_system() -> None:
+    r = fhir.score_questionnaire_response(
+        "phq9", qr(answered("phq9_1", valueCoding={"code": "LA6570-1"}))
+    )
+    assert fhir.read_questionnaire_response(
+        "phq9", qr(answered("phq9_1", valueCoding={"code": "LA6570-1"}))
+    ) == {"phq9_1": 2}
+    (note,) = r.issues
+    assert (note.code, note.severity, note.item) == ("code_without_system", "warning", "phq9_1")
+    assert "read as http://loinc.org LA6570-1 (More than half the days), the only option" in (
+        note.message
+    )
+    ours = fhir.read_questionnaire_response(
+        "epds", qr(answered("epds_1", valueCoding={"code": "epds.epds_1.2"}))
+    )
+    assert ours == {"epds_1": 2}
+    missing = read_error("epds", qr(answered("epds_1", valueCoding={"code": "LA6570-1"})))
+    assert missing.issues[0].code == "code_without_system"
+    assert "has no system (valueCoding.system is missing)" in missing.issues[0].message
+
+
+def test_link_ids_may_name_a_scale_and_are_checked() -> None:
+    response = phq9_response(answered("TOTAL", valueInteger=10))
+    r = fhir.score_questionnaire_response("phq9", response, link_ids={"TOTAL": "scale.total"})
+    assert [i.code for i in r.issues] == ["form_score_differs"]
+    with pytest.raises(ValueError, match=r"or a scale \(scale.total, scale.phq2\)"):
+        fhir.read_questionnaire_response("phq9", response, link_ids={"TOTAL": "scale.totl"})
+
+
+# --- the canonical base -----------------------------------------------------------------------
+
+
+def test_the_canonical_base_is_configurable() -> None:
+    base = "https://fhir.example.org/screening"
+    q = fhir.to_questionnaire("epds", canonical_base=base)
+    validate(q)
+    assert q["url"] == f"{base}/Questionnaire/epds"
+    systems = {o["valueCoding"]["system"] for i in q["item"] for o in i.get("answerOption", [])}
+    assert systems == {f"{base}/CodeSystem/answer"}
+    assert fhir.to_questionnaire("epds")["url"] == f"{fhir.CANONICAL_BASE}/Questionnaire/epds"
+    # a response coded under that base is read with it, and only with it
+    response = qr(answered("epds_1", valueCoding=q["item"][1]["answerOption"][2]["valueCoding"]))
+    assert fhir.read_questionnaire_response("epds", response, canonical_base=base) == {"epds_1": 2}
+    assert read_error("epds", response).issues[0].code == "unknown_answer_code"
+    r = screening.score("epds", {f"epds_{n}": 1 for n in range(1, 11)})
+    codes = [o["code"]["coding"][0] for o in fhir.to_observations("epds", r, canonical_base=base)]
+    assert {c["system"] for c in codes} == {f"{base}/CodeSystem/score"}
+    for bad in ("ftp://x.org", "https://x.org/", "https://x.org/a?b", "https://x.org|1", ""):
+        with pytest.raises(ValueError, match="canonical_base must be an absolute http"):
+            fhir.to_questionnaire("epds", canonical_base=bad)
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from screening.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_link_ids_for_fhir_input(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(FIXTURES / "mii-phq-9-response.json")
+    maps = [f"--link-id=PHQ.{n}=phq9_{n}" for n in range(1, 11)]
+    code, out, _ = cli(capsys, "score", "phq9", path, *maps, "--link-id", "PHQ.Score=")
+    assert code == 0
+    result = json.loads(out)
+    assert (result["valid"], result["scales"]["total"]["score"]) == (True, 27)
+    assert {i["code"] for i in result["issues"]} == {"code_without_system"}
+    assert all(i["severity"] == "warning" for i in result["issues"])
+    code, out, _ = cli(capsys, "score", "phq9", path)
+    assert "--link-id 'PHQ.1=ITEM'" in json.loads(out)["issues"][0]["message"]
+    code, _, err = cli(capsys, "score", "phq9", path, "--map", "phq9_1=PHQ.1")
+    assert code == 2
+    assert "--link-id LINKID=ITEM" in err
+    assert "link_ids" not in err
+    code, _, err = cli(capsys, "score", "phq9", path, "--link-id", "PHQ.1=nope")
+    assert (code, "which is not an item of phq9" in err) == (2, True)
+    code, _, err = cli(capsys, "score", "phq9", path, "--link-id", "PHQ.1")
+    assert (code, "--link-id takes LINKID=ITEM" in err) == (2, True)
+
+
+def test_cli_fhir_options_are_refused_elsewhere(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plain = tmp_path / "r.json"
+    plain.write_text(json.dumps({f"phq9_{n}": 1 for n in range(1, 10)}))
+    code, _, err = cli(capsys, "score", "phq9", str(plain), "--link-id", "a=phq9_1")
+    assert (code, "applies to a FHIR QuestionnaireResponse only" in err) == (2, True)
+    table = tmp_path / "r.csv"
+    table.write_text("phq9_1\n1\n")
+    code, _, err = cli(capsys, "score", "phq9", str(table), "--canonical-base", "https://x.org")
+    assert (code, "not to a table" in err) == (2, True)
+    code, _, err = cli(
+        capsys, "export", "phq9", "--format", "redcap", "--canonical-base", "https://x.org"
+    )
+    assert (code, "fhir-questionnaire only" in err) == (2, True)
+
+
+def test_cli_canonical_base(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    base = "https://fhir.example.org/screening"
+    code, out, _ = cli(
+        capsys, "export", "epds", "--format", "fhir-questionnaire", "--canonical-base", base
+    )
+    assert code == 0
+    q = json.loads(out)
+    assert q["url"] == f"{base}/Questionnaire/epds"
+    coding = q["item"][1]["answerOption"][3]["valueCoding"]
+    path = tmp_path / "qr.json"
+    path.write_text(json.dumps(qr(answered("epds_1", valueCoding=coding))))
+    code, out, _ = cli(capsys, "score", "epds", str(path), "--canonical-base", base)
+    assert json.loads(out)["issues"] == []
+    code, out, _ = cli(capsys, "score", "epds", str(path))
+    assert json.loads(out)["issues"][0]["code"] == "unknown_answer_code"
+    code, _, err = cli(capsys, "score", "epds", str(path), "--canonical-base", "x")
+    assert (code, "canonical_base must be" in err) == (2, True)

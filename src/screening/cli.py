@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from ._version import __version__
 from .definition import Instrument
 from .errors import DefinitionError, Issue
+from .fhir_common import CANONICAL_BASE
 from .jsonio import loads_unique
 from .linting import definition_files, lint_file
 from .loading import UnknownInstrumentError, list_instruments, load_instrument
@@ -103,6 +104,21 @@ def build_parser() -> argparse.ArgumentParser:
         "it with the instrument: phq9:phq9_1=Q1",
     )
     p.add_argument(
+        "--link-id",
+        action="append",
+        default=[],
+        metavar="LINKID=ITEM",
+        help="FHIR QuestionnaireResponse input: the item a linkId answers (repeatable), e.g. "
+        "--link-id PHQ.1=phq9_1; scale.<name> for a score the form states (compared, never "
+        "used); LINKID= (nothing after =) ignores that linkId",
+    )
+    p.add_argument(
+        "--canonical-base",
+        metavar="URL",
+        help="FHIR input: the base of this library's canonical URLs the responses use for "
+        "answers without LOINC codes (default " + CANONICAL_BASE + ")",
+    )
+    p.add_argument(
         "--allow-missing-columns",
         action="store_true",
         help="score an item without a column as missing in every row (flags reading it are "
@@ -145,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("instrument", help="a built-in id or a definition file")
     p.add_argument("--format", choices=["fhir-questionnaire", "redcap"], required=True)
     p.add_argument("-o", "--output", help="a file to write (standard output when absent)")
+    p.add_argument(
+        "--canonical-base",
+        metavar="URL",
+        help="fhir-questionnaire: the base of the Questionnaire's url and of this library's "
+        "code systems (default " + CANONICAL_BASE + ")",
+    )
     return parser
 
 
@@ -265,12 +287,42 @@ def _item_map(pairs: list[str], insts: list[Instrument]) -> dict[str, dict[str, 
     return out
 
 
+def _fhir_only(args: argparse.Namespace) -> list[str]:
+    """The FHIR-input options given."""
+    given = {"--link-id": args.link_id, "--canonical-base": args.canonical_base}
+    return [name for name, value in given.items() if value]
+
+
+def _link_ids(pairs: list[str]) -> dict[str, str | None]:
+    """`--link-id LINKID=ITEM` (the last = splits: a linkId may hold one, an item id never);
+    `LINKID=` ignores the linkId."""
+    out: dict[str, str | None] = {}
+    for pair in pairs:
+        link_id, sep, item_id = pair.rpartition("=")
+        if not sep or not link_id:
+            raise ValueError(f"--link-id takes LINKID=ITEM, or LINKID= to ignore it (got {pair!r})")
+        if link_id in out:
+            raise ValueError(f"--link-id gives linkId {link_id!r} twice")
+        out[link_id] = item_id or None
+    return out
+
+
+def _is_fhir(record: Any) -> bool:
+    return isinstance(record, dict) and record.get("resourceType") == "QuestionnaireResponse"
+
+
 def _score(args: argparse.Namespace, out: TextIO) -> int:
     fmt = args.input_format or ("json" if args.input.lower().endswith(".json") else None)
     refs = _instrument_refs(args.instrument)
     if args.output is not None and same_file(Path(args.input), Path(args.output)):
         raise ValueError(f"output {args.output} is the input file; write the scores elsewhere")
+    fhir_only = _fhir_only(args)
     if fmt != "json":
+        if fhir_only:
+            raise ValueError(
+                f"{', '.join(fhir_only)} applies to a FHIR QuestionnaireResponse (JSON input), "
+                "not to a table"
+            )
         return _score_table(args, refs, out)
     if len(refs) > 1:
         raise ValueError("JSON input is scored by one instrument at a time")
@@ -282,20 +334,39 @@ def _score(args: argparse.Namespace, out: TextIO) -> int:
     }
     given = [name for name, value in table_only.items() if value]
     if given:  # a JSON response names its items; the option would be silently ignored
-        raise ValueError(f"{', '.join(given)} applies to tables only, not to JSON input")
+        raise ValueError(
+            f"{', '.join(given)} applies to tables only, not to JSON input"
+            + (
+                "; for a FHIR QuestionnaireResponse, give the item a linkId answers with "
+                "--link-id LINKID=ITEM"
+                if "--map" in given
+                else ""
+            )
+        )
+    link_ids = _link_ids(args.link_id)
     plan = plan_for(_load(refs[0]))
     context = _parse_context(args.context)
     data = loads_unique(_read_input(Path(args.input)))
     records = data if isinstance(data, list) else [data]
+    if fhir_only and not all(_is_fhir(r) for r in records):
+        raise ValueError(
+            f"{', '.join(fhir_only)} applies to a FHIR QuestionnaireResponse only; "
+            f"{args.input} holds other responses"
+        )
     results = []
     for record in records:
-        if isinstance(record, dict) and record.get("resourceType") == "QuestionnaireResponse":
+        if _is_fhir(record):
             from .fhir import score_questionnaire_response
 
             # what can be read is scored, so a risk flag survives an unreadable answer
             ctx_any: dict[str, Any] = dict(context)
             result = score_questionnaire_response(
-                plan.instrument, record, on_error="invalid", **ctx_any
+                plan.instrument,
+                record,
+                link_ids=link_ids,
+                canonical_base=args.canonical_base,
+                on_error="invalid",
+                **ctx_any,
             )
             results.append(result.to_dict())
             continue
@@ -480,13 +551,16 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
 def _export(args: argparse.Namespace, out: TextIO) -> int:
     inst = _load(args.instrument)
     if args.format == "redcap":
+        if args.canonical_base is not None:
+            raise ValueError("--canonical-base applies to --format fhir-questionnaire only")
         from .redcap import to_redcap_csv
 
         text = to_redcap_csv(inst)
     else:
         from .fhir import to_questionnaire
 
-        text = json.dumps(to_questionnaire(inst), indent=2, ensure_ascii=False) + "\n"
+        questionnaire = to_questionnaire(inst, canonical_base=args.canonical_base)
+        text = json.dumps(questionnaire, indent=2, ensure_ascii=False) + "\n"
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8", newline="")
     else:

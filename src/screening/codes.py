@@ -128,6 +128,10 @@ class FhirCode(StrEnum):
     NOT_INTEGRAL = "not_integral"
     INVALID_VALUE = "invalid_value"
     UNSUPPORTED_ANSWER_TYPE = "unsupported_answer_type"
+    CODE_WITHOUT_SYSTEM = "code_without_system"
+    INCOMPLETE_RESPONSE = "incomplete_response"
+    FORM_SCORE_DIFFERS = "form_score_differs"
+    FORM_CLASSIFICATION_DIFFERS = "form_classification_differs"
 
 
 Code = DefinitionCode | ResponseCode | RowCode | FhirCode
@@ -272,6 +276,14 @@ _FHIR_MEANINGS: dict[FhirCode, str] = {
     FhirCode.NOT_INTEGRAL: "a `valueDecimal` that is not a whole number",
     FhirCode.INVALID_VALUE: "a number that is not one of the item's options",
     FhirCode.UNSUPPORTED_ANSWER_TYPE: "a `value[x]` type that cannot answer a choice item",
+    FhirCode.CODE_WITHOUT_SYSTEM: "an answer code without a system: read, with a warning, when it "
+    "is exactly one option's code; otherwise refused, saying the system is missing",
+    FhirCode.INCOMPLETE_RESPONSE: "a status other than completed or amended (in-progress, stopped, "
+    "none): a warning, an error with `require_completed`",
+    FhirCode.FORM_SCORE_DIFFERS: "a score the form states (e.g. the PHQ-9 total /44261-6) differs "
+    "from screening's, or cannot be compared (a warning; screening's is the result)",
+    FhirCode.FORM_CLASSIFICATION_DIFFERS: "a classification the form states (e.g. the C-SSRS risk "
+    "level /93374-7) differs from screening's, or cannot be compared (a warning)",
 }
 
 MEANINGS: Mapping[Code, str] = _ByKind(

@@ -3,10 +3,11 @@ URLs, references and dateTimes."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from .definition import (
     Instrument,
@@ -20,13 +21,17 @@ Json = dict[str, Any]
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
-CODE_SYSTEM_BASE = "https://github.com/screening/screening/CodeSystem"
+CANONICAL_BASE = "https://github.com/screening/screening"
+"""The default base of this library's canonical URLs (its code systems and Questionnaires). The
+writers and readers take `canonical_base=` to put them under an address the deployment controls;
+a response coded under one base is read with the same base."""
+CODE_SYSTEM_BASE = f"{CANONICAL_BASE}/CodeSystem"
 SCORE_SYSTEM = f"{CODE_SYSTEM_BASE}/score"
 """This library's code system for a scale without a LOINC code: code `<instrument>.<scale>`."""
 ANSWER_SYSTEM = f"{CODE_SYSTEM_BASE}/answer"
 """This library's code system for an option without a LOINC answer code:
 code `<instrument>.<item>.<value>`."""
-QUESTIONNAIRE_BASE = "https://github.com/screening/screening/Questionnaire"
+QUESTIONNAIRE_BASE = f"{CANONICAL_BASE}/Questionnaire"
 ITEM_WEIGHT = "http://hl7.org/fhir/StructureDefinition/itemWeight"
 ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 CALCULATED_EXPRESSION = (
@@ -56,6 +61,41 @@ _DATETIME = re.compile(
 Reference = str | Mapping[str, Any]
 DateTimeLike = datetime | date | str
 
+_CANONICAL = re.compile(r"https?://[^\s/?#|]+(/[^\s/?#|]+)*")
+
+
+class Canon(NamedTuple):
+    """This library's canonical URLs under one base."""
+
+    base: str
+
+    @property
+    def score_system(self) -> str:
+        return f"{self.base}/CodeSystem/score"
+
+    @property
+    def answer_system(self) -> str:
+        return f"{self.base}/CodeSystem/answer"
+
+    def questionnaire(self, instrument_id: str) -> str:
+        return f"{self.base}/Questionnaire/{instrument_id}"
+
+
+DEFAULT_CANON = Canon(CANONICAL_BASE)
+
+
+def _canon(base: str | None) -> Canon:
+    """The canonical URLs under `base` (default `CANONICAL_BASE`): an absolute http(s) URL with
+    no trailing slash, query, fragment or version."""
+    if base is None:
+        return DEFAULT_CANON
+    if not isinstance(base, str) or not _CANONICAL.fullmatch(base):
+        raise ValueError(
+            "canonical_base must be an absolute http(s) URL without a trailing slash, query, "
+            f"fragment or '|' (e.g. https://fhir.example.org/screening; got {base!r})"
+        )
+    return Canon(base)
+
 
 # --- shared helpers ---------------------------------------------------------------------------
 
@@ -68,11 +108,31 @@ def _loinc(codes: Any) -> str | None:
     return codes.loinc if codes is not None else None
 
 
-def _answer_coding(inst: Instrument, item: Item, option: Option) -> Json:
+def _answer_coding(
+    inst: Instrument, item: Item, option: Option, canon: Canon = DEFAULT_CANON
+) -> Json:
     if option.code is not None:
         return {"system": LOINC, "code": option.code, "display": option.label}
     code = f"{inst.id}.{item.id}.{option.value}"
-    return {"system": ANSWER_SYSTEM, "code": code, "display": option.label}
+    return {"system": canon.answer_system, "code": code, "display": option.label}
+
+
+def _weights(extensions: Any) -> list[float] | None:
+    """The distinct weights the itemWeight / ordinalValue extensions in a list give (of an
+    answer's coding, or of a Questionnaire's answerOption); None when one of them has no finite
+    number."""
+    found: list[float] = []
+    for ext in extensions if isinstance(extensions, list) else []:
+        if not isinstance(ext, Mapping) or ext.get("url") not in _WEIGHT_URLS:
+            continue
+        value = ext.get("valueDecimal", ext.get("valueInteger"))
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        if not math.isfinite(value):
+            return None
+        if value not in found:
+            found.append(value)
+    return found
 
 
 def _reference(value: Reference, what: str) -> Json:

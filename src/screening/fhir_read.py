@@ -7,7 +7,7 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from .codes import FhirCode
 from .definition import (
@@ -15,15 +15,16 @@ from .definition import (
     Instrument,
     Item,
 )
-from .errors import Issue, PathPart, ResponseError, format_path
+from .errors import Issue, PathPart, ResponseError, Severity, format_path
 from .fhir_common import (
-    _WEIGHT_URLS,
-    ANSWER_SYSTEM,
     LOINC,
     SCALE_LINK_PREFIX,
+    Canon,
     _answer_coding,
+    _canon,
     _instrument,
     _loinc,
+    _weights,
 )
 from .results import FlagResult, ScoreResult
 from .scoring import OnError, check_on_error, plan_for, score
@@ -42,11 +43,34 @@ class _Target(NamedTuple):
     item: Item
     by_coding: Mapping[tuple[str, str], int]
     """(system, code) → option value."""
+    by_bare_code: Mapping[str, tuple[int, ...]]
+    """A code alone (LOINC or this library's) → the option values it names."""
     by_score: Mapping[int, int]
     """score (an itemWeight) → option value."""
     scores: Mapping[int, int]
     """option value → score."""
     yes_no: bool
+
+
+class _Problem(NamedTuple):
+    """Why an answer cannot be read (an error), or what to note about how it was read (a
+    warning: the answer is read)."""
+
+    code: FhirCode
+    message: str
+    severity: Severity = "error"
+
+
+class _Stated(NamedTuple):
+    """A score or classification the form states (its own calculation): compared with the
+    result, never used in place of it."""
+
+    kind: Literal["scale", "classification"]
+    name: str
+    answers: tuple[Any, ...]
+    where: str
+    """`linkId '/44261-6' (item[10])`."""
+    path: tuple[PathPart, ...]
 
 
 class _Read(NamedTuple):
@@ -56,6 +80,7 @@ class _Read(NamedTuple):
     flag_only: dict[str, tuple[int, ...]]
     """Item id → the readable answers of an item that is not scored (its answers conflict, or
     sit in a malformed structure): each of them still counts toward risk flags."""
+    stated: list[_Stated]
 
 
 class _Given(NamedTuple):
@@ -70,28 +95,64 @@ class _Given(NamedTuple):
     """In a malformed structure (reported there): it counts only toward risk flags."""
 
 
+class _Match(NamedTuple):
+    """What a QuestionnaireResponse item is: an item of the definition, a score or
+    classification the form calculated, or something the caller said to ignore."""
+
+    kind: Literal["item", "scale", "classification", "ignore"]
+    name: str = ""
+
+
+_IGNORE = _Match("ignore")
+
+
+class _FormItem(NamedTuple):
+    """One item of the Questionnaire a response answers, as far as reading needs it."""
+
+    codes: tuple[str, ...]
+    """Its LOINC codes."""
+    weights: Mapping[tuple[str | None, str], tuple[float, ...]]
+    """(system, code) of each answerOption's valueCoding → the weights its itemWeight /
+    ordinalValue extensions give (on the answerOption, or on its valueCoding)."""
+
+
+_COMPLETE = ("completed", "amended")
+"""R4 statuses of a response whose answers are final (amended: changed after completion)."""
+_STATUSES = ("in-progress", "completed", "amended", "entered-in-error", "stopped")
+
+
 class _Reader:
     """Matches QuestionnaireResponse items to a definition's items and reads their answers."""
 
-    def __init__(self, inst: Instrument, link_ids: Mapping[str, str | None] | None) -> None:
+    def __init__(
+        self,
+        inst: Instrument,
+        link_ids: Mapping[str, str | None] | None,
+        form: Mapping[str, _FormItem] | None = None,
+        canon: Canon | None = None,
+        require_completed: bool = False,
+    ) -> None:
         self.inst = inst
-        self.targets = {item.id: _target(inst, item) for item in inst.items}
-        self.by_loinc: dict[str, str | None] = {}
-        for item in inst.items:
-            code = _loinc(item.codes)
-            if code is not None:  # a code two items share matches neither
-                self.by_loinc[code] = None if code in self.by_loinc else item.id
-        self.scale_loinc = {_loinc(s.codes) for s in inst.scales.values()} - {None}
-        self.link_ids = dict(link_ids or {})
-        for link_id, item_id in self.link_ids.items():
-            if item_id is not None and item_id not in self.targets:
-                raise ValueError(
-                    f"link_ids maps '{link_id}' to '{item_id}', which is not an item of "
-                    f"{inst.id} (items: {', '.join(self.targets)})"
-                )
+        self.canon = canon or _canon(None)
+        self.targets = {item.id: _target(inst, item, self.canon) for item in inst.items}
+        self.form = form or {}
+        self.require_completed = require_completed
+        coded: list[tuple[str | None, _Match]] = [
+            (_loinc(item.codes), _Match("item", item.id)) for item in inst.items
+        ]
+        coded += [(_loinc(s.codes), _Match("scale", n)) for n, s in inst.scales.items()]
+        coded += [
+            (_loinc(c.codes), _Match("classification", n)) for n, c in inst.classifications.items()
+        ]
+        self.by_loinc: dict[str, _Match | None] = {}
+        for code, match in coded:
+            if code is not None:  # a code two parts share matches neither
+                self.by_loinc[code] = None if code in self.by_loinc else match
+        self.link_ids = {k: _mapped(inst, k, v) for k, v in (link_ids or {}).items()}
         self.given: dict[str, list[_Given]] = {}
         self.issues: list[Issue] = []
         self.bad: set[str] = set()
+        self.stated: list[_Stated] = []
 
     def read(self, resource: Any) -> _Read:
         if not isinstance(resource, Mapping) or (
@@ -103,16 +164,40 @@ class _Reader:
                 f"expected a FHIR QuestionnaireResponse (got {_short(got)})",
                 (),
             )
-            return _Read({}, self.issues, self.bad, {})
-        if resource.get("status") == "entered-in-error":
+            return _Read({}, self.issues, self.bad, {}, [])
+        self._status(resource.get("status"))
+        for node, path, misplaced in _walk(resource, self._issue):
+            self._node(node, path, misplaced)
+        return self._settle()
+
+    def _status(self, status: Any) -> None:
+        if status == "entered-in-error":
             self._issue(
                 FhirCode.ENTERED_IN_ERROR,
                 "the QuestionnaireResponse has status entered-in-error: it must not be scored",
                 ("status",),
             )
-        for node, path, misplaced in _walk(resource, self._issue):
-            self._node(node, path, misplaced)
-        return self._settle()
+            return
+        if status in _COMPLETE:
+            return
+        if status in _STATUSES:
+            what = f"has status {status}: its answers may be incomplete or not final"
+        elif status is None:
+            what = "has no status (R4 requires one), so it may be incomplete"
+        else:
+            what = f"has status {_short(status)}, which is no R4 status ({', '.join(_STATUSES)})"
+        self._issue(
+            FhirCode.INCOMPLETE_RESPONSE,
+            f"the QuestionnaireResponse {what}; "
+            + (
+                "refused: require_completed is set"
+                if self.require_completed
+                else "scored as given (require_completed=True refuses it)"
+            ),
+            ("status",),
+            value=status,
+            severity="error" if self.require_completed else "warning",
+        )
 
     def _issue(
         self,
@@ -121,15 +206,18 @@ class _Reader:
         path: tuple[PathPart, ...],
         item: str | None = None,
         value: Any = None,
+        *,
+        severity: Severity = "error",
     ) -> None:
-        self.issues.append(Issue(code, message, path, item=item, value=value))
-        if item is not None:
+        self.issues.append(Issue(code, message, path, severity, item=item, value=value))
+        if item is not None and severity == "error":
             self.bad.add(item)
 
     def _node(self, node: Mapping[str, Any], path: tuple[PathPart, ...], misplaced: bool) -> None:
         link_id = node["linkId"]
         where = f"linkId '{link_id}' ({format_path(path)})"
-        item_id = self._match(link_id, node)
+        match = self._match(link_id, node)
+        item_id = match.name if match is not None and match.kind == "item" else None
         raw = node.get("answer")
         answers, listed = _entries(raw)
         if not listed:
@@ -144,21 +232,29 @@ class _Reader:
                 (*path, "answer"),
                 item_id,
             )
-        if item_id is None:
-            if answers and not self._ignored(link_id, node):
+        if match is None:
+            if answers:
                 self._issue(
                     FhirCode.UNMATCHED_LINK_ID,
-                    f"{where} matches no item of {self.inst.id}: its linkId is not an item id "
-                    "or an item's LOINC code; pass link_ids={linkId: item id} (or None to "
-                    "ignore it)",
+                    f"{where} matches no item of {self.inst.id}: its linkId is not an item id, "
+                    "a scale's linkId or a LOINC code of an item, scale or classification; map "
+                    f"it to an item, or ignore it: link_ids={{'{link_id}': ITEM or None}} (on "
+                    f"the command line --link-id '{link_id}=ITEM', or '{link_id}=' to ignore it)",
                     path,
                     value=link_id,
                 )
             return
+        if match.kind in ("scale", "classification"):
+            if answers:
+                self.stated.append(_Stated(match.kind, match.name, tuple(answers), where, path))
+            return
+        if item_id is None:  # ignored by the caller
+            return
         target = self.targets[item_id]
+        form_item = self.form.get(link_id)
         for a, answer in enumerate(answers):
             at = (*path, "answer", a) if listed else (*path, "answer")
-            value = self._answer(target, answer, where, at)
+            value = self._answer(target, form_item, answer, where, at)
             place = f"linkId '{link_id}' ({format_path(at)})"
             given = _Given(value, place, at, misplaced or not listed)
             self.given.setdefault(item_id, []).append(given)
@@ -179,7 +275,7 @@ class _Reader:
             self.bad.add(item_id)
             if values:
                 flag_only[item_id] = values
-        return _Read(responses, self.issues, self.bad, flag_only)
+        return _Read(responses, self.issues, self.bad, flag_only, self.stated)
 
     def _conflict(self, item_id: str, given: list[_Given], values: tuple[int, ...]) -> None:
         labels = {o.value: o.label for o in self.inst.item_options(self.targets[item_id].item)}
@@ -197,30 +293,29 @@ class _Reader:
             values,
         )
 
-    def _match(self, link_id: str, node: Mapping[str, Any]) -> str | None:
+    def _match(self, link_id: str, node: Mapping[str, Any]) -> _Match | None:
         if link_id in self.link_ids:
             return self.link_ids[link_id]
         if link_id in self.targets:
-            return link_id
-        for code in _candidate_codes(link_id, node):
-            item_id = self.by_loinc.get(code)
-            if item_id is not None:
-                return item_id
+            return _Match("item", link_id)
+        if link_id.startswith(SCALE_LINK_PREFIX):
+            name = link_id[len(SCALE_LINK_PREFIX) :]
+            if name in self.inst.scales:
+                return _Match("scale", name)
+        form_item = self.form.get(link_id)
+        for code in _candidate_codes(link_id, node, form_item.codes if form_item else ()):
+            match = self.by_loinc.get(code)
+            if match is not None:
+                return match
         return None
 
-    def _ignored(self, link_id: str, node: Mapping[str, Any]) -> bool:
-        """Mapped to None by the caller, or a score the form calculated (recomputed here)."""
-        if link_id in self.link_ids:
-            return True
-        if (
-            link_id.startswith(SCALE_LINK_PREFIX)
-            and link_id[len(SCALE_LINK_PREFIX) :] in self.inst.scales
-        ):
-            return True
-        return any(code in self.scale_loinc for code in _candidate_codes(link_id, node))
-
     def _answer(
-        self, target: _Target, answer: Any, where: str, path: tuple[PathPart, ...]
+        self,
+        target: _Target,
+        form_item: _FormItem | None,
+        answer: Any,
+        where: str,
+        path: tuple[PathPart, ...],
     ) -> int | None:
         """The option value an answer gives, or None after reporting why it cannot be read."""
         item_id = target.item.id
@@ -242,11 +337,110 @@ class _Reader:
             )
             return None
         kind = kinds[0]
-        value, problem = _decode(self.inst, target, kind, answer[kind])
+        value, problem = _decode(
+            self.inst, target, kind, answer[kind], form_item=form_item, canon=self.canon
+        )
         if problem is not None:
-            code, message = problem
-            self._issue(code, f"{where}: {message}", (*path, kind), item_id, answer[kind])
+            code, message, severity = problem
+            where_ = (*path, kind)
+            self._issue(
+                code, f"{where}: {message}", where_, item_id, answer[kind], severity=severity
+            )
         return value
+
+
+def _mapped(inst: Instrument, link_id: Any, to: Any) -> _Match:
+    """What the caller maps a linkId to: an item id, `scale.<name>` (a score the form states),
+    or None (ignore it)."""
+    if not isinstance(link_id, str):
+        raise ValueError(f"link_ids: a linkId is a string (got {_short(link_id)})")
+    if to is None:
+        return _IGNORE
+    if isinstance(to, str) and inst.item_by_id(to) is not None:
+        return _Match("item", to)
+    scale = to[len(SCALE_LINK_PREFIX) :] if isinstance(to, str) else None
+    if isinstance(to, str) and to.startswith(SCALE_LINK_PREFIX) and scale in inst.scales:
+        return _Match("scale", to[len(SCALE_LINK_PREFIX) :])
+    scales = ", ".join(f"{SCALE_LINK_PREFIX}{n}" for n in inst.scales)
+    raise ValueError(
+        f"link_ids maps '{link_id}' to {_short(to)}, which is not an item of {inst.id} "
+        f"(items: {', '.join(i.id for i in inst.items)}) or a scale ({scales or 'none'})"
+    )
+
+
+def _form(questionnaire: Any, response: Any) -> dict[str, _FormItem]:
+    """The items of the Questionnaire a response answers, by linkId. A Questionnaire that is
+    malformed where reading needs it, or that the response does not answer, is refused: the
+    weights of another form would be a guess."""
+    if not isinstance(questionnaire, Mapping) or questionnaire.get("resourceType") != (
+        "Questionnaire"
+    ):
+        got = (
+            questionnaire.get("resourceType")
+            if isinstance(questionnaire, Mapping)
+            else questionnaire
+        )
+        raise ValueError(f"questionnaire must be a FHIR Questionnaire (got {_short(got)})")
+    _check_answers(questionnaire, response)
+    items: dict[str, _FormItem] = {}
+    stack: list[Any] = [questionnaire]
+    while stack:
+        node = stack.pop()
+        children = node.get("item") if isinstance(node, Mapping) else None
+        if not isinstance(children, list):
+            continue
+        stack.extend(reversed(children))
+        for child in children:
+            link_id = child.get("linkId") if isinstance(child, Mapping) else None
+            if not isinstance(link_id, str):
+                continue
+            if link_id in items:
+                raise ValueError(f"questionnaire: linkId '{link_id}' is used twice (que-2)")
+            items[link_id] = _form_item(link_id, child)
+    return items
+
+
+def _check_answers(questionnaire: Mapping[str, Any], response: Any) -> None:
+    """ValueError when the response names another Questionnaire (by url or `Questionnaire/id`,
+    and version when both give one)."""
+    named = response.get("questionnaire") if isinstance(response, Mapping) else None
+    if not isinstance(named, str):
+        return
+    url, _, version = named.partition("|")
+    known = {questionnaire.get("url"), f"Questionnaire/{questionnaire.get('id')}"}
+    given_version = questionnaire.get("version")
+    if url not in known or (version and given_version and version != given_version):
+        shown = questionnaire.get("url") or f"Questionnaire/{questionnaire.get('id')}"
+        if given_version:
+            shown += f"|{given_version}"
+        raise ValueError(
+            f"the QuestionnaireResponse answers {named}, not the questionnaire given ({shown})"
+        )
+
+
+def _form_item(link_id: str, node: Mapping[str, Any]) -> _FormItem:
+    listed = node.get("code")
+    codes = tuple(
+        c["code"]
+        for c in (listed if isinstance(listed, list) else [])
+        if isinstance(c, Mapping) and c.get("system") == LOINC and isinstance(c.get("code"), str)
+    )
+    weights: dict[tuple[str | None, str], tuple[float, ...]] = {}
+    options = node.get("answerOption")
+    for option in options if isinstance(options, list) else []:
+        coding = option.get("valueCoding") if isinstance(option, Mapping) else None
+        if not isinstance(coding, Mapping) or not isinstance(coding.get("code"), str):
+            continue
+        system = coding.get("system")
+        on_option, on_coding = _weights(option.get("extension")), _weights(coding.get("extension"))
+        if on_option is None or on_coding is None:
+            raise ValueError(
+                f"questionnaire: linkId '{link_id}': an itemWeight/ordinalValue extension of "
+                f"answer {coding['code']} has no number"
+            )
+        key = (system if isinstance(system, str) else None, coding["code"])
+        weights[key] = tuple(dict.fromkeys([*weights.get(key, ()), *on_option, *on_coding]))
+    return _FormItem(codes, weights)
 
 
 _SHOWN = 6
@@ -254,22 +448,29 @@ _SHOWN = 6
 _FLAGS_ONLY = "; the items in it are not scored, their answers count only toward risk flags"
 
 
-def _target(inst: Instrument, item: Item) -> _Target:
+def _target(inst: Instrument, item: Item, canon: Canon) -> _Target:
     options = inst.item_options(item)
     scores = inst.item_scores(item)
     by_coding: dict[tuple[str, str], int] = {}
+    by_bare_code: dict[str, tuple[int, ...]] = {}
     for option in options:
-        by_coding[(ANSWER_SYSTEM, f"{inst.id}.{item.id}.{option.value}")] = option.value
+        ours = f"{inst.id}.{item.id}.{option.value}"
+        by_coding[(canon.answer_system, ours)] = option.value
+        by_bare_code[ours] = (option.value,)
         if option.code is not None:
             by_coding[(LOINC, option.code)] = option.value
+            by_bare_code[option.code] = (*by_bare_code.get(option.code, ()), option.value)
     by_score = {s: v for v, s in scores.items()}
     yes_no = sorted(scores) == [0, 1]
-    return _Target(item, by_coding, by_score, scores, yes_no)
+    return _Target(item, by_coding, by_bare_code, by_score, scores, yes_no)
 
 
-def _candidate_codes(link_id: str, node: Mapping[str, Any]) -> Iterator[str]:
+def _candidate_codes(
+    link_id: str, node: Mapping[str, Any], form_codes: tuple[str, ...] = ()
+) -> Iterator[str]:
     """LOINC codes a QuestionnaireResponse item names: `/44250-9` (the last segment of a
-    LOINC-generated linkId), `44250-9`, or a LOINC coding in a (non-standard) `code`."""
+    LOINC-generated linkId), `44250-9`, a LOINC coding in a (non-standard) `code`, or the
+    LOINC code of the Questionnaire's item of that linkId."""
     last = link_id.rsplit("/", 1)[-1]
     if re.fullmatch(LOINC_PATTERN, last):
         yield last
@@ -280,6 +481,7 @@ def _candidate_codes(link_id: str, node: Mapping[str, Any]) -> Iterator[str]:
                 code = coding.get("code")
                 if isinstance(code, str):
                     yield code
+    yield from form_codes
 
 
 def _entries(value: Any) -> tuple[list[Any], bool]:
@@ -358,21 +560,28 @@ def _walk(
 
 
 def _decode(
-    inst: Instrument, target: _Target, kind: str, raw: Any
-) -> tuple[int | None, tuple[str, str] | None]:
-    """An answer's option value, or (code, message) saying why it cannot be read."""
+    inst: Instrument,
+    target: _Target,
+    kind: str,
+    raw: Any,
+    *,
+    form_item: _FormItem | None = None,
+    canon: Canon | None = None,
+) -> tuple[int | None, _Problem | None]:
+    """An answer's option value, or a problem saying why it cannot be read (with a value: a
+    warning about how it was read)."""
     item = target.item
     allowed = ", ".join(str(v) for v in target.scores)
     if kind == "valueCoding":
-        return _decode_coding(inst, target, raw)
+        return _decode_coding(inst, target, raw, form_item, canon or _canon(None))
     if kind == "valueBoolean":
         if not isinstance(raw, bool):
-            return None, (
+            return None, _Problem(
                 FhirCode.INVALID_ANSWER,
                 f"valueBoolean must be true or false (got {_short(raw)})",
             )
         if not target.yes_no:
-            return None, (
+            return None, _Problem(
                 FhirCode.BOOLEAN_NOT_ALLOWED,
                 f"a boolean answers only a yes/no item (options 0 and 1); item '{item.id}' takes "
                 f"one of {allowed} (got {str(raw).lower()})",
@@ -382,19 +591,19 @@ def _decode(
         number = _whole(raw, kind == "valueDecimal")
         if number is None:
             numeric = isinstance(raw, int | float) and not isinstance(raw, bool)
-            return None, (
+            return None, _Problem(
                 FhirCode.NOT_INTEGRAL
                 if numeric and kind == "valueDecimal"
                 else FhirCode.INVALID_ANSWER,
                 f"{kind} must be a whole number, one of {allowed} (got {_short(raw)})",
             )
         if number not in target.scores:
-            return None, (
+            return None, _Problem(
                 FhirCode.INVALID_VALUE,
                 f"item '{item.id}' must be one of {allowed} (got {kind} {number})",
             )
         return number, None
-    return None, (
+    return None, _Problem(
         FhirCode.UNSUPPORTED_ANSWER_TYPE,
         f"{kind} cannot answer item '{item.id}'; use valueCoding, valueInteger, valueDecimal "
         "or (for a yes/no item) valueBoolean",
@@ -411,68 +620,160 @@ def _whole(raw: Any, decimal: bool) -> int | None:
     return None
 
 
+class _Weight(NamedTuple):
+    """The weight an answer's coding has, and who gives it."""
+
+    value: float
+    by: str
+    """`its coding carries` or `the Questionnaire gives it`."""
+
+
 def _decode_coding(
-    inst: Instrument, target: _Target, coding: Any
-) -> tuple[int | None, tuple[str, str] | None]:
+    inst: Instrument,
+    target: _Target,
+    coding: Any,
+    form_item: _FormItem | None,
+    canon: Canon,
+) -> tuple[int | None, _Problem | None]:
+    """A valueCoding's option value: by its code (an option's LOINC answer code or this
+    library's), else by its weight (an itemWeight / ordinalValue on the coding, or on the
+    Questionnaire's answerOption of that code). A code of the item's own code systems that is no
+    option is refused, unless the Questionnaire the response answers gives it a weight; a code
+    without a system is read only when it is exactly one option's code (with a warning)."""
     malformed = _malformed_coding(coding)
     if malformed is not None:
-        return None, (FhirCode.INVALID_ANSWER, malformed)
+        return None, _Problem(FhirCode.INVALID_ANSWER, malformed)
     system, code = coding.get("system"), coding.get("code")
-    weights = _weights(coding)
-    if weights is None:
-        return None, (FhirCode.INVALID_ANSWER, "an itemWeight/ordinalValue extension has no number")
-    if len(weights) > 1:
-        shown = ", ".join(f"{w:g}" for w in weights)
-        return None, (
-            FhirCode.CONFLICTING_ANSWER,
-            f"the coding carries different weights ({shown})",
-        )
-    weight = weights[0] if weights else None
+    weight, problem = _weight_of(coding, form_item)
+    if problem is not None:
+        return None, problem
+    item_id = target.item.id
     shown = f"{system}|{code}" if system else f"{code} (no system)"
-    by_code = (
-        target.by_coding.get((system, code))
-        if isinstance(system, str) and isinstance(code, str)
-        else None
-    )
-    if by_code is None and system is None and weight is not None and isinstance(code, str):
-        # no system, so the code alone decides nothing; but a weight that contradicts the
-        # answer the code names is a conflict, not an answer
-        named = {target.scores[v] for (_, c), v in target.by_coding.items() if c == code}
-        if named and weight not in named:
-            return None, (
-                FhirCode.CONFLICTING_ANSWER,
-                f"answer code {shown} names an answer scoring {', '.join(map(str, named))} "
-                f"on item '{target.item.id}' but its coding carries the weight {weight:g}",
-            )
-    if by_code is None and system in (LOINC, ANSWER_SYSTEM):
+    if system is None and isinstance(code, str):
+        return _decode_bare(inst, target, code, weight, form_item is not None)
+    by_code = target.by_coding.get((system, code)) if isinstance(code, str) else None
+    if (
+        by_code is None
+        and system in (LOINC, canon.answer_system)
+        and (weight is None or weight.by != _BY_FORM)
+    ):
         # a code from the item's own code systems that is no option: another answer list or a
-        # mis-mapped item; its weight is not taken on trust
-        return None, (
+        # mis-mapped item; a weight on the coding is not taken on trust
+        return None, _Problem(
             FhirCode.UNKNOWN_ANSWER_CODE,
-            f"answer code {shown} is not an option of item '{target.item.id}' "
-            f"({_options_text(inst, target.item)})",
+            f"answer code {shown} is not an option of item '{item_id}' "
+            f"({_options_text(inst, target.item, canon)})" + _in_form(form_item, system, code),
         )
     if by_code is not None:
-        if weight is not None and target.scores[by_code] != weight:
-            return None, (
+        if weight is not None and target.scores[by_code] != weight.value:
+            return None, _Problem(
                 FhirCode.CONFLICTING_ANSWER,
-                f"answer code {shown} scores {target.scores[by_code]} on item "
-                f"'{target.item.id}' but its coding carries the weight {weight:g}",
+                f"answer code {shown} scores {target.scores[by_code]} on item '{item_id}' but "
+                f"{weight.by} the weight {weight.value:g}",
             )
         return by_code, None
     if weight is not None:
-        value = target.by_score.get(int(weight)) if float(weight).is_integer() else None
-        if value is None:
-            scores = ", ".join(str(s) for s in sorted(target.by_score))
-            return None, (
-                FhirCode.UNKNOWN_ANSWER_WEIGHT,
-                f"the weight {weight:g} is no score of item '{target.item.id}' ({scores})",
-            )
-        return value, None
-    return None, (
+        return _by_weight(target, weight)
+    return None, _Problem(
         FhirCode.UNKNOWN_ANSWER_CODE,
-        f"answer code {shown} is not an option of item '{target.item.id}' "
-        f"({_options_text(inst, target.item)}) and carries no itemWeight",
+        f"answer code {shown} is not an option of item '{item_id}' "
+        f"({_options_text(inst, target.item, canon)}) and carries no itemWeight"
+        + (", nor does the Questionnaire give it one" if form_item is not None else ""),
+    )
+
+
+def _in_form(form_item: _FormItem | None, system: Any, code: Any) -> str:
+    if form_item is None:
+        return ""
+    if (system, code) in form_item.weights:
+        return ", and the Questionnaire's answerOption of that code carries no weight"
+    return " nor an answerOption of the Questionnaire's item"
+
+
+_BY_CODING = "its coding carries"
+_BY_FORM = "the Questionnaire gives it"
+
+
+def _weight_of(
+    coding: Mapping[str, Any], form_item: _FormItem | None
+) -> tuple[_Weight | None, _Problem | None]:
+    """The weight of a coding: on it, or on the Questionnaire's answerOption of its code; both
+    must agree."""
+    weights = _weights(coding.get("extension"))
+    if weights is None:
+        return None, _Problem(
+            FhirCode.INVALID_ANSWER, "an itemWeight/ordinalValue extension has no number"
+        )
+    if len(weights) > 1:
+        shown = ", ".join(f"{w:g}" for w in weights)
+        return None, _Problem(
+            FhirCode.CONFLICTING_ANSWER, f"the coding carries different weights ({shown})"
+        )
+    code = coding.get("code")
+    system = coding.get("system")
+    form = form_item.weights.get((system, code), ()) if form_item and isinstance(code, str) else ()
+    if len(form) > 1:
+        shown = ", ".join(f"{w:g}" for w in form)
+        return None, _Problem(
+            FhirCode.CONFLICTING_ANSWER,
+            f"the Questionnaire gives answer {code} different weights ({shown})",
+        )
+    if weights and form and weights[0] != form[0]:
+        return None, _Problem(
+            FhirCode.CONFLICTING_ANSWER,
+            f"answer {code} carries the weight {weights[0]:g} but the Questionnaire gives it "
+            f"{form[0]:g}",
+        )
+    if form:  # the form's word, which the coding's (if any) agrees with
+        return _Weight(form[0], _BY_FORM), None
+    if weights:
+        return _Weight(weights[0], _BY_CODING), None
+    return None, None
+
+
+def _by_weight(target: _Target, weight: _Weight) -> tuple[int | None, _Problem | None]:
+    value = target.by_score.get(int(weight.value)) if float(weight.value).is_integer() else None
+    if value is None:
+        scores = ", ".join(str(s) for s in sorted(target.by_score))
+        return None, _Problem(
+            FhirCode.UNKNOWN_ANSWER_WEIGHT,
+            f"the weight {weight.value:g} is no score of item '{target.item.id}' ({scores})",
+        )
+    return value, None
+
+
+def _decode_bare(
+    inst: Instrument, target: _Target, code: str, weight: _Weight | None, with_form: bool
+) -> tuple[int | None, _Problem | None]:
+    """A code without a system: read when it is exactly one option's code (noted), else by its
+    weight; otherwise refused, saying the system is missing."""
+    item_id = target.item.id
+    named = target.by_bare_code.get(code, ())
+    if weight is not None and named and weight.value not in {target.scores[v] for v in named}:
+        scoring = ", ".join(str(target.scores[v]) for v in named)
+        return None, _Problem(
+            FhirCode.CONFLICTING_ANSWER,
+            f"answer code {code} (no system) names an answer scoring {scoring} on item "
+            f"'{item_id}' but {weight.by} the weight {weight.value:g}",
+        )
+    if len(named) == 1:
+        option = next(o for o in inst.item_options(target.item) if o.value == named[0])
+        system = LOINC if option.code == code else "this library's answer system"
+        return named[0], _Problem(
+            FhirCode.CODE_WITHOUT_SYSTEM,
+            f"answer code {code} has no system; read as {system} {code} ({option.label}), the "
+            f"only option of item '{item_id}' with that code",
+            "warning",
+        )
+    if weight is not None:
+        return _by_weight(target, weight)
+    why = "names several options of" if named else "is no option's code on"
+    return None, _Problem(
+        FhirCode.CODE_WITHOUT_SYSTEM,
+        f"answer code {code} has no system (valueCoding.system is missing) and {why} item "
+        f"'{item_id}' ({_options_text(inst, target.item, None)}); give the system "
+        f"(http://loinc.org for a LOINC answer code) or an itemWeight"
+        + (", or an answerOption of the Questionnaire with a weight" if with_form else ""),
     )
 
 
@@ -491,27 +792,9 @@ def _malformed_coding(coding: Any) -> str | None:
     return None
 
 
-def _weights(coding: Mapping[str, Any]) -> list[float] | None:
-    """The distinct weights the itemWeight / ordinalValue extensions give a coding; None when
-    one of them has no finite number."""
-    found: list[float] = []
-    extensions = coding.get("extension")
-    for ext in extensions if isinstance(extensions, list) else []:
-        if not isinstance(ext, Mapping) or ext.get("url") not in _WEIGHT_URLS:
-            continue
-        value = ext.get("valueDecimal", ext.get("valueInteger"))
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return None
-        if not math.isfinite(value):
-            return None
-        if value not in found:
-            found.append(value)
-    return found
-
-
-def _options_text(inst: Instrument, item: Item) -> str:
+def _options_text(inst: Instrument, item: Item, canon: Canon | None) -> str:
     return "; ".join(
-        f"{_answer_coding(inst, item, o)['code']} = {o.value} {o.label}"
+        f"{_answer_coding(inst, item, o, canon or _canon(None))['code']} = {o.value} {o.label}"
         for o in inst.item_options(item)
     )
 
@@ -521,29 +804,67 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _reader(
+    inst: Instrument,
+    response: Any,
+    *,
+    link_ids: Mapping[str, str | None] | None,
+    questionnaire: Mapping[str, Any] | None,
+    require_completed: bool,
+    canonical_base: str | None,
+) -> _Reader:
+    if not isinstance(require_completed, bool):
+        raise ValueError(f"require_completed must be True or False (got {require_completed!r})")
+    form = _form(questionnaire, response) if questionnaire is not None else None
+    return _Reader(inst, link_ids, form, _canon(canonical_base), require_completed)
+
+
 def read_questionnaire_response(
     instrument: Instrument | str,
     questionnaire_response: Mapping[str, Any],
     *,
     link_ids: Mapping[str, str | None] | None = None,
+    questionnaire: Mapping[str, Any] | None = None,
+    require_completed: bool = False,
+    canonical_base: str | None = None,
 ) -> dict[str, int]:
     """The responses `score()` takes (item id → option value) from a FHIR R4
     QuestionnaireResponse (a JSON dict).
 
-    Items are matched by `link_ids` (linkId → item id; None ignores that linkId), then by linkId
-    = item id, then by LOINC code (`/44250-9`, `44250-9`, or a LOINC `code` on the item); group
-    items and answers' nested items are walked. An item whose linkId is a scale's (`scale.total`
-    or the scale's LOINC code, e.g. the PHQ-9 total `/44261-6`) is a score the form calculated:
-    it is ignored, the score is recomputed. An unanswered item is missing; an item answered
-    more than once with the same answer (the same option, however coded) counts once. Anything
-    that cannot be read (an unmatched answered linkId, an unknown answer code, different answers
-    to one item, a boolean for a non-yes/no item, an `item` or `answer` that is not a list, ...)
-    raises `ResponseError`, every problem at once, each naming the linkId or the place in the
-    resource. Context variables stay a `score()` argument.
+    Items are matched by `link_ids` (linkId → item id; `scale.<name>` for a score the form
+    states; None ignores that linkId), then by linkId = item id, then by LOINC code (`/44250-9`,
+    `44250-9`, a LOINC `code` on the item, or the code of the `questionnaire`'s item of that
+    linkId); group items and answers' nested items are walked. An answer's coding is read by
+    its code (an option's LOINC answer code, or this library's under `canonical_base`), else by
+    its weight: an itemWeight / ordinalValue on the coding, or on the answerOption of that code
+    in `questionnaire` (the Questionnaire the response answers, whose answers EHRs send as codes
+    alone). A code of the item's own code systems that is no option is refused unless that
+    Questionnaire weighs it. A code without a system is read when it is exactly one option's
+    code. Scores and classifications the form calculated (`scale.total`, or a scale's or
+    classification's LOINC code such as the PHQ-9 total `/44261-6` or the C-SSRS risk level
+    `/93374-7`) are not answers: `score_questionnaire_response` compares them with its result.
+    An unanswered item is missing; an item answered more than once with the same answer (the
+    same option, however coded) counts once. Anything that cannot be read (an unmatched
+    answered linkId, an unknown answer code, different answers to one item, a boolean for a
+    non-yes/no item, an `item` or `answer` that is not a list, ...) raises `ResponseError`, every
+    problem at once, each naming the linkId or the place in the resource; so does a status other
+    than completed or amended with `require_completed=True` (without it, that is a warning,
+    which only `score_questionnaire_response` returns). Context variables stay a `score()`
+    argument. A `questionnaire` the response does not answer (its `questionnaire` names
+    another url or version) is a ValueError.
     """
     inst = _instrument(instrument)
-    read = _Reader(inst, link_ids).read(questionnaire_response)
-    if read.issues:
+    reader = _reader(
+        inst,
+        questionnaire_response,
+        link_ids=link_ids,
+        questionnaire=questionnaire,
+        require_completed=require_completed,
+        canonical_base=canonical_base,
+    )
+    read = reader.read(questionnaire_response)
+    errors = [i for i in read.issues if i.severity == "error"]
+    if errors:
         raise ResponseError(read.issues)
     return read.responses
 
@@ -563,6 +884,9 @@ def score_questionnaire_response(
     questionnaire_response: Mapping[str, Any],
     *,
     link_ids: Mapping[str, str | None] | None = None,
+    questionnaire: Mapping[str, Any] | None = None,
+    require_completed: bool = False,
+    canonical_base: str | None = None,
     on_error: OnError = "raise",
     **context: Any,
 ) -> ScoreResult:
@@ -575,10 +899,26 @@ def score_questionnaire_response(
     not scored, but each of its answers counts toward risk flags: a flag that any of them
     raises is raised, naming the item. As with `score()`, a problem raises `ResponseError` whose
     `.result` is that result; `on_error="invalid"` returns it instead.
+
+    Notes are issues with severity "warning": they never make a result invalid. A score or
+    classification the form states (e.g. a PHQ-9 total /44261-6 of 12) is compared with the
+    result and noted when it differs (`form_score_differs`, `form_classification_differs`:
+    "the form states 12; screening scores 11"), or when it cannot be compared; the result of
+    record is screening's. A status other than completed or amended is noted
+    (`incomplete_response`; an error with `require_completed=True`), and so is a code without a
+    system that was read as the one option it names (`code_without_system`).
     """
     check_on_error(on_error)
     inst = _instrument(instrument)
-    read = _Reader(inst, link_ids).read(questionnaire_response)
+    reader = _reader(
+        inst,
+        questionnaire_response,
+        link_ids=link_ids,
+        questionnaire=questionnaire,
+        require_completed=require_completed,
+        canonical_base=canonical_base,
+    )
+    read = reader.read(questionnaire_response)
     responses: dict[str, Any] = dict(read.responses)
     responses.update(dict.fromkeys(read.bad_items, _UNREADABLE))
     result = score(inst, responses, on_error="invalid", **context)
@@ -586,19 +926,139 @@ def score_questionnaire_response(
         result = _with_read_issues(result, read)
     if read.flag_only:
         result = _with_flags_of_each_answer(inst, result, responses, read.flag_only, context)
-    if result.issues and on_error == "raise":
+    notes = [note for stated in read.stated for note in _compare(inst, result, stated)]
+    if notes:
+        result = result._replace(issues=(*result.issues, *notes))
+    if on_error == "raise" and any(i.severity == "error" for i in result.issues):
         raise ResponseError(result.issues, result)
     return result
 
 
 def _with_read_issues(result: ScoreResult, read: _Read) -> ScoreResult:
     """The result with the reading issues in place of the scorer's complaints about the
-    placeholders that stood for unreadable answers."""
+    placeholders that stood for unreadable answers; only errors make it invalid."""
+    errors = [i for i in read.issues if i.severity == "error"]
     dropped = {i.message for i in result.issues if i.item in read.bad_items}
     kept = [i for i in result.issues if i.item not in read.bad_items]
-    reasons = [i.message for i in read.issues]
+    reasons = [i.message for i in errors]
     reasons += [r for r in result.reasons if r not in dropped]
-    return result._replace(valid=False, issues=(*read.issues, *kept), reasons=tuple(reasons))
+    return result._replace(
+        valid=result.valid and not errors, issues=(*read.issues, *kept), reasons=tuple(reasons)
+    )
+
+
+# --- what the form states, compared -----------------------------------------------------------
+
+
+def _compare(inst: Instrument, result: ScoreResult, stated: _Stated) -> list[Issue]:
+    """Warnings where a score or classification the form states differs from the result, or
+    cannot be read to compare."""
+    notes: list[Issue] = []
+    seen: list[Any] = []
+    for a, answer in enumerate(stated.answers):
+        path = (*stated.path, "answer", a)
+        value: float | str | None
+        if stated.kind == "scale":
+            value, shown = _stated_number(answer)
+            note = _scale_note(inst, result, stated.name, value, shown)
+            code = FhirCode.FORM_SCORE_DIFFERS
+        else:
+            value, shown = _stated_label(answer)
+            note = _classification_note(inst, result, stated.name, value, shown)
+            code = FhirCode.FORM_CLASSIFICATION_DIFFERS
+        if (value, shown) in seen:
+            continue
+        seen.append((value, shown))
+        if note is not None:
+            ctx = {"name": stated.name, "stated": shown, "message": f"{stated.where}: {note}"}
+            notes.append(Issue(code, ctx["message"], path, "warning", value=value, ctx=ctx))
+    return notes
+
+
+def _stated_number(answer: Any) -> tuple[float | None, str]:
+    """The number a stated score gives (valueInteger, valueDecimal or valueQuantity.value), or
+    None and what it is."""
+    if not isinstance(answer, Mapping):
+        return None, _short(answer)
+    kinds = [k for k in answer if isinstance(k, str) and k.startswith("value")]
+    if len(kinds) != 1:
+        return None, f"{len(kinds)} value[x]"
+    raw = answer[kinds[0]]
+    if kinds[0] == "valueQuantity" and isinstance(raw, Mapping):
+        raw = raw.get("value")
+    elif kinds[0] not in ("valueInteger", "valueDecimal"):
+        return None, f"{kinds[0]} {_short(raw)}"
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+        return None, f"{kinds[0]} {_short(raw)}"
+    return float(raw), f"{raw:g}"
+
+
+def _stated_label(answer: Any) -> tuple[str | None, str]:
+    """The label a stated classification gives (a valueCoding's display, else its code; a
+    valueString), or None and what it is."""
+    if not isinstance(answer, Mapping):
+        return None, _short(answer)
+    coding = answer.get("valueCoding")
+    if isinstance(coding, Mapping):
+        display, code = coding.get("display"), coding.get("code")
+        label = display if isinstance(display, str) else code if isinstance(code, str) else None
+        if label is None:
+            return None, _short(coding)
+        return label, f"'{label}'" + (f" ({code})" if isinstance(code, str) else "")
+    text = answer.get("valueString")
+    if isinstance(text, str):
+        return text, f"'{text}'"
+    return None, _short(answer)
+
+
+def _scale_note(
+    inst: Instrument, result: ScoreResult, name: str, value: float | None, shown: str
+) -> str | None:
+    scaled = result.scales[name]
+    head = f"the form states the {inst.id} {name} score as {shown}"
+    if value is None:
+        return f"{head}, which is not a number: not compared"
+    if scaled.score is None:
+        return (
+            f"{head}; screening did not score it ({scaled.reason}): the form's figure is not used"
+        )
+    if math.isclose(value, scaled.score, rel_tol=0, abs_tol=1e-9):
+        return None
+    how = ""
+    if scaled.prorated:
+        total = scaled.answered + scaled.missing
+        how = (
+            f", prorated from {scaled.answered} of {total} items answered (unrounded "
+            f"{scaled.unrounded:g}) as the instrument's missing-data rule says"
+        )
+    return (
+        f"{head}; screening scores {scaled.score:g}{how}. The form's figure is not used: check "
+        "how the form calculates it"
+    )
+
+
+def _classification_note(
+    inst: Instrument, result: ScoreResult, name: str, value: str | None, shown: str
+) -> str | None:
+    cls = inst.classifications[name]
+    head = f"the form states {cls.label or name} as {shown}"
+    if value is None:
+        return f"{head}, which is no label: not compared"
+    ours = result.classifications.get(name)
+    if ours is None:
+        return f"{head}; screening's is undetermined (an answer it needs is missing or invalid)"
+    if _level(value) == _level(ours):
+        return None
+    return f"{head}; screening classifies it as '{ours}'. The form's label is not used"
+
+
+def _level(label: str) -> str:
+    """A label compared without case, spacing or a trailing "risk" (the form's "Low" and the
+    definition's "low risk" agree)."""
+    words = label.casefold().split()
+    if words and words[-1] == "risk":
+        words.pop()
+    return " ".join(words)
 
 
 _MAX_READINGS = 64

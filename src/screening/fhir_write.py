@@ -21,14 +21,14 @@ from .fhir_common import (
     DESIGN_NOTE,
     ITEM_WEIGHT,
     LOINC,
-    QUESTIONNAIRE_BASE,
     SCALE_LINK_PREFIX,
-    SCORE_SYSTEM,
     UCUM,
+    Canon,
     DateTimeLike,
     Json,
     Reference,
     _answer_coding,
+    _canon,
     _check_result,
     _datetime,
     _instrument,
@@ -50,13 +50,13 @@ __all__ = [
 # --- Observations, RiskAssessment, Bundle out -------------------------------------------------
 
 
-def _scale_code(inst: Instrument, name: str, scale: Scale) -> Json:
+def _scale_code(inst: Instrument, name: str, scale: Scale, canon: Canon) -> Json:
     label = scale.label or f"{inst.abbreviation or inst.name} {name} score"
     loinc = _loinc(scale.codes)
     if loinc is not None:
         coding = {"system": LOINC, "code": loinc}
     else:
-        coding = {"system": SCORE_SYSTEM, "code": f"{inst.id}.{name}", "display": label}
+        coding = {"system": canon.score_system, "code": f"{inst.id}.{name}", "display": label}
     return {"coding": [coding], "text": label}
 
 
@@ -124,13 +124,15 @@ def _method(inst: Instrument, result: ScoreResult) -> Json:
     }
 
 
-def _observation(inst: Instrument, result: ScoreResult, name: str, links: _Links) -> Json:
+def _observation(
+    inst: Instrument, result: ScoreResult, name: str, links: _Links, canon: Canon
+) -> Json:
     scaled = result.scales[name]
     obs: Json = {
         "resourceType": "Observation",
         "status": "final",
         "category": [copy.deepcopy(_SURVEY)],
-        "code": _scale_code(inst, name, inst.scales[name]),
+        "code": _scale_code(inst, name, inst.scales[name], canon),
         **_head(links, "effectiveDateTime"),
     }
     notes: list[str] = []
@@ -168,10 +170,12 @@ def to_observations(
     effective: DateTimeLike | None = None,
     questionnaire_response: Reference | None = None,
     include_unscored: bool = True,
+    canonical_base: str | None = None,
 ) -> list[Json]:
     """One FHIR R4 Observation per scale of a result (status final, category survey).
 
-    `code` is the scale's LOINC code, else `SCORE_SYSTEM` `<instrument>.<scale>`; the score is
+    `code` is the scale's LOINC code, else `SCORE_SYSTEM` `<instrument>.<scale>` (under
+    `canonical_base` when given, see `CANONICAL_BASE`); the score is
     `valueInteger` when whole, else `valueQuantity` in `{score}`; the band is the
     interpretation's text (there is no standard code set for bands). A prorated score says so in
     a note. An unscored scale is emitted, not dropped, so the gap is visible: no value, a
@@ -184,8 +188,9 @@ def to_observations(
     inst = _instrument(instrument)
     _check_result(inst, result)
     links = _links(subject, effective, questionnaire_response)
+    canon = _canon(canonical_base)
     return [
-        _observation(inst, result, name, links)
+        _observation(inst, result, name, links, canon)
         for name, scaled in result.scales.items()
         if include_unscored or scaled.score is not None
     ]
@@ -325,6 +330,7 @@ def result_bundle(
     questionnaire_response: Reference | None = None,
     include_unscored: bool = True,
     risk_classifications: Collection[str] | None = None,
+    canonical_base: str | None = None,
 ) -> Json:
     """A collection Bundle of a result's Observations (`to_observations`) and, when it has risk
     flags (raised or undetermined) or a risk level, its RiskAssessment (`to_risk_assessment`,
@@ -336,6 +342,7 @@ def result_bundle(
         effective=effective,
         questionnaire_response=questionnaire_response,
         include_unscored=include_unscored,
+        canonical_base=canonical_base,
     )
     risk = to_risk_assessment(
         instrument,
@@ -361,29 +368,34 @@ def _design_note(text: str) -> Json:
     return {"url": DESIGN_NOTE, "valueMarkdown": text}
 
 
-def _answer_options(inst: Instrument, item: Item) -> list[Json]:
+def _answer_options(inst: Instrument, item: Item, canon: Canon) -> list[Json]:
+    """Each option a valueCoding, its score (reverse scoring applied) in an itemWeight extension
+    on the answerOption itself, where SDC, LHC-Forms and fhirpath.js's weight() look for it."""
     scores = inst.item_scores(item)
-    out = []
-    for option in inst.item_options(item):
-        coding = _answer_coding(inst, item, option)
-        coding["extension"] = [_weight_extension(scores[option.value])]
-        out.append({"valueCoding": coding})
-    return out
+    return [
+        {
+            "valueCoding": _answer_coding(inst, item, option, canon),
+            "extension": [_weight_extension(scores[option.value])],
+        }
+        for option in inst.item_options(item)
+    ]
 
 
-def _enable_when(inst: Instrument, cond: Any) -> tuple[list[Json], str | None] | None:
+def _enable_when(inst: Instrument, cond: Any, canon: Canon) -> tuple[list[Json], str | None] | None:
     """enableWhen and enableBehavior for a skip condition, or None when enableWhen cannot say
     it: an item comparison (as the equalities its options meet), a disjunction of them (any),
     or a conjunction of single equalities (all)."""
     answers = answers_of(inst, cond)
-    return None if answers is None else _enable(inst, answers)
+    return None if answers is None else _enable(inst, answers, canon)
 
 
-def _enable(inst: Instrument, answers: AnswerSets) -> tuple[list[Json], str | None] | None:
+def _enable(
+    inst: Instrument, answers: AnswerSets, canon: Canon
+) -> tuple[list[Json], str | None] | None:
     if answers.join == "item":
-        equalities = _equalities(inst, answers)
+        equalities = _equalities(inst, answers, canon)
         return equalities, ("any" if len(equalities) > 1 else None)
-    parts = [_enable(inst, p) for p in answers.parts]
+    parts = [_enable(inst, p, canon) for p in answers.parts]
     other = "all" if answers.join == "any" else "any"
     if any(p is None or p[1] == other for p in parts):
         return None  # one enableBehavior for the whole list: no mixing of and/or
@@ -391,13 +403,17 @@ def _enable(inst: Instrument, answers: AnswerSets) -> tuple[list[Json], str | No
     return found, (answers.join if len(found) > 1 else None)
 
 
-def _equalities(inst: Instrument, answers: AnswerSets) -> list[Json]:
+def _equalities(inst: Instrument, answers: AnswerSets, canon: Canon) -> list[Json]:
     item = inst.item_by_id(answers.item)
     assert item is not None  # answers_of names existing items only
     if answers.every:
         return [{"question": item.id, "operator": "exists", "answerBoolean": True}]
     return [
-        {"question": item.id, "operator": "=", "answerCoding": _bare(_answer_coding(inst, item, o))}
+        {
+            "question": item.id,
+            "operator": "=",
+            "answerCoding": _bare(_answer_coding(inst, item, o, canon)),
+        }
         for o in inst.item_options(item)
         if o.value in answers.values
     ]
@@ -407,7 +423,7 @@ def _bare(coding: Json) -> Json:
     return {"system": coding["system"], "code": coding["code"]}
 
 
-def _question(inst: Instrument, item: Item) -> Json:
+def _question(inst: Instrument, item: Item, canon: Canon) -> Json:
     text = item.text if inst.license.redistribute_text and item.text else item.label
     question: Json = {"linkId": item.id}
     loinc = _loinc(item.codes)
@@ -415,7 +431,7 @@ def _question(inst: Instrument, item: Item) -> Json:
         question["code"] = [{"system": LOINC, "code": loinc}]
     question.update({"text": text, "type": "choice"})
     if item.ask_if is not None:
-        enable = _enable_when(inst, item.ask_if)
+        enable = _enable_when(inst, item.ask_if, canon)
         if enable is None:
             question["extension"] = [
                 _design_note(
@@ -427,7 +443,7 @@ def _question(inst: Instrument, item: Item) -> Json:
             question["enableWhen"] = enable[0]
             if enable[1] is not None:
                 question["enableBehavior"] = enable[1]
-    question["answerOption"] = _answer_options(inst, item)
+    question["answerOption"] = _answer_options(inst, item, canon)
     return question
 
 
@@ -478,25 +494,28 @@ def _fhir_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "-", text)[:64]
 
 
-def to_questionnaire(instrument: Instrument | str) -> Json:
+def to_questionnaire(instrument: Instrument | str, *, canonical_base: str | None = None) -> Json:
     """A FHIR R4 Questionnaire of a definition.
 
     One choice item per item (linkId = item id, code = its LOINC code where the definition has
     one, text = the wording only where the licence permits redistributing it, else the label),
     each answerOption a valueCoding (the LOINC answer code, else `ANSWER_SYSTEM`
-    `<instrument>.<item>.<value>`) carrying the itemWeight extension = the option's score
-    (reverse scoring applied). Skip logic becomes enableWhen where it is an item comparison, a
-    disjunction of them (enableBehavior any) or a conjunction of single equalities (all);
-    otherwise the item has no enableWhen and a designNote extension says when to ask it. Each
-    scale is a read-only item (linkId `scale.<name>`) with an SDC calculatedExpression summing
-    the weights; a designNote says that the missing-data rule is not applied there. copyright
-    is the licence notice.
+    `<instrument>.<item>.<value>`) with the itemWeight extension on the answerOption = the
+    option's score (reverse scoring applied), where fhirpath.js (LHC-Forms) finds it for a
+    response that sends the code alone. Skip logic becomes enableWhen where it is an item
+    comparison, a disjunction of them (enableBehavior any) or a conjunction of single
+    equalities (all); otherwise the item has no enableWhen and a designNote extension says when
+    to ask it. Each scale is a read-only item (linkId `scale.<name>`) with an SDC
+    calculatedExpression summing the weights; a designNote says that the missing-data rule is
+    not applied there. copyright is the licence notice. The url and this library's code systems
+    are under `canonical_base` (default `CANONICAL_BASE`).
     """
     inst = _instrument(instrument)
+    canon = _canon(canonical_base)
     q: Json = {
         "resourceType": "Questionnaire",
         "id": _fhir_id(inst.id),
-        "url": f"{QUESTIONNAIRE_BASE}/{inst.id}",
+        "url": canon.questionnaire(inst.id),
         "version": inst.definition_version,
         "title": inst.name,
         "status": "active",
@@ -508,7 +527,7 @@ def to_questionnaire(instrument: Instrument | str) -> Json:
     loinc = _loinc(inst.codes)
     if loinc is not None:
         q["code"] = [{"system": LOINC, "code": loinc}]
-    items = [_question(inst, item) for item in inst.items]
+    items = [_question(inst, item, canon) for item in inst.items]
     items += [_score_item(inst, name, scale) for name, scale in inst.scales.items()]
     if inst.timeframe is not None:
         items.insert(

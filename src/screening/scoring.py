@@ -129,6 +129,7 @@ class Plan:
             inst.id, inst.definition_version, content_hash(inst), __version__
         )
         self.has_skip_logic = any(p.ask_if is not None for p in self.items)
+        self.lookups = tuple((p.id, p.scores, p) for p in self.items)
 
 
 def _reads(inst: Instrument, cond: Any) -> tuple[str, ...]:
@@ -318,13 +319,14 @@ def check_value(item: ItemPlan, value: Any) -> tuple[int | None, Issue | None]:
 
 
 _EMPTY: frozenset[str] = frozenset()
+_new = tuple.__new__  # a result tuple built without NamedTuple's keyword handling
 
 
 def score_plan(
     plan: Plan, responses: Mapping[str, Any], context: Mapping[str, Any], on_error: OnError
 ) -> ScoreResult:
     issues: list[Issue] = []
-    if not isinstance(responses, Mapping):
+    if type(responses) is not dict and not isinstance(responses, Mapping):  # dict: no ABC check
         raise ResponseError(
             [make_issue(ResponseCode.INVALID_RESPONSES, got=type(responses).__name__)]
         )
@@ -332,58 +334,95 @@ def score_plan(
         issues.extend(_unknown_items(plan, responses))
     ctx = _check_context(plan, context, issues) if (context or plan.context) else {}
 
-    scores, skipped, bad = _read_items(plan, responses, ctx, issues)
+    if plan.has_skip_logic:
+        scores, skipped, bad = _read_items(plan, responses, ctx, issues)
+    else:
+        scores, bad = _read_plain(plan, responses, issues)
+        skipped = _EMPTY
 
     scale_results: dict[str, ScaleResult] = {}
     scale_scores: dict[str, float | None] = {}
-    reasons: list[str] = [i.message for i in issues]
+    reasons: list[str] = [i.message for i in issues] if issues else []
+    scales_valid = True
     for scale in plan.scales:
         scaled = _score_scale(scale, scores, skipped, bad)
         scale_results[scale.name] = scaled
         scale_scores[scale.name] = scaled.score
-        if scale.primary and not scaled.valid and not bad.intersection(scale.items):
-            reasons.append(
-                render(RowCode.SCALE_UNSCORED, {"scale": scale.name, "reason": scaled.reason})
-            )
+        if scale.primary and not scaled.valid:
+            scales_valid = False
+            if not bad.intersection(scale.items):
+                why = {"scale": scale.name, "reason": scaled.reason}
+                reasons.append(render(RowCode.SCALE_UNSCORED, why))
 
     env = Env(scores, skipped, scale_scores, ctx)
-    flags: list[FlagResult] = []
-    undetermined: list[FlagResult] = []
-    for flag in plan.flags:
-        truth = flag.when(env)
-        if truth is True:
-            raised = tuple(i for i, test in flag.tests if i in scores and test(scores[i]))
-            flags.append(FlagResult(flag.id, flag.severity, flag.message, raised))
-        elif truth is None:  # an answer it reads is missing or invalid: never silently clear
-            open_items = tuple(i for i in flag.reads if i not in scores and i not in skipped)
-            undetermined.append(FlagResult(flag.id, flag.severity, flag.message, open_items))
+    flags, undetermined = _flags(plan, env)
     classifications: dict[str, str | None] = {}
     for cls in plan.classifications:
         label = classifications[cls.name] = _classify(cls, env)
         if label is None and not bad:
             reasons.append(UNDETERMINED_REASON.format(classification=cls.name))
 
-    valid = (
-        not issues
-        and None not in classifications.values()
-        and all(
-            r.valid for s, r in zip(plan.scales, scale_results.values(), strict=True) if s.primary
-        )
-    )
-    result = ScoreResult(
-        plan.provenance.instrument,
-        valid,
-        MappingProxyType(scale_results),
-        tuple(flags),
-        MappingProxyType(classifications),
-        tuple(reasons),
-        tuple(issues),
-        plan.provenance,
-        tuple(undetermined),
+    valid = not issues and scales_valid and None not in classifications.values()
+    result = _new(
+        ScoreResult,
+        (
+            plan.provenance.instrument,
+            valid,
+            MappingProxyType(scale_results),
+            tuple(flags),
+            MappingProxyType(classifications),
+            tuple(reasons),
+            tuple(issues),
+            plan.provenance,
+            tuple(undetermined),
+        ),
     )
     if issues and on_error == "raise":
         raise ResponseError(issues, result)
     return result
+
+
+def _flags(plan: Plan, env: Env) -> tuple[list[FlagResult], list[FlagResult]]:
+    """The flags raised, and those an unanswered or invalid answer leaves undetermined."""
+    scores, skipped = env.items, env.skipped
+    flags: list[FlagResult] = []
+    undetermined: list[FlagResult] = []
+    for flag in plan.flags:
+        truth = flag.when(env)
+        if truth is True:
+            raised = tuple([i for i, test in flag.tests if i in scores and test(scores[i])])
+            flags.append(_new(FlagResult, (flag.id, flag.severity, flag.message, raised)))
+        elif truth is None:  # an answer it reads is missing or invalid: never silently clear
+            open_items = tuple(i for i in flag.reads if i not in scores and i not in skipped)
+            undetermined.append(FlagResult(flag.id, flag.severity, flag.message, open_items))
+    return flags, undetermined
+
+
+def _read_plain(
+    plan: Plan, responses: Mapping[str, Any], issues: list[Issue]
+) -> tuple[dict[str, int], set[str]]:
+    """`_read_items` for a definition without skip logic (most): one pass, no skip checks."""
+    scores: dict[str, int] = {}
+    bad: set[str] = set()
+    get = responses.get
+    for item_id, table, item in plan.lookups:
+        value = get(item_id)
+        if value is None:
+            continue
+        if type(value) is int:  # the common case, checked without a call
+            found = table.get(value)
+            if found is not None:
+                scores[item_id] = found
+                continue
+        elif _is_missing(value):
+            continue
+        found, issue = check_value(item, value)
+        if issue is None:
+            scores[item_id] = found  # type: ignore[assignment]
+        else:
+            issues.append(issue)
+            bad.add(item_id)
+    return scores, bad
 
 
 def _read_items(
@@ -503,10 +542,12 @@ def _score_scale(
             raw = sum([scores[i] for i in scale.items])
         except KeyError:
             pass  # an item is missing: the full tally below
-        else:  # every item answered, the common case
+        else:  # every item answered, the common case: the tuple built directly (faster)
             final = raw * scale.multiplier
             band = _band(scale, final) if scale.band_mins else None
-            return ScaleResult(final, band, raw, False, None, len(scale.items), 0, 0, True, "")
+            return _new(
+                ScaleResult, (final, band, raw, False, None, len(scale.items), 0, 0, True, "")
+            )
     raw, answered, missing, n_skipped, scored_skips, invalid = _tally(scale, scores, skipped, bad)
     if invalid:
         reason = f"item(s) {', '.join(invalid)} invalid"

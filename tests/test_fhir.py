@@ -362,9 +362,13 @@ def test_questionnaire_calculated_scores() -> None:
     dass = {i["linkId"]: i for i in questionnaire("dass21")["item"]}
     assert _expression(dass["scale.depression"]).endswith(") * 2")
     k10 = {i["linkId"]: i for i in questionnaire("k10")["item"]}
-    assert "iif(%resource.repeat(item).where(linkId = 'k10_3').answer.exists(), 0, 1)" in (
-        _expression(k10["scale.total"])
+    # k10_3 counts 1 only when skipped: k10_2 answered and below 2 (asked and blank is missing)
+    k10_3 = (
+        "iif(%resource.repeat(item).where(linkId = 'k10_3').answer.exists(), 0, "
+        "iif(%resource.repeat(item).where(linkId = 'k10_2').answer.value.weight().exists() and "
+        "(%resource.repeat(item).where(linkId = 'k10_2').answer.value.weight() >= 2).not(), 1, 0))"
     )
+    assert k10_3 in _expression(k10["scale.total"])
 
 
 SKIPS = """

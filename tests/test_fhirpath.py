@@ -10,9 +10,9 @@ with that reason, only where node is not installed; where node is, the package m
 What a form can compute is the sum of the answers' weights, the skip scores of skipped items and
 the multiplier; the missing-data rule (proration) and the bands are the scorer's (a designNote
 says so). So a complete response (every question asked is answered) must agree with the score
-exactly, and one with unanswered questions with `raw` times the multiplier, except where an
-unanswered question that was asked has a skip score: the expression counts the skip score for
-any unanswered item (it cannot see that the question was asked), and those are left out.
+exactly, and one with unanswered questions with `raw` times the multiplier: a skip score counts
+only where the question's gate is answered and does not hold (a question asked and left blank
+is missing, not skipped), as the scorer counts it.
 """
 
 from __future__ import annotations
@@ -160,9 +160,7 @@ def _response(
             if item_plan.ask_if is None
             else item_plan.ask_if(Env(scores, skipped, {}, context))
         )
-        if truth is None:  # a gate unanswered: whether it is asked is unknown
-            if item_plan.if_skipped is not None:
-                return None  # unanswered with a skip score: the form cannot tell
+        if truth is None:  # a gate unanswered: asked, unanswered, missing (no skip score)
             continue
         asked = truth is True
         if not asked:
@@ -178,9 +176,7 @@ def _response(
                     skip_terms += 1
                 continue
         elif not complete and rng.random() < 0.2:
-            if item_plan.if_skipped is not None:
-                return None  # asked, unanswered, with a skip score: the form cannot tell
-            continue
+            continue  # asked and unanswered: missing, even where a skip would score
         else:
             value = rng.choice(values)
         answers[item.id] = value

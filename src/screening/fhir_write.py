@@ -453,9 +453,9 @@ def _score_item(inst: Instrument, name: str, scale: Scale) -> Json:
     steps = steps_of(inst, scale)
     assert steps is not None  # every item resolves: checked on load
     skips = [
-        f"{i} counts {s} when unanswered"
+        f"{i} counts {s} when skipped"
         for i, s in zip(steps.sum.items, steps.sum.if_skipped, strict=True)
-        if s is not None
+        if s
     ]
     factor = steps.multiply.words()
     note = (

@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from .definition import Instrument, Scale
+from .definition import Instrument, ItemCondition, Scale
 from .facts import item_score_values
 from .text import number
 
@@ -35,6 +35,9 @@ class SumItems(NamedTuple):
     if_skipped: tuple[int | None, ...]
     reversed_: tuple[tuple[int, int] | None, ...]
     """(lowest, highest) option value of a reverse-scored item, else None."""
+    gates: tuple[tuple[str, str, Any] | None, ...] = ()
+    """For an item with a skip score: its gate as (item, comparison, operand) where the gate is
+    one item comparison (FHIRPath can then tell a skipped question from an unanswered one)."""
 
     def words(self) -> str:
         return f"the sum of their scores ({len(self.items)} items)"
@@ -46,10 +49,19 @@ class SumItems(NamedTuple):
         terms = [
             f"%resource.repeat(item).where(linkId in ({link_ids})).answer.value.weight().sum()"
         ]
-        for item_id, skipped in zip(self.items, self.if_skipped, strict=True):
-            if skipped is not None:
-                answered = f"%resource.repeat(item).where(linkId = '{item_id}').answer.exists()"
+        gates = self.gates or (None,) * len(self.items)
+        for item_id, skipped, gate in zip(self.items, self.if_skipped, gates, strict=True):
+            if not skipped:  # no skip score, or 0: adds nothing
+                continue
+            answered = f"{_answers(item_id)}.exists()"
+            if gate is None:  # the gate cannot be read here: an unanswered item counts its score
                 terms.append(f"iif({answered}, 0, {skipped})")
+                continue
+            weight = f"{_answers(gate[0])}.value.weight()"
+            test = _FHIRPATH_TESTS[gate[1]](weight, gate[2])
+            # skipped: the gate is answered and does not hold; unanswered otherwise is missing
+            skipped_now = f"{weight}.exists() and ({test}).not()"
+            terms.append(f"iif({answered}, 0, iif({skipped_now}, {skipped}, 0))")
         return " + ".join(terms)
 
     def redcap(self, shown_when: Sequence[str | None]) -> str:
@@ -64,6 +76,22 @@ class SumItems(NamedTuple):
                 term = f"if({shown}, {term}, {skipped})"
             terms.append(term)
         return "sum(" + ", ".join(terms) + ")"
+
+
+def _answers(item_id: str) -> str:
+    return f"%resource.repeat(item).where(linkId = '{item_id}').answer"
+
+
+_FHIRPATH_TESTS: dict[str, Any] = {
+    "eq": lambda w, x: f"{w} = {x}",
+    "ne": lambda w, x: f"{w} != {x}",
+    "gt": lambda w, x: f"{w} > {x}",
+    "gte": lambda w, x: f"{w} >= {x}",
+    "lt": lambda w, x: f"{w} < {x}",
+    "lte": lambda w, x: f"{w} <= {x}",
+    "in": lambda w, x: f"{w} in ({' | '.join(str(v) for v in x)})",
+}
+"""A comparison of an item's score (its answer's weight) in FHIRPath."""
 
 
 class Missing(NamedTuple):
@@ -216,6 +244,7 @@ class ScaleSteps(NamedTuple):
 def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
     """The steps of a scale, or None when an item it lists is not defined."""
     lows, highs, optional, skipped, flips = [], [], [], [], []
+    gates: list[tuple[str, str, Any] | None] = []
     for item_id in scale.items:
         values = item_score_values(inst, item_id)
         item = inst.item_by_id(item_id)
@@ -227,6 +256,10 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
         skipped.append(item.if_skipped if item.ask_if is not None else None)
         options = [o.value for o in inst.item_options(item)]
         flips.append((min(options), max(options)) if item.reverse else None)
+        gate = item.ask_if
+        gates.append(
+            (gate.item, gate.op, gate.operand) if isinstance(gate, ItemCondition) else None
+        )
     bands = (
         Bands(
             tuple(b.min for b in scale.bands),
@@ -244,6 +277,7 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
             tuple(optional),
             tuple(skipped),
             tuple(flips),
+            tuple(gates),
         ),
         Missing(scale.missing.max_missing, scale.missing.rounding == "half_up"),
         Multiply(scale.multiplier),

@@ -883,12 +883,14 @@ def _join(parts: list[_Part], rows: Any, messages: _Messages) -> Any:
         keep = part.in_reason
         if not keep.any():
             continue
-        message = np.full(len(rows), -1, dtype=np.int64)
-        message[np.searchsorted(rows, part.rows[keep])] = part.messages[keep]
-        pairs, inverse = np.unique(
-            np.stack([pattern, message], axis=1), axis=0, return_inverse=True
-        )
-        patterns = [patterns[p] + ((m,) if m >= 0 else ()) for p, m in pairs.tolist()]
+        message = np.zeros(len(rows), dtype=np.int64)  # 0: none; message id + 1
+        message[np.searchsorted(rows, part.rows[keep])] = part.messages[keep] + 1
+        # (pattern so far, this part's message) as one int64 key: a 1-D unique, not rows'
+        width = len(messages.texts) + 1
+        keys, inverse = np.unique(pattern * width + message, return_inverse=True)
+        patterns = [
+            patterns[k // width] + ((k % width - 1,) if k % width else ()) for k in keys.tolist()
+        ]
         pattern = inverse.reshape(-1)
     texts = np.empty(len(patterns), dtype=object)
     texts[:] = ["; ".join(messages.texts[m] for m in p) for p in patterns]

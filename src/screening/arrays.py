@@ -156,10 +156,13 @@ def array_plan(instrument: Instrument | str) -> ArrayPlan:
 class ItemInput(NamedTuple):
     """One item column as an adapter hands it in."""
 
-    kind: Literal["int", "float", "bool", "object"]
+    kind: Literal["int", "masked", "float", "bool", "object"]
     values: Any
-    """int: whole numbers, none missing; float: float64 with NaN for missing; bool: the missing
-    mask (a boolean is never an answer); object: the cells as they are."""
+    """int: whole numbers, none missing; masked: whole numbers (any value where missing) with
+    `missing` beside them (a nullable integer column, read without a float copy); float:
+    float64 with NaN for missing; bool: the missing mask (a boolean is never an answer); object:
+    the cells as they are."""
+    missing: Any = None
 
 
 class OutColumn(NamedTuple):
@@ -208,9 +211,21 @@ def read_column(
     n = const.n
     if given is None:
         return Column(np.zeros(n, dtype=table.dtype), const.false, const.true, const.false, False)
-    kind, values = given
+    kind, values, absent = given
     if kind == "int":
         return _read_integers(values, table, const)
+    if kind == "masked":
+        if not absent.any():
+            return _read_integers(values, table, const)
+        col = _read_integers(values, table, const)
+        present = ~absent
+        return Column(
+            np.where(absent, 0, col.scores).astype(table.dtype),
+            col.known & present,
+            absent,
+            col.bad & present,
+            False,
+        )
     if kind == "float":
         return _read_floats(values, table, const)
     if kind == "bool":
@@ -390,18 +405,37 @@ def _context_arrays(
             if absent.any():  # pd.NA, NaN or None: missing context, and never compared
                 values = value.copy()
                 values[absent] = None
+            judged: dict[Any, bool] = {}  # each distinct value judged once
             valid = np.fromiter(
-                (isinstance(v, str) and v in var.values for v in values), dtype=bool, count=n
+                (
+                    judged[k] if (k := _key(v)) in judged else judged.setdefault(k, var.accepts(v))
+                    for v in values
+                ),
+                dtype=bool,
+                count=n,
             )
+            valid &= ~absent
         else:  # one value for every row
             gone = _is_missing(value)
             values = np.full(n, None if gone else value, dtype=object)
             absent = np.full(n, gone)
-            valid = np.full(n, isinstance(value, str) and value in var.values)
+            valid = np.full(n, not gone and var.accepts(value))
+        compared = values
+        if var.default is not None and absent.any():  # a missing value takes the default
+            compared = values.copy()
+            compared[absent] = var.default
+            valid = valid | absent
+            absent = np.zeros(n, dtype=bool)
+        if var.number:  # numbers compare as floats; NaN where unknown (masked by `valid`)
+            floats = np.full(n, np.nan)
+            at = np.flatnonzero(valid)
+            if len(at):
+                floats[at] = compared[at].astype(np.float64)
+            compared = floats
         missing = absent & var.required
         invalid = ~absent & ~valid
         bad |= missing | invalid
-        arrays[var.name] = (values, valid)
+        arrays[var.name] = (compared, valid)
         status[var.name] = _ContextStatus(values, missing, invalid)
     return arrays, bad, status
 
@@ -725,20 +759,12 @@ def _context_parts(plan: Plan, why: Why, messages: _Messages) -> list[_Part]:
     instrument = plan.provenance.instrument
     for var in plan.context:
         status = why.context[var.name]
-        allowed = ", ".join(sorted(var.values))
         gone = np.flatnonzero(status.missing)
         wrong = np.flatnonzero(status.invalid)
         if not len(gone) and not len(wrong):
             continue
-        missing_id = messages.id(
-            make_issue(
-                ResponseCode.CONTEXT_MISSING,
-                item=var.name,
-                instrument=instrument,
-                allowed=allowed,
-                example=sorted(var.values)[0],
-            ).message
-        )
+        facts = var.issue_ctx(instrument)
+        missing_id = messages.id(make_issue(ResponseCode.CONTEXT_MISSING, **facts).message)
         values = status.values[wrong]
         seen: dict[Any, int] = {}
         wrong_ids = []
@@ -747,9 +773,7 @@ def _context_parts(plan: Plan, why: Why, messages: _Messages) -> list[_Part]:
             if key not in seen:
                 got = _describe_value(value)
                 seen[key] = messages.id(
-                    make_issue(
-                        ResponseCode.CONTEXT_INVALID, item=var.name, allowed=allowed, got=got
-                    ).message
+                    make_issue(ResponseCode.CONTEXT_INVALID, **facts, got=got).message
                 )
             wrong_ids.append(seen[key])
         positions = np.concatenate([gone, wrong])

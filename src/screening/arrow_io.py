@@ -29,6 +29,9 @@ def item_input(column: Any) -> ItemInput:
     kind = column.type
     if pa.types.is_integer(kind) and column.null_count == 0:
         return ItemInput("int", column.to_numpy())
+    if pa.types.is_integer(kind):  # nulls: the values (0 where null) and the null mask
+        missing = pc.is_null(column).to_numpy(zero_copy_only=False)
+        return ItemInput("masked", pc.fill_null(column, 0).to_numpy(), missing)
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         floats = pc.fill_null(pc.cast(column, pa.float64()), float("nan"))
         return ItemInput("float", floats.to_numpy())

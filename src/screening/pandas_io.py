@@ -32,6 +32,15 @@ def item_input(series: pd.Series) -> ItemInput:
     kind = getattr(dtype, "kind", "O")
     if kind in "iu" and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
         return ItemInput("int", series.to_numpy())
+    if kind in "iu" and isinstance(series.array, pd.arrays.IntegerArray):
+        # a nullable integer column: its data and its mask as they are, no float copy (the
+        # masked-array layout pandas has kept since 1.0; a copy where it ever differs)
+        data = getattr(series.array, "_data", None)
+        mask = getattr(series.array, "_mask", None)
+        if data is None or mask is None:
+            mask = series.isna().to_numpy(dtype=bool)
+            data = series.array.to_numpy(dtype=np.int64, na_value=0)
+        return ItemInput("masked", data, mask)
     if kind in "iuf":
         return ItemInput("float", series.to_numpy(dtype=np.float64, na_value=np.nan))
     if kind == "b":

@@ -28,6 +28,8 @@ def item_input(series: pl.Series) -> ItemInput:
     dtype = series.dtype
     if dtype.is_integer() and series.null_count() == 0:
         return ItemInput("int", series.to_numpy())
+    if dtype.is_integer():  # nulls: the values (0 where null) and the null mask, no floats
+        return ItemInput("masked", series.fill_null(0).to_numpy(), series.is_null().to_numpy())
     if dtype.is_numeric():
         floats = series.cast(pl.Float64).fill_null(float("nan")).to_numpy()
         return ItemInput("float", floats)

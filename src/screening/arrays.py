@@ -262,9 +262,10 @@ def _read_integers(values: Any, table: _ItemTable, const: Constants) -> Column:
         return Column(
             values.astype(table.dtype, copy=False), const.true, const.false, const.false, True
         )
-    # arithmetic in int64: an int8 column minus the lowest option (or a uint8 one minus a
-    # negative option) would wrap or fail in the column's own type
-    values = _as_int64(values, table.lo - 1)
+    if table.lo or (values.dtype.kind == "u" and values.dtype.itemsize == 8):
+        # arithmetic in int64: an int8 column minus the lowest option (or a uint8 one minus a
+        # negative option) would wrap or fail in the column's own type
+        values = _as_int64(values, table.lo - 1)
     if table.span > _DENSE:
         options, option_scores = table.table
         at = np.minimum(np.searchsorted(options, values), len(options) - 1)

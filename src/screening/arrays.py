@@ -406,37 +406,18 @@ def _context_arrays(
             if absent.any():  # pd.NA, NaN or None: missing context, and never compared
                 values = value.copy()
                 values[absent] = None
-            judged: dict[Any, bool] = {}  # each distinct value judged once
             valid = np.fromiter(
-                (
-                    judged[k] if (k := _key(v)) in judged else judged.setdefault(k, var.accepts(v))
-                    for v in values
-                ),
-                dtype=bool,
-                count=n,
+                (isinstance(v, str) and v in var.values for v in values), dtype=bool, count=n
             )
-            valid &= ~absent
         else:  # one value for every row
             gone = _is_missing(value)
             values = np.full(n, None if gone else value, dtype=object)
             absent = np.full(n, gone)
-            valid = np.full(n, not gone and var.accepts(value))
-        compared = values
-        if var.default is not None and absent.any():  # a missing value takes the default
-            compared = values.copy()
-            compared[absent] = var.default
-            valid = valid | absent
-            absent = np.zeros(n, dtype=bool)
-        if var.number:  # numbers compare as floats; NaN where unknown (masked by `valid`)
-            floats = np.full(n, np.nan)
-            at = np.flatnonzero(valid)
-            if len(at):
-                floats[at] = compared[at].astype(np.float64)
-            compared = floats
+            valid = np.full(n, isinstance(value, str) and value in var.values)
         missing = absent & var.required
         invalid = ~absent & ~valid
         bad |= missing | invalid
-        arrays[var.name] = (compared, valid)
+        arrays[var.name] = (values, valid)
         status[var.name] = _ContextStatus(values, missing, invalid)
     return arrays, bad, status
 
@@ -760,12 +741,20 @@ def _context_parts(plan: Plan, why: Why, messages: _Messages) -> list[_Part]:
     instrument = plan.provenance.instrument
     for var in plan.context:
         status = why.context[var.name]
+        allowed = ", ".join(sorted(var.values))
         gone = np.flatnonzero(status.missing)
         wrong = np.flatnonzero(status.invalid)
         if not len(gone) and not len(wrong):
             continue
-        facts = var.issue_ctx(instrument)
-        missing_id = messages.id(make_issue(ResponseCode.CONTEXT_MISSING, **facts).message)
+        missing_id = messages.id(
+            make_issue(
+                ResponseCode.CONTEXT_MISSING,
+                item=var.name,
+                instrument=instrument,
+                allowed=allowed,
+                example=sorted(var.values)[0],
+            ).message
+        )
         values = status.values[wrong]
         seen: dict[Any, int] = {}
         wrong_ids = []
@@ -774,7 +763,9 @@ def _context_parts(plan: Plan, why: Why, messages: _Messages) -> list[_Part]:
             if key not in seen:
                 got = _describe_value(value)
                 seen[key] = messages.id(
-                    make_issue(ResponseCode.CONTEXT_INVALID, **facts, got=got).message
+                    make_issue(
+                        ResponseCode.CONTEXT_INVALID, item=var.name, allowed=allowed, got=got
+                    ).message
                 )
             wrong_ids.append(seen[key])
         positions = np.concatenate([gone, wrong])

@@ -146,10 +146,14 @@ def test_phq9_response_and_remission(
         (15, 9, True, True),  # case to non-case, and a reliable drop of 6
         (15, 10, False, False),  # still a case
         (10, 9, True, False),  # crossed caseness, but a drop of 1 is not reliable
-        (9, 3, False, False),  # reliable, but not a case at the start
+        # reliable, but not a case at the start: NHS Talking Therapies counts recovery among
+        # cases only, so a non-case is neither recovered nor not
+        (9, 3, None, None),
     ],
 )
-def test_phq9_recovery(before: int, after: int, recovery: bool, reliable_recovery: bool) -> None:
+def test_phq9_recovery(
+    before: int, after: int, recovery: bool | None, reliable_recovery: bool | None
+) -> None:
     result = change("phq9", before, after)
     assert (result.recovery, result.reliable_recovery) == (recovery, reliable_recovery)
 
@@ -525,7 +529,7 @@ def test_client_summary_outcomes() -> None:
     assert a["baseline_date"] == pd.Timestamp("2024-01-01")
     assert a["days_in_treatment"] == 31
     assert b["reliable"] == "deteriorated"
-    assert bool(b["recovery"]) is False
+    assert pd.isna(b["recovery"])  # not a case at baseline: recovery is judged for cases only
     assert s.attrs["unavailable"] == [
         {
             "outcome": "clinical_significance",
@@ -561,7 +565,12 @@ def test_instrument_without_change_parameters() -> None:
     assert out["change_from_baseline"].isna().iloc[0]  # the baseline row
     assert out["change_from_baseline"].iloc[1] == -10
     assert out["reliable_from_baseline"].isna().all()
-    assert [u["outcome"] for u in out.attrs["unavailable"]] == list(OUTCOMES)
+    assert [u["outcome"] for u in out.attrs["unavailable"]] == [
+        *OUTCOMES,
+        "sudden_gain",
+        "sudden_loss",
+        "previous_best",
+    ]
     s = client_summary(df, "k10")
     assert s["best"].isna().all()  # no direction, so no "best"
     assert s.attrs["unavailable"][-1]["outcome"] == "best"
@@ -579,9 +588,10 @@ def test_both_sort_paths_agree() -> None:
     rng = np.random.default_rng(1)
     codes = rng.integers(0, 50, 2000)
     dates = np.datetime64("2024-01-01") + rng.integers(0, 30, 2000).astype("timedelta64[D]")
-    fast = _client_date_order(codes, dates, 50)  # one sort on a composite key
-    slow = _client_date_order(codes, dates, 2**62)  # too many clients for the key: two sorts
-    assert fast.tolist() == slow.tolist()
+    fast = _client_date_order(codes, dates, 50)  # two radix passes over a 32-bit key
+    unique = _client_date_order(codes, dates, 2**28)  # one quicksort on a 64-bit unique key
+    slow = _client_date_order(codes, dates, 2**62)  # too many clients for either: two sorts
+    assert fast.tolist() == slow.tolist() == unique.tolist()
     keys = list(zip(codes[fast].tolist(), dates[fast].tolist(), fast.tolist(), strict=True))
     assert keys == sorted(keys)
 

@@ -281,11 +281,13 @@ def test_validate_usage_and_io_errors(tmp_path: Path) -> None:
 def test_list_shows_every_builtin() -> None:
     done = run("list")
     assert done.returncode == 0
-    rows = {line.split()[0]: line for line in done.stdout.splitlines()}
+    header, *lines = done.stdout.splitlines()
+    assert header.split() == ["id", "licence", "source", "name"]
+    rows = {line.split()[0]: line.split(maxsplit=3) for line in lines}
     assert set(rows) >= BUILTINS
     assert set(rows) == {p.stem for p in (ROOT / "instruments").glob("*.yaml")}
-    assert rows["phq9"].endswith("Patient Health Questionnaire-9 [permissive]")
-    assert rows["epds"].endswith("[permission-required]")
+    assert rows["phq9"] == ["phq9", "permissive", "built-in", "Patient Health Questionnaire-9"]
+    assert rows["epds"][1:3] == ["permission-required", "built-in"]
 
 
 def test_show_epds_mentions_reverse_scoring_and_licence() -> None:

@@ -8,11 +8,28 @@ from typing import Any
 from ._extras import register_accessor_when_pandas_loads
 from ._version import __version__
 from .cases import CaseFailure, run_cases
-from .change import ChangeResult, PairedChangeResult, paired_change
+from .change import (
+    ChangeResult,
+    ClinicalSignificanceResult,
+    PairedChangeResult,
+    ReliableChangeResult,
+    clinical_significance,
+    paired_change,
+    reliable_change,
+)
 from .change import change as measure_change
 from .definition import Instrument
 from .errors import DefinitionError, Issue, ResponseError
-from .loading import UnknownInstrumentError, list_instruments, load_instrument, parse_instrument
+from .loading import (
+    InstrumentPackError,
+    InstrumentSource,
+    UnknownInstrumentError,
+    instrument_sources,
+    list_instruments,
+    load_instrument,
+    parse_instrument,
+    register_folder,
+)
 from .results import FlagResult, Provenance, ScaleResult, ScoreResult
 from .scoring import score
 
@@ -23,7 +40,10 @@ _LAZY = {
     "arrow_schema": "frames",
     "change_frame": "change",
     "client_summary": "change",
+    "group_outcomes": "change",
     "plot_trajectory": "plot",
+    "client_report": "report",
+    "client_reports": "report",
 }
 
 
@@ -42,12 +62,16 @@ register_accessor_when_pandas_loads()  # df.screening, whether pandas comes firs
 __all__ = [
     "CaseFailure",
     "ChangeResult",
+    "ClinicalSignificanceResult",
     "DefinitionError",
     "FlagResult",
     "Instrument",
+    "InstrumentPackError",
+    "InstrumentSource",
     "Issue",
     "PairedChangeResult",
     "Provenance",
+    "ReliableChangeResult",
     "ResponseError",
     "ScaleResult",
     "ScoreResult",
@@ -55,7 +79,12 @@ __all__ = [
     "__version__",
     "arrow_schema",
     "change_frame",
+    "client_report",
+    "client_reports",
     "client_summary",
+    "clinical_significance",
+    "group_outcomes",
+    "instrument_sources",
     "issues_frame",
     "list_instruments",
     "load_instrument",
@@ -64,6 +93,8 @@ __all__ = [
     "paired_change",
     "parse_instrument",
     "plot_trajectory",
+    "register_folder",
+    "reliable_change",
     "run_cases",
     "score",
     "score_frame",

@@ -1,4 +1,4 @@
-"""`screening` on the command line: score, validate, list, show, schema.
+"""`screening` on the command line: score, validate, list, show, schema, export.
 
 Exit codes: 0 success; 1 a definition is invalid (validate), or an invalid response with
 --fail-on-invalid (score); 2 usage or I/O errors.
@@ -16,11 +16,18 @@ from typing import Any, TextIO
 
 from ._version import __version__
 from .definition import Instrument
+from .display import describe_instrument, instrument_text
 from .errors import DefinitionError, Issue
 from .fhir_common import CANONICAL_BASE
 from .jsonio import loads_unique
 from .linting import definition_files, lint_file
-from .loading import UnknownInstrumentError, list_instruments, load_instrument
+from .loading import (
+    InstrumentSource,
+    UnknownInstrumentError,
+    instrument_sources,
+    load_instrument,
+    looks_like_id,
+)
 from .outputs import same_file, write_atomic
 from .schema import instrument_schema
 from .scoring import plan_for, score_plan
@@ -45,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="screening",
         description="Score mental-health screening instruments. A screening score is not a "
         "diagnosis.",
+        epilog="Instruments are named by id: the built-ins, and those of instrument packs "
+        "(folders listed in SCREENING_PATH, packages with a screening.instruments entry point); "
+        "`screening list` shows them. Exit codes: 0 done; 1 an invalid response with "
+        "--fail-on-invalid, or an invalid definition (validate); 2 usage, I/O or input errors.",
     )
     parser.add_argument("--version", action="version", version=f"screening {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -52,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="score responses from a JSON, CSV, Parquet or JSON Lines file")
     p.add_argument(
         "instrument",
-        help="a built-in id or a definition file; for a table, several separated by commas "
+        help="an instrument id or a definition file; for a table, several separated by commas "
         "(phq9,gad7), each with its own --prefix/--pattern/--map",
     )
     p.add_argument(
@@ -69,8 +80,24 @@ def build_parser() -> argparse.ArgumentParser:
         "(standard output when absent); written to a temporary file and renamed when complete, "
         "never over the input",
     )
-    p.add_argument("--input-format", choices=["json", "csv", "parquet", "jsonl"])
-    p.add_argument("--output-format", choices=["csv", "parquet", "jsonl"])
+    p.add_argument(
+        "--input-format",
+        choices=["json", "csv", "parquet", "jsonl"],
+        help="the input's format when its extension does not say it (.json, .csv, .parquet, "
+        ".jsonl)",
+    )
+    p.add_argument(
+        "--output-format",
+        choices=["csv", "parquet", "jsonl"],
+        help="a table's output format when the extension of --output does not say it (CSV on "
+        "standard output otherwise)",
+    )
+    p.add_argument(
+        "--keep-items",
+        action="store_true",
+        help="a table: write the item columns too, as read (a CSV's text, verbatim), in their "
+        "place among the other columns; without it the output has every column but the items",
+    )
     p.add_argument(
         "--context",
         action="append",
@@ -138,28 +165,73 @@ def build_parser() -> argparse.ArgumentParser:
         help="prefix each score column with its instrument id (phq9_total); always so with "
         "several instruments",
     )
-    p.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk of a table")
-    p.add_argument("--no-progress", action="store_true", help="no progress line")
+    p.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="rows per chunk of a table: memory is bounded by the chunk (default 100000)",
+    )
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress line on standard error (none is written when it is not a terminal, "
+        "or when CI is set)",
+    )
     p.add_argument(
         "--fail-on-invalid", action="store_true", help="exit 1 when any response is invalid"
     )
-    p.add_argument("--indent", type=int, default=2, help="JSON output indent (0: one line)")
+    p.add_argument(
+        "--indent",
+        type=int,
+        default=2,
+        metavar="N",
+        help="JSON results: spaces of indent (0: one line; default 2)",
+    )
 
     p = sub.add_parser("validate", help="check definition files and run their golden cases")
-    p.add_argument("paths", nargs="+", help="definition files or folders")
-    p.add_argument("--format", choices=["text", "json", "github"], default="text")
+    p.add_argument("paths", nargs="+", help="definition files, or folders of them (recursively)")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "github"],
+        default="text",
+        help="text: file:line:col lines (default); json: one document; github: workflow "
+        "annotations",
+    )
     p.add_argument("--strict", action="store_true", help="warnings fail too")
 
-    sub.add_parser("list", help="list the built-in instruments")
+    p = sub.add_parser(
+        "list", help="list the instruments addressable by id: built-ins and instrument packs"
+    )
+    p.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="text: a table with a header (default); json: a list of objects, each with where "
+        "the instrument comes from",
+    )
 
     p = sub.add_parser("show", help="describe an instrument")
-    p.add_argument("instrument", help="a built-in id or a definition file")
+    p.add_argument("instrument", help="an instrument id or a definition file")
+    p.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="text: for reading (default); json: items with their options and scores, scales "
+        "with range and bands, flags, classifications, licence, sources and content hash",
+    )
 
     sub.add_parser("schema", help="print the JSON Schema of the definition format")
 
     p = sub.add_parser("export", help="an instrument as a FHIR Questionnaire or REDCap dictionary")
-    p.add_argument("instrument", help="a built-in id or a definition file")
-    p.add_argument("--format", choices=["fhir-questionnaire", "redcap"], required=True)
+    p.add_argument("instrument", help="an instrument id or a definition file")
+    p.add_argument(
+        "--format",
+        choices=["fhir-questionnaire", "redcap"],
+        required=True,
+        help="fhir-questionnaire: a FHIR R4 Questionnaire (JSON) whose scores LHC-Forms "
+        "computes; redcap: a REDCap data dictionary (CSV)",
+    )
     p.add_argument("-o", "--output", help="a file to write (standard output when absent)")
     p.add_argument(
         "--canonical-base",
@@ -277,7 +349,8 @@ def _item_map(pairs: list[str], insts: list[Instrument]) -> dict[str, dict[str, 
             if len(found) != 1:
                 where = "several instruments" if found else "no instrument scored"
                 raise ValueError(
-                    f"--map {pair!r}: {item!r} is an item of {where}; write INSTRUMENT:ITEM=COLUMN"
+                    f"--map {pair!r}: {item_id!r} is an item of {where}; "
+                    "write INSTRUMENT:ITEM=COLUMN"
                 )
             instrument = found[0]
         mapping = out.setdefault(instrument, {})
@@ -331,6 +404,7 @@ def _score(args: argparse.Namespace, out: TextIO) -> int:
         "--pattern": args.pattern,
         "--map": args.map,
         "--na-values": args.na_values,
+        "--keep-items": args.keep_items,
     }
     given = [name for name, value in table_only.items() if value]
     if given:  # a JSON response names its items; the option would be silently ignored
@@ -435,6 +509,7 @@ def _score_table(args: argparse.Namespace, refs: list[str], out: TextIO) -> int:
         stdout=out,
         progress=sys.stderr if show else None,
         options=CLI,
+        keep_items=args.keep_items,
     )
     sys.stderr.write(summary.format() + "\n")
     return EXIT_INVALID if summary.invalid and args.fail_on_invalid else EXIT_OK
@@ -513,38 +588,52 @@ def _github(issue: Issue) -> str:
 
 
 def _list(args: argparse.Namespace, out: TextIO) -> int:
-    for instrument_id in list_instruments():
-        inst = load_instrument(instrument_id)
-        out.write(f"{inst.id:<16} {inst.name} [{inst.license.status}]\n")
+    rows = []
+    for source in instrument_sources():
+        inst = load_instrument(source.id)
+        rows.append((source, inst))
+    if args.format == "json":
+        listed = [
+            {
+                "id": inst.id,
+                "name": inst.name,
+                "construct": inst.construct_,
+                "definition_version": inst.definition_version,
+                "license": inst.license.status,
+                "source": source.to_dict(),
+            }
+            for source, inst in rows
+        ]
+        out.write(json.dumps(listed, indent=2, ensure_ascii=False) + "\n")
+        return EXIT_OK
+    header = ("id", "licence", "source", "name")
+    cells = [(inst.id, inst.license.status, source.kind, inst.name) for source, inst in rows]
+    widths = [max(len(row[i]) for row in [header, *cells]) for i in range(3)]
+    for row in [header, *cells]:
+        lead = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        out.write(f"{lead}  {row[3]}\n")
     return EXIT_OK
+
+
+def _source_of(ref: str) -> InstrumentSource | None:
+    """Where an instrument named by id comes from (None for a definition file)."""
+    if not looks_like_id(ref):  # as `load_instrument` reads it
+        return None
+    return next((s for s in instrument_sources() if s.id == ref), None)
 
 
 def _show(args: argparse.Namespace, out: TextIO) -> int:
     inst = _load(args.instrument)
-    lines = [
-        f"{inst.name} ({inst.id}, definition {inst.definition_version})",
-        f"measures: {inst.construct_}" + (f", {inst.timeframe}" if inst.timeframe else ""),
-        f"licence: {inst.license.status}, {inst.license.holder}",
-        f"  {inst.license.notice}",
-        "items:",
-    ]
-    for item in inst.items:
-        values = ", ".join(f"{o.value}={o.label}" for o in inst.item_options(item))
-        flags = " (reverse-scored)" if item.reverse else ""
-        lines.append(f"  {item.id}: {item.text or item.label}{flags} [{values}]")
-    for name, scale in inst.scales.items():
-        lines.append(f"scale {name}: {scale.label or ''} (items {', '.join(scale.items)})")
-        for band in scale.bands:
-            lines.append(f"  {band.min}-{band.max}: {band.label}")
-    for flag in inst.flags:
-        lines.append(f"flag {flag.id} ({flag.severity}): {flag.message}")
-    for name, cls in inst.classifications.items():
-        labels = [r.label for r in cls.rules] + [cls.otherwise]
-        lines.append(f"classification {name}: {' / '.join(labels)}")
-    lines.append("sources:")
-    lines.extend(f"  [{key}] {inst.citation(key)}" for key in inst.sources)
-    lines.append("A screening score is not a diagnosis.")
-    out.write("\n".join(lines) + "\n")
+    source = _source_of(args.instrument)
+    if args.format == "json":
+        described = describe_instrument(inst)
+        file = {"kind": "file", "path": str(Path(args.instrument)), "origin": ""}
+        described["source"] = file if source is None else source.to_dict()
+        out.write(json.dumps(described, indent=2, ensure_ascii=False) + "\n")
+        return EXIT_OK
+    first, rest = instrument_text(inst).split("\n", 1)
+    where = f"file {args.instrument}" if source is None else source.describe()
+    out.write(f"{first}\nfrom: {where}\n{rest}\n")
     return EXIT_OK
 
 

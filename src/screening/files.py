@@ -223,7 +223,30 @@ class _Reader:
             self.header = self.jsonl.columns
         _unique_header(path, self.header)
 
-    def chunks(self, chunk_rows: int, items: set[Hashable]) -> Iterator[pd.DataFrame]:
+    def chunks(
+        self, chunk_rows: int, items: set[Hashable], *, verbatim: bool = False
+    ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame | None]]:
+        """Chunks with item cells read for scoring, each with its item columns as read (a
+        CSV's text) when `verbatim`, for output that keeps them."""
+        names = [c for c in self.header if c in items]
+        if self.fmt == "csv" and verbatim:
+            # every column as text, nothing read as missing; item cells then as below
+            tokens = ["", *self.na_values]
+            reader = pd.read_csv(
+                self.path,
+                chunksize=chunk_rows,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                encoding="utf-8-sig",
+            )
+            with reader:
+                for chunk in reader:
+                    as_read = chunk[names].copy()
+                    for column in names:
+                        chunk[column] = chunk[column].mask(chunk[column].isin(tokens))
+                    yield csv_items(chunk, items), as_read
+            return
         if self.fmt == "csv":
             # kept columns are text read verbatim; an item cell is missing only when empty
             # (or a token the caller names), so `NA`, `None` or `NULL` is never a silent blank
@@ -239,17 +262,19 @@ class _Reader:
             )
             with reader:
                 for chunk in reader:
-                    yield csv_items(chunk, items)
+                    yield csv_items(chunk, items), None
         elif self.fmt == "parquet":
             for batch in _parquet().ParquetFile(self.path).iter_batches(batch_size=chunk_rows):
-                yield batch.to_pandas()
+                frame = batch.to_pandas()
+                yield frame, frame[names].copy() if verbatim else None
         else:
             assert self.jsonl is not None
             for chunk in self.jsonl.chunks(chunk_rows):
+                given = chunk[names].copy() if verbatim else None
                 if self.na_values:
                     for name in items & set(chunk.columns):
                         chunk[name] = chunk[name].mask(chunk[name].isin(self.na_values))
-                yield chunk
+                yield chunk, given
 
 
 def _parquet() -> Any:
@@ -347,6 +372,7 @@ def score_file(
     stdout: TextIO = sys.stdout,
     progress: TextIO | None = None,
     options: Options = API,
+    keep_items: bool = False,
 ) -> Summary:
     """Score a file chunk by chunk; `output` None writes CSV or JSON Lines to `stdout`.
 
@@ -355,8 +381,12 @@ def score_file(
     context variable to a column of the input, or to a value for every row when no column has
     that name. `na_values` names the tokens that mean "missing" in item columns (an empty cell
     always does). The output never overwrites the input, never has two columns of one name, and
-    appears only when complete.
+    appears only when complete. Every column but the item columns is written as read;
+    `keep_items=True` writes the item columns too, as read (a CSV's text, verbatim), in their
+    place among the others.
     """
+    if not isinstance(keep_items, bool):
+        raise TypeError(f"keep_items must be True or False (got {keep_items!r})")
     if not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a whole number of at least 1 (got {chunk_rows!r})")
     path = Path(source)
@@ -383,7 +413,7 @@ def score_file(
         )
     prefixed = _prefixed(refs, add_prefix)
     item_cols: set[Hashable] = {c for _, found in resolved for c in found.values()}
-    kept = [c for c in header if c not in item_cols]
+    kept = [c for c in header if keep_items or c not in item_cols]
     _refuse_clashes(path, kept, list(output_schema(refs, add_prefix=prefixed).columns), prefixed)
     context = dict(context or {})
     context_columns = {name: col for name, col in context.items() if col in header}
@@ -394,7 +424,7 @@ def score_file(
     flags: Counter[str] = Counter()
     undetermined: Counter[str] = Counter()
     try:
-        for chunk in reader.chunks(chunk_rows, item_cols):
+        for chunk, verbatim in reader.chunks(chunk_rows, item_cols, verbatim=keep_items):
             chunk.index = pd.RangeIndex(rows, rows + len(chunk))
             ctx: dict[str, Any] = {
                 name: chunk[context_columns[name]] if name in context_columns else value
@@ -405,7 +435,7 @@ def score_file(
             )
             scored = to_frame(parts, chunk.index)
             issues = pandas.issues(tables, chunk)
-            writer.write(pd.concat([chunk[kept], scored], axis=1))
+            writer.write(pd.concat([_given(chunk, kept, verbatim), scored], axis=1))
             rows += len(chunk)
             valid += _tally(
                 resolved,
@@ -430,6 +460,15 @@ def score_file(
     if progress is not None:
         progress.write("\n")
     return Summary(rows, valid, reasons, flags, undetermined, time.perf_counter() - started)
+
+
+def _given(chunk: pd.DataFrame, kept: list[Any], verbatim: pd.DataFrame | None) -> pd.DataFrame:
+    """The input's columns to write; kept item columns as read, not as scored."""
+    if verbatim is None:
+        return chunk[kept]
+    given = chunk[kept].copy()
+    given[list(verbatim.columns)] = verbatim.set_axis(given.index, axis=0)  # row by row
+    return given
 
 
 def _refuse_clashes(path: Path, kept: list[Any], scored: list[str], prefixed: bool) -> None:

@@ -1,4 +1,4 @@
-"""Definition files → validated `Instrument`s, and the registry of built-ins."""
+"""Definition files → validated `Instrument`s; the built-ins and instrument packs by id."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import hashlib
 import json
 import os
 import re
+import sys
 import types
 from collections.abc import Iterable
 from importlib import resources
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
 
 from pydantic import BaseModel, Discriminator, Tag, ValidationError
 from pydantic_core import ErrorDetails
@@ -23,6 +25,7 @@ from .definition import (
     FORMAT_KEYS,
     FORMAT_VERSION,
     FORMAT_VERSION_PATTERN,
+    ID_PATTERN,
     Band,
     Case,
     Classification,
@@ -47,7 +50,43 @@ InstrumentRef = "Instrument | str | os.PathLike[str]"
 
 
 class UnknownInstrumentError(LookupError):
-    """No built-in instrument has that id."""
+    """No instrument has that id: neither a built-in nor one of an instrument pack."""
+
+
+class InstrumentPackError(ValueError):
+    """An instrument pack that cannot be used: two definitions for one id (naming both
+    places), an entry point that does not give a folder, a file not named after its id."""
+
+
+PACK_ENTRY_POINT = "screening.instruments"
+"""The entry point group through which an installed package offers a folder of definitions."""
+
+SEARCH_PATH_ENV = "SCREENING_PATH"
+"""The environment variable listing folders of definitions (separated like PATH)."""
+
+SourceKind = Literal["built-in", "folder", "search path", "entry point"]
+
+
+class InstrumentSource(NamedTuple):
+    """Where an instrument addressable by id comes from.
+
+    `kind` is `"built-in"` (shipped with screening), `"folder"` (`register_folder`),
+    `"search path"` (a folder of `SCREENING_PATH`) or `"entry point"` (an installed package's
+    `screening.instruments` entry point); `path` is the definition file and `origin` says the
+    rest in words (the folder, or the entry point and its distribution).
+    """
+
+    id: str
+    kind: SourceKind
+    path: Path
+    origin: str
+
+    def describe(self) -> str:
+        """`built-in`, or the kind with its origin: `entry point 'bdi' of licensed-pack 1.0`."""
+        return self.kind if self.kind == "built-in" else f"{self.kind} {self.origin}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "kind": self.kind, "path": str(self.path), "origin": self.origin}
 
 
 def builtin_dir() -> Path:
@@ -59,8 +98,160 @@ def builtin_dir() -> Path:
 
 
 def list_instruments() -> list[str]:
-    """The ids of the built-in instruments, sorted."""
-    return sorted(p.stem for p in builtin_dir().glob("*.yaml"))
+    """The ids of every instrument addressable by id, sorted: the built-ins, and those of any
+    instrument pack (`register_folder`, `SCREENING_PATH`, the `screening.instruments` entry
+    point). `instrument_sources()` says where each comes from. Raises `InstrumentPackError`
+    when two places define one id."""
+    return [source.id for source in instrument_sources()]
+
+
+def instrument_sources() -> list[InstrumentSource]:
+    """Every instrument addressable by id with where it comes from, sorted by id.
+
+    Raises `InstrumentPackError` naming both places when two define one id: which definition
+    an id means is never a guess.
+    """
+    index = _index()
+    if index.clashes:
+        raise InstrumentPackError(_clash_message(next(iter(index.clashes.values()))))
+    return [index.found[key] for key in sorted(index.found)]
+
+
+def register_folder(folder: str | os.PathLike[str]) -> list[str]:
+    """Make the definitions in a folder (`<id>.yaml`, not its subfolders) addressable by id:
+    `score("bdi2", ...)`, `screening score bdi2 ...` in this process. Returns their ids.
+
+    A definition is read and checked when it is first used, and must be named after its id.
+    Registering a folder twice changes nothing. Raises `NotADirectoryError` for anything but a
+    folder, and `InstrumentPackError` (registering nothing) when one of its ids is already
+    defined elsewhere, naming both places. `SCREENING_PATH` lists folders the same way for
+    every process; an installed package offers one through the `screening.instruments` entry
+    point.
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        raise NotADirectoryError(f"register_folder: {path} is not a folder")
+    resolved = path.resolve()
+    if resolved in _FOLDERS:
+        return sorted(_scan(resolved))
+    ids = sorted(_scan(resolved))
+    before = _index()
+    fresh = _build_index((*_FOLDERS, resolved))
+    new = [c for key, c in fresh.clashes.items() if key not in before.clashes]
+    if new:
+        raise InstrumentPackError(_clash_message(new[0]))
+    _FOLDERS.append(resolved)
+    return ids
+
+
+class _Index(NamedTuple):
+    key: tuple[Any, ...]
+    found: dict[str, InstrumentSource]
+    clashes: dict[str, list[InstrumentSource]]
+    missing: tuple[str, ...]  # SCREENING_PATH folders that do not exist
+
+
+_FOLDERS: list[Path] = []
+_INDEX: list[_Index] = []  # the last index built, rebuilt when what it was built from changes
+
+
+def _index() -> _Index:
+    key = _index_key(tuple(_FOLDERS))
+    if _INDEX and _INDEX[0].key == key:
+        return _INDEX[0]
+    index = _build_index(tuple(_FOLDERS))
+    _INDEX[:] = [index]
+    return index
+
+
+def _index_key(folders: tuple[Path, ...]) -> tuple[Any, ...]:
+    # the entry points an interpreter finds depend on sys.path
+    return (folders, os.environ.get(SEARCH_PATH_ENV, ""), tuple(sys.path))
+
+
+def _build_index(folders: tuple[Path, ...]) -> _Index:
+    places: list[tuple[SourceKind, Path, str]] = [("built-in", builtin_dir().resolve(), "")]
+    places += [("folder", f, f"{f} (register_folder)") for f in folders]
+    missing: list[str] = []
+    for entry in os.environ.get(SEARCH_PATH_ENV, "").split(os.pathsep):
+        if not entry:
+            continue
+        folder = Path(entry).expanduser()
+        if folder.is_dir():
+            places.append(("search path", folder.resolve(), f"{folder} ({SEARCH_PATH_ENV})"))
+        else:
+            missing.append(entry)
+    places += _entry_point_folders()
+    found: dict[str, InstrumentSource] = {}
+    clashes: dict[str, list[InstrumentSource]] = {}
+    seen: set[Path] = set()
+    for kind, folder, origin in places:
+        if folder in seen:  # one folder reached two ways is one place
+            continue
+        seen.add(folder)
+        for instrument_id, path in sorted(_scan(folder).items()):
+            source = InstrumentSource(instrument_id, kind, path, origin)
+            first = found.setdefault(instrument_id, source)
+            if first is not source:
+                clashes.setdefault(instrument_id, [first]).append(source)
+    return _Index(_index_key(folders), found, clashes, tuple(missing))
+
+
+def _scan(folder: Path) -> dict[str, Path]:
+    """The definition files of a folder by id (`<id>.yaml` or `<id>.yml`); two files for one
+    id are a clash."""
+    out: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in (".yaml", ".yml") or re.fullmatch(ID_PATTERN, path.stem) is None:
+            continue  # not a definition addressable by id (an overlay, a README, ...)
+        if path.stem in out:
+            raise InstrumentPackError(
+                f"instrument id '{path.stem}' is defined twice in {folder}: "
+                f"{out[path.stem].name} and {path.name}"
+            )
+        out[path.stem] = path
+    return out
+
+
+def _entry_point_folders() -> list[tuple[SourceKind, Path, str]]:
+    """The folder each `screening.instruments` entry point gives: a package (its folder) or a
+    path (`my_pack:DEFINITIONS`)."""
+    out: list[tuple[SourceKind, Path, str]] = []
+    found = sorted(entry_points(group=PACK_ENTRY_POINT), key=lambda ep: (ep.name, ep.value))
+    for ep in found:
+        dist = ep.dist
+        origin = f"'{ep.name}' = {ep.value}" + (
+            f" of {dist.metadata['Name']} {dist.version}" if dist is not None else ""
+        )
+        try:
+            target = ep.load()
+        except Exception as exc:  # a broken pack is named, never skipped
+            raise InstrumentPackError(
+                f"the {PACK_ENTRY_POINT} entry point {origin} cannot be loaded: {exc}"
+            ) from exc
+        if isinstance(target, types.ModuleType):
+            folder: Any = resources.files(target)
+        elif isinstance(target, str | os.PathLike):
+            folder = Path(target)
+        else:
+            folder = target
+        path = Path(str(folder))
+        if not path.is_dir():
+            raise InstrumentPackError(
+                f"the {PACK_ENTRY_POINT} entry point {origin} gives {folder!r}, not a folder "
+                "of definitions (it names a package, or a path: module:ATTRIBUTE)"
+            )
+        out.append(("entry point", path.resolve(), origin))
+    return out
+
+
+def _clash_message(sources: list[InstrumentSource]) -> str:
+    first, *others = sources
+    places = "; ".join(f"{s.describe()}: {s.path}" for s in (first, *others))
+    return (
+        f"instrument id '{first.id}' is defined in {len(sources)} places ({places}); "
+        "rename or remove all but one: which one an id means is never a guess"
+    )
 
 
 _BUILTINS: dict[str, Instrument] = {}
@@ -70,16 +261,19 @@ _FILES: dict[tuple[str, int, int], Instrument] = {}
 def load_instrument(
     ref: Instrument | str | os.PathLike[str], *, overlay: str | os.PathLike[str] | None = None
 ) -> Instrument:
-    """A built-in by id (`"phq9"`), any definition file by path, or an `Instrument` as is.
+    """A built-in or an instrument pack's definition by id (`"phq9"`), any definition file by
+    path, or an `Instrument` as is.
 
     `overlay` names a YAML file of item wording from the user's own licensed copy
     (`instrument: ID` and `items: {item_id: wording}`), applied on top of the definition.
-    Raises `DefinitionError` listing every problem with its file position.
+    Raises `DefinitionError` listing every problem with its file position,
+    `UnknownInstrumentError` for an id no built-in or pack has, and `InstrumentPackError` for
+    an id two places define.
     """
     if isinstance(ref, Instrument):
         inst = ref
     elif isinstance(ref, str) and looks_like_id(ref):
-        inst = _builtin(ref)
+        inst = _by_id(ref)
     else:
         inst = _from_path(Path(ref))
     if overlay is not None:
@@ -88,23 +282,41 @@ def load_instrument(
 
 
 def looks_like_id(ref: str) -> bool:
-    """Whether a reference names a built-in (no path separator, no YAML extension)."""
+    """Whether a reference names an instrument by id (no path separator, no YAML extension)."""
     return not ref.endswith((".yaml", ".yml")) and "/" not in ref and os.sep not in ref
 
 
-def _builtin(instrument_id: str) -> Instrument:
-    cached = _BUILTINS.get(instrument_id)
-    if cached is not None:
+def _by_id(instrument_id: str) -> Instrument:
+    index = _index()
+    if instrument_id in index.clashes:
+        raise InstrumentPackError(_clash_message(index.clashes[instrument_id]))
+    source = index.found.get(instrument_id)
+    if source is None:
+        raise UnknownInstrumentError(_unknown_message(instrument_id, index))
+    if source.kind == "built-in":
+        cached = _BUILTINS.get(instrument_id)
+        if cached is None:
+            cached = _BUILTINS[instrument_id] = _from_path(source.path)
         return cached
-    path = builtin_dir() / f"{instrument_id}.yaml"
-    if not path.is_file():
-        known = ", ".join(list_instruments())
-        raise UnknownInstrumentError(
-            f"no built-in instrument '{instrument_id}' (built-ins: {known}); "
-            "pass a path to load a definition file"
+    inst = _from_path(source.path)  # re-read when the file changes
+    if inst.id != instrument_id:
+        raise InstrumentPackError(
+            f"{source.path} ({source.describe()}) defines '{inst.id}', but a definition "
+            f"addressed by id is named after it: rename the file {inst.id}{source.path.suffix}"
         )
-    inst = _BUILTINS[instrument_id] = _from_path(path)
     return inst
+
+
+def _unknown_message(instrument_id: str, index: _Index) -> str:
+    builtins = sorted(k for k, s in index.found.items() if s.kind == "built-in")
+    packs = sorted(k for k, s in index.found.items() if s.kind != "built-in")
+    packed = f", nor one of an instrument pack (packs: {', '.join(packs)})" if packs else ""
+    missing = "".join(f"; {SEARCH_PATH_ENV} folder {m} does not exist" for m in index.missing)
+    return (
+        f"no built-in instrument '{instrument_id}' (built-ins: {', '.join(builtins)}){packed}"
+        f"{missing}; pass a path to load a definition file, or add its folder: "
+        f"screening.register_folder(FOLDER) or {SEARCH_PATH_ENV}"
+    )
 
 
 def _from_path(path: Path) -> Instrument:

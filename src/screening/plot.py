@@ -1,13 +1,16 @@
 """One client's scores over time, drawn for a clinician's eye (optional extra: `screening[plot]`).
 
-Matplotlib is imported only when a plot is drawn, and no pyplot state is touched: the figure is
-built directly, so it renders under any backend (Agg included) and never opens a window.
+Matplotlib is imported only when a plot is drawn. Outside a notebook no pyplot state is touched:
+the figure is built directly, so it renders under any backend (Agg included) and never opens a
+window. In a Jupyter kernel, a plot drawn without `ax=` is made through pyplot, so the
+notebook's backend shows it as it shows any other plot.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +22,7 @@ from .scoring import _is_missing
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.text import Annotation
 
 __all__ = [
     "DateLike",
@@ -37,19 +41,24 @@ def plot_trajectory(
     *,
     scale: str = "total",
     flags: Iterable[Flag] = (),
+    undetermined: Iterable[Flag] = (),
     ax: Axes | None = None,
     title: str | None = None,
+    override: Mapping[str, Any] | None = None,
 ) -> Axes:
     """Plot one client's scores on `scale` over time and return the Axes.
 
-    Shaded: the scale's bands, and the band of no reliable change around the first score
-    (baseline +/- the reliable-change points of the definition, where it gives them); a dashed
-    line marks caseness. `dates` are dates, datetimes or ISO strings; a missing score (None or
-    NaN) is skipped. `flags` marks dates with a flag: a date, or a (date, label) pair. Without
-    `ax`, a new figure is made: save it with `ax.figure.savefig("client.png")`.
+    Shaded: the scale's bands. Outlined (never filled, so the bands keep their colours): the
+    band of no reliable change around the first score (baseline +/- the reliable-change points
+    of the definition, or of `override`); a dashed line marks caseness. `dates` are dates,
+    datetimes or ISO strings; a missing score (None or NaN) is skipped. `flags` marks dates with
+    a raised risk flag and `undetermined` dates where a flag could not be decided (an unanswered
+    risk item): a date, or a (date, label) pair; flags of one date share a label, and labels of
+    dates close together are stacked so none covers another. The legend sits beside the axes,
+    off the data. Without `ax`, a new figure is made (shown by a notebook as any plot is): save
+    it with `ax.figure.savefig("client.png")`.
     """
     try:
-        from matplotlib import colormaps
         from matplotlib import dates as _mdates
         from matplotlib.figure import Figure
     except ModuleNotFoundError as exc:
@@ -58,20 +67,113 @@ def plot_trajectory(
     mdates: Any = _mdates  # matplotlib.dates carries no type hints
 
     inst = load_instrument(instrument)
-    rules = scale_rules(inst, scale)
+    rules = scale_rules(inst, scale, override=override)
     if len(dates) != len(scores):
         raise ValueError(f"{len(dates)} dates but {len(scores)} scores; give one date per score")
     points = _points(dates, scores, rules)
     if ax is None:
-        ax = Figure(figsize=(8, 4.5), layout="constrained").add_subplot()
+        ax = _new_figure(Figure).add_subplot()
     definition = inst.scales[scale]
     name = inst.abbreviation or inst.id
 
-    bands = definition.bands
+    _bands(ax, definition.bands, rules.worse)
+    if rules.caseness is not None:
+        lo, hi = rules.caseness
+        bound = lo if lo is not None else hi
+        assert bound is not None
+        ax.axhline(
+            bound,
+            color="0.2",
+            linestyle="--",
+            linewidth=1,
+            label=f"caseness ({'≥' if lo is not None else '≤'} {bound:g})",
+        )
+    points_needed = rules.reliable_points
+    if points and points_needed is not None:
+        base = points[0][1]
+        # an outline, not a fill or a hatch: a tint over the bands would read as another band
+        ax.axhspan(
+            base - points_needed,
+            base + points_needed,
+            facecolor="none",
+            edgecolor="tab:blue",
+            linestyle=(0, (5, 3)),
+            linewidth=1.2,
+            label=f"no reliable change from baseline (± {points_needed:.3g})",
+        )
+    if points:
+        when_points: Any = [p[0] for p in points]  # matplotlib converts datetimes itself
+        ax.plot(
+            when_points,
+            [p[1] for p in points],
+            marker="o",
+            color="black",
+            linewidth=1.5,
+            label=f"{name} {scale}",
+        )
+    labels = _flags(ax, flags, undetermined)
+
+    if math.isfinite(rules.low) and math.isfinite(rules.high):
+        ax.set_ylim(rules.low - 0.5, rules.high + 0.5)
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_ylabel(definition.label or f"{name} {scale}")
+    direction = {1: "higher is worse", -1: "higher is better"}.get(rules.worse)
+    heading = title or f"{name} over time" + (f" ({direction})" if direction else "")
+    if ax.get_legend_handles_labels()[0]:
+        # beside the axes, never over the data
+        ax.legend(
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            borderaxespad=0.0,
+            fontsize=8,
+            framealpha=0.9,
+        )
+    levels = _stack(ax, labels)
+    ax.set_title(heading, pad=16 + 11 * levels)  # room above the axes for the flag labels
+    return ax
+
+
+def _flags(ax: Axes, flags: Iterable[Flag], undetermined: Iterable[Flag]) -> list[Annotation]:
+    """A vertical line and a label above the axes per date with a raised or undetermined flag."""
+    from matplotlib import dates as _mdates
+
+    mdates: Any = _mdates  # matplotlib.dates carries no type hints
+    marks = sorted(_marks(flags, "flag") + _marks(undetermined, "undetermined", undecided=True))
+    labels: list[Annotation] = []
+    for moment, undecided, label in marks:
+        x = mdates.date2num(moment)
+        color = "0.35" if undecided else "crimson"
+        ax.axvline(x, color=color, linestyle=(0, (1, 2)) if undecided else ":", linewidth=1.2)
+        labels.append(
+            ax.annotate(
+                f"{'?' if undecided else '▼'} {label}",
+                xy=(x, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(0, 2),
+                textcoords="offset points",
+                color=color,
+                fontsize=8,
+                ha="center",
+                va="bottom",
+            )
+        )
+    if any(undecided for _, undecided, _ in marks):
+        ax.plot([], [], color="0.35", linestyle=(0, (1, 2)), label="? flag undetermined")
+    if any(not undecided for _, undecided, _ in marks):
+        ax.plot([], [], color="crimson", linestyle=":", label="▼ risk flag raised")
+    return labels
+
+
+def _bands(ax: Axes, bands: Sequence[Any], worse: int) -> None:
+    """The scale's bands, shaded from light (healthy) to dark, each labelled at the left."""
+    from matplotlib import colormaps
+
     palette = colormaps["YlOrRd"]
     for index, band in enumerate(bands):
-        # shade from light (healthy) to dark; whole-number scores sit mid-band
-        severity = index if rules.worse >= 0 else len(bands) - 1 - index
+        # whole-number scores sit mid-band
+        severity = index if worse >= 0 else len(bands) - 1 - index
         ax.axhspan(
             band.min - 0.5,
             band.max + 0.5,
@@ -88,68 +190,58 @@ def plot_trajectory(
             va="center",
             color="0.25",
         )
-    if rules.caseness is not None:
-        lo, hi = rules.caseness
-        bound = lo if lo is not None else hi
-        assert bound is not None
-        ax.axhline(
-            bound,
-            color="0.2",
-            linestyle="--",
-            linewidth=1,
-            label=f"caseness ({'≥' if lo is not None else '≤'} {bound:g})",
-        )
-    points_needed = rules.reliable_points
-    if points and points_needed is not None:
-        base = points[0][1]
-        ax.axhspan(
-            base - points_needed,
-            base + points_needed,
-            facecolor="0.5",
-            alpha=0.18,
-            hatch="//",
-            edgecolor="0.4",
-            linewidth=0,
-            label=f"no reliable change from baseline (± {points_needed:.3g})",
-        )
-    if points:
-        when_points: Any = [p[0] for p in points]  # matplotlib converts datetimes itself
-        ax.plot(
-            when_points,
-            [p[1] for p in points],
-            marker="o",
-            color="black",
-            linewidth=1.5,
-            label=f"{name} {scale}",
-        )
-    for flag in flags:
-        when, label = (flag[0], flag[1]) if isinstance(flag, tuple) else (flag, "flag")
-        moment = mdates.date2num(_as_datetime(when))
-        ax.axvline(moment, color="crimson", linestyle=":", linewidth=1.2)
-        ax.annotate(
-            f"▼ {label}",
-            xy=(moment, 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(0, 2),
-            textcoords="offset points",
-            color="crimson",
-            fontsize=8,
-            ha="center",
-            va="bottom",
-        )
 
-    if math.isfinite(rules.low) and math.isfinite(rules.high):
-        ax.set_ylim(rules.low - 0.5, rules.high + 0.5)
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.set_ylabel(definition.label or f"{name} {scale}")
-    direction = {1: "higher is worse", -1: "higher is better"}.get(rules.worse)
-    heading = title or f"{name} over time" + (f" ({direction})" if direction else "")
-    ax.set_title(heading, pad=16)  # room above the axes for the flag labels
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
-    return ax
+
+def _new_figure(figure: Any) -> Any:
+    """A figure for a plot drawn without `ax`: through pyplot in a Jupyter kernel (so the
+    notebook shows it), else detached from pyplot."""
+    size: dict[str, Any] = {"figsize": (9, 4.5), "layout": "constrained"}
+    if _in_kernel():
+        from matplotlib import pyplot
+
+        return pyplot.figure(**size)
+    return figure(**size)
+
+
+def _in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel (IPython already imported, with a kernel)."""
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def _marks(
+    flags: Iterable[Flag], default: str, *, undecided: bool = False
+) -> list[tuple[datetime, bool, str]]:
+    """(moment, undecided, label) per moment, the labels of one moment joined."""
+    out: dict[datetime, list[str]] = {}
+    for flag in flags:
+        when, label = (flag[0], flag[1]) if isinstance(flag, tuple) else (flag, default)
+        names = out.setdefault(_as_datetime(when), [])
+        if label not in names:
+            names.append(label)
+    return [(moment, undecided, ", ".join(names)) for moment, names in out.items()]
+
+
+def _stack(ax: Axes, labels: list[Annotation]) -> int:
+    """Raise flag labels that would overlap a label to their left by a line each; the number
+    of lines used beyond the first."""
+    if len(labels) < 2:
+        return 0
+    figure: Any = ax.get_figure()
+    figure.draw_without_rendering()  # lays the figure out, so label extents are final
+    placed: list[list[Any]] = []  # per level, the extents placed on it
+    for text in labels:  # in date order
+        extent = text.get_window_extent()
+        level = 0
+        while level < len(placed) and any(
+            extent.x0 < other.x1 + 2 and other.x0 < extent.x1 + 2 for other in placed[level]
+        ):
+            level += 1
+        if level == len(placed):
+            placed.append([])
+        placed[level].append(extent)
+        text.set_position((0, 2 + 11 * level))
+    return len(placed) - 1
 
 
 def _points(

@@ -23,6 +23,8 @@ from screening.codes import MEANINGS, DefinitionCode
 from screening.definition import (
     ChangeSpec,
     Classification,
+    Coding,
+    ContextVariable,
     Flag,
     Instrument,
     Item,
@@ -117,6 +119,7 @@ def render_instrument(inst: Instrument, source_file: str) -> str:
         _items(inst),
         _option_sets(inst),
         _skip_logic(inst),
+        _codings(inst),
         _context(inst),
         _scales(inst),
         _flags(inst),
@@ -238,27 +241,104 @@ def _skip_logic(inst: Instrument) -> list[str]:
     ]
 
 
+def _recorded(inst: Instrument, coding: Coding) -> str:
+    """What a coding records, in words."""
+    if coding.records == "score":
+        return "each item's score, reverse scoring already applied"
+    if not coding.values:
+        return "the option values as listed"
+    parts = []
+    for key, listed in coding.values.items():
+        item = inst.item_by_id(key)
+        options = inst.item_options(item) if item is not None else inst.option_sets.get(key, [])
+        pairs = ", ".join(f"{r} for {o.value}" for r, o in zip(listed, options, strict=False))
+        parts.append(f"`{key}`: {pairs}")
+    return "; ".join(parts)
+
+
+def _codings(inst: Instrument) -> list[str]:
+    if not inst.codings:
+        return []
+    rows = [
+        [
+            f"`{name}`" + (" (default)" if coding.default else ""),
+            coding.label,
+            _recorded(inst, coding),
+            one_line(coding.description or ""),
+            cite(coding.source),
+        ]
+        for name, coding in inst.codings.items()
+    ]
+    other = next((name for name, c in inst.codings.items() if not c.default), None)
+    lines = [
+        "## Codings",
+        "",
+        "The published ways of recording the answers. A response is read in the default coding",
+        "unless the call chooses another, one for every response: "
+        + (
+            f'`score("{inst.id}", responses, coding="{other}")`, `--context coding={other}` on '
+            f'the command line, `context={{"coding": "{other}"}}` for a DataFrame. '
+            if other
+            else ""
+        )
+        + "Scores, bands and rules are the same in every coding.",
+        "",
+        *table(("coding", "label", "records", "description", "sources"), rows),
+    ]
+    return lines
+
+
+def _takes(var: ContextVariable) -> str:
+    """What a context variable takes, in words."""
+    if var.values is not None:
+        shown = ", ".join(f"`{v}`" for v in var.values)
+        return shown if var.kind == "text" else f"a number: {shown}"
+    if var.min is not None and var.max is not None:
+        return f"a number from {number(var.min)} to {number(var.max)}"
+    if var.min is not None:
+        return f"a number, {number(var.min)} or more"
+    if var.max is not None:
+        return f"a number, {number(var.max)} or less"
+    return "a number"
+
+
+def _context_default(var: ContextVariable) -> str:
+    if var.default is None:
+        return "none"
+    return f"`{var.default}` ({cite(var.source)})"
+
+
+def _example(var: ContextVariable) -> str | int | float:
+    if var.values:
+        return var.values[0]
+    return var.min if var.min is not None else (var.max if var.max is not None else 0)
+
+
 def _context(inst: Instrument) -> list[str]:
     if not inst.context:
         return []
     rows = [
         [
             f"`{name}`",
-            ", ".join(f"`{v}`" for v in var.values),
-            "yes" if var.required else "no",
+            _takes(var),
+            _context_default(var),
+            "no (the default)" if var.default is not None else ("yes" if var.required else "no"),
             var.description or "",
         ]
         for name, var in inst.context.items()
     ]
-    example = next(iter(inst.context.items()))
+    name, var = next(iter(inst.context.items()))
+    example = _example(var)
+    shown = f'"{example}"' if isinstance(example, str) else str(example)
     return [
         "## Context variables",
         "",
-        "Passed to `score()` as keywords, e.g. "
-        f'`score("{inst.id}", responses, {example[0]}="{example[1].values[0]}")`, or on the',
-        f"command line as `--context {example[0]}={example[1].values[0]}`.",
+        f'Passed to `score()` as keywords, e.g. `score("{inst.id}", responses, {name}={shown})`, '
+        "or on the",
+        f"command line as `--context {name}={example}`. A variable with a default takes it when "
+        "none is given.",
         "",
-        *table(("name", "values", "required", "description"), rows),
+        *table(("name", "values", "default", "required", "description"), rows),
     ]
 
 
@@ -315,8 +395,29 @@ def _scale(inst: Instrument, name: str, scale: Scale) -> list[str]:
     if scale.bands:
         rows = [[f"{b.min}-{b.max}", b.label, b.note or ""] for b in scale.bands]
         lines += ["", *table(("score", "band", "note"), rows)]
+    elif scale.band_tables:
+        lines += [
+            "",
+            "No default bands: the band is the label of the first band table below that applies.",
+        ]
     else:
         lines += ["", "No bands."]
+    for name_, band_table in scale.band_tables.items():
+        where = (
+            "applies everywhere"
+            if band_table.when is None
+            else f"applies when {describe(band_table.when)}"
+        )
+        rows = [[f"{b.min}-{b.max}", b.label, b.note or ""] for b in band_table.bands]
+        lines += [
+            "",
+            f"Band table `{name_}`"
+            + (f" ({band_table.label})" if band_table.label else "")
+            + f': {where}; reported as `bands["{name_}"]`, column `{name}_band_{name_}`. '
+            f"Sources: {cite(band_table.source)}.",
+            "",
+            *table(("score", "band", "note"), rows),
+        ]
     return lines
 
 
@@ -519,6 +620,8 @@ CODE_GROUPS: dict[DefinitionCode, tuple[str, str]] = {
     DefinitionCode.NOTHING_SCORED: ("scales", "scales"),
     DefinitionCode.BANDS_ON_FRACTIONAL_SCALE: ("bands", "bands"),
     DefinitionCode.UNKNOWN_SCALE: ("conditions and change parameters", "conditions"),
+    DefinitionCode.UNCITED_DEFAULT: ("context variables", "context-variables"),
+    DefinitionCode.CODING_DEFAULT: ("codings", "codings"),
     DefinitionCode.CASE_RESPONSES: ("golden cases", "golden-cases"),
     DefinitionCode.ID_FILENAME: ("checking a file", "checking-a-file"),
     DefinitionCode.OVERLAY_INSTRUMENT: ("wording overlays", "licence-gating-and-wording-overlays"),

@@ -82,13 +82,45 @@ def polars(
             data[name] = pl.Series(name, column.to_numpy())
     frame = pl.DataFrame(data)
     ctx = {
-        k: pl.Series(k, _objects(v.tolist()), dtype=pl.String) if isinstance(v, pd.Series) else v
+        k: pl.Series(k, _objects(v.tolist()), dtype=_polars_type(v))
+        if isinstance(v, pd.Series)
+        else v
         for k, v in context.items()
     }
     out = screening.score_frame(inst, frame, context=ctx, allow_missing_columns=True)
     issues = screening.issues_frame(inst, frame, context=ctx, allow_missing_columns=True)
     assert isinstance(out, pl.DataFrame)
     return _read_back(inst, out.to_pandas(), _positions(issues.to_pandas(), df), list(df.index))
+
+
+def _context_kind(column: pd.Series) -> str:
+    """How a context column travels: text, whole numbers, numbers, or mixed objects."""
+    kinds = _kinds(column)
+    if kinds <= {str}:
+        return "text"
+    if kinds <= {int}:
+        return "int"
+    if kinds <= {int, float}:
+        return "float"
+    return "object"
+
+
+def _polars_type(column: pd.Series) -> Any:
+    import polars as pl
+
+    types = {"text": pl.String, "int": pl.Int64, "float": pl.Float64, "object": pl.Object}
+    return types[_context_kind(column)]
+
+
+def _arrow_context(column: pd.Series) -> Any:
+    """A context column as an Arrow array: one type, so a mixed column travels as text."""
+    import pyarrow as pa
+
+    kind = _context_kind(column)
+    cells = _objects(column.tolist())
+    if kind == "object":
+        cells = [None if c is None else str(c) for c in cells]
+    return pa.array(cells, type={"int": pa.int64(), "float": pa.float64()}.get(kind, pa.string()))
 
 
 def _kinds(column: pd.Series) -> set[type]:
@@ -137,10 +169,7 @@ def arrow(
         else:
             data[name] = pa.array(column.to_numpy())
     table = pa.table(data)
-    ctx = {
-        k: pa.array(_objects(v.tolist()), type=pa.string()) if isinstance(v, pd.Series) else v
-        for k, v in context.items()
-    }
+    ctx = {k: _arrow_context(v) if isinstance(v, pd.Series) else v for k, v in context.items()}
     out = screening.score_frame(inst, table, context=ctx, allow_missing_columns=True)
     issues = screening.issues_frame(inst, table, context=ctx, allow_missing_columns=True)
     assert isinstance(out, pa.Table)
@@ -174,6 +203,7 @@ def _read_back(
                 0,
                 _cell(line[name]) is not None,
                 "",
+                {t: _cell(line[f"{name}_band_{t}"]) for t in inst.scales[name].band_tables},
             )
             for name in inst.scales
         }
@@ -224,6 +254,7 @@ def assert_same(expected: ScoreResult, got: ScoreResult, where: str) -> None:
         other = got.scales[name]
         for field in ("score", "band", "prorated", "unrounded", "answered", "missing"):
             assert _same(getattr(other, field), getattr(scale, field)), (where, name, field)
+        assert dict(other.bands) == dict(scale.bands), (where, name, "bands")
     assert got.flag_ids == expected.flag_ids, where
     assert got.undetermined_flag_ids == expected.undetermined_flag_ids, where
     assert dict(got.classifications) == dict(expected.classifications), where

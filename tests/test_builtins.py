@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import pytest
 
@@ -51,21 +52,30 @@ def test_wording_only_where_the_licence_permits(instrument_id: str) -> None:
 
 @pytest.mark.parametrize("instrument_id", BUILTINS)
 def test_golden_cases_cover_every_band_on_both_sides(instrument_id: str) -> None:
+    """Every cut of every band table, the default bands and each alternative table, has a golden
+    case on both sides: for the default bands a case expecting the band, for a table a case
+    expecting that table's label."""
     inst = screening.load_instrument(instrument_id)
     for name, scale in inst.scales.items():
-        if not scale.bands:
-            continue
-        seen = {
-            case.expect.scales[name].score
-            for case in inst.cases
-            if name in case.expect.scales and case.expect.scales[name].score is not None
-        }
-        step = scale.multiplier
-        for below, above in zip(scale.bands, scale.bands[1:], strict=False):
-            # the last reachable score below the cut and the first at or above it
-            last_below = below.max - (below.max % step if isinstance(step, int) else 0)
-            first_above = above.min + (-above.min % step if isinstance(step, int) else 0)
-            assert {last_below, first_above} <= seen, (
-                f"{instrument_id}.{name}: no golden case at {last_below} and {first_above} "
-                f"(cut between '{below.label}' and '{above.label}')"
-            )
+        tables = [("bands", scale.bands, None)] + [
+            (f"band_tables.{t}", table.bands, t) for t, table in scale.band_tables.items()
+        ]
+        for where, bands, table in tables:
+            if not bands:
+                continue
+            seen = {
+                expected.score
+                for case in inst.cases
+                if (expected := case.expect.scales.get(name)) is not None
+                and expected.score is not None
+                and (table is None or expected.bands.get(table) is not None)
+            }
+            step = scale.multiplier
+            for below, above in pairwise(bands):
+                # the last reachable score below the cut and the first at or above it
+                last_below = below.max - (below.max % step if isinstance(step, int) else 0)
+                first_above = above.min + (-above.min % step if isinstance(step, int) else 0)
+                assert {last_below, first_above} <= seen, (
+                    f"{instrument_id}.{name} {where}: no golden case at {last_below} and "
+                    f"{first_above} (cut between '{below.label}' and '{above.label}')"
+                )

@@ -167,7 +167,7 @@ def test_classification_rules_in_order_in_words() -> None:
     assert high < moderate < otherwise
     audit_c = _page("audit_c")
     assert "any of (scale total ≥ 4; all of (sex = female; scale total ≥ 3))" in audit_c
-    assert "| `sex` | `female`, `male` | yes |" in audit_c
+    assert "| `sex` | `female`, `male` | none | yes |" in audit_c
 
 
 def test_change_parameters_are_described() -> None:

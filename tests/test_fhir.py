@@ -214,7 +214,7 @@ def generated_responses(draw: st.DrawFn, instrument_id: str) -> tuple[Json, dict
     q = questionnaire(instrument_id)
     q_items = {i["linkId"]: i for i in q["item"]}
     plan = screening.scoring.plan_for(inst)
-    context = {name: draw(st.sampled_from(var.values)) for name, var in inst.context.items()}
+    context = {name: draw(st.sampled_from(var.values or [0])) for name, var in inst.context.items()}
     scores: dict[str, int] = {}
     skipped: set[str] = set()
     direct: dict[str, int] = {}

@@ -138,7 +138,7 @@ class Case(NamedTuple):
 
 def _response(
     instrument_id: str, rng: random.Random, *, complete: bool
-) -> tuple[dict[str, int], dict[str, str], int, frozenset[str], Json] | None:
+) -> tuple[dict[str, int], dict[str, Any], int, frozenset[str], Json] | None:
     """Code-only answers to the exported Questionnaire, following its skip logic; sometimes an
     answer to a skipped question where the definition accepts one (a self-report form asks
     every question; a "No" to an unasked follow-up). None when an unanswered question that was
@@ -146,7 +146,7 @@ def _response(
     inst = screening.load_instrument(instrument_id)
     q_items = {i["linkId"]: i for i in fhir.to_questionnaire(inst)["item"]}
     plan = plan_for(inst)
-    context = {name: rng.choice(var.values) for name, var in inst.context.items()}
+    context = {name: rng.choice(var.values or [0]) for name, var in inst.context.items()}
     scores: dict[str, int] = {}
     skipped: set[str] = set()
     answers: dict[str, int] = {}

@@ -54,8 +54,12 @@ def _line_col(text: str, needle: str) -> tuple[int, int]:
 def test_every_definition_states_its_format_version(path: Path) -> None:
     lines = path.read_bytes().decode("utf-8", "replace").splitlines()
     first = lines[1] if lines[0].startswith("# yaml-language-server") else lines[0]
-    expected = "1.1" if path.stem == "format_too_new" else FORMAT_VERSION
-    assert first.startswith(f'format_version: "{expected}"')
+    stated = re.match(r'format_version: "([0-9.]+)"', first)
+    assert stated is not None, "the first key states the format version"
+    if path.stem == "format_too_new":
+        assert format_version_key(stated.group(1)) > format_version_key(FORMAT_VERSION)
+    else:
+        assert stated.group(1) in FORMAT_KEYS
 
 
 def test_a_missing_format_version_is_a_missing_key_among_the_rest() -> None:
@@ -110,14 +114,14 @@ def test_versions_run_in_order_and_the_newest_is_read() -> None:
     versions = list(FORMAT_KEYS)
     assert all(re.fullmatch(FORMAT_VERSION_PATTERN, v) for v in versions)
     assert versions == sorted(versions, key=format_version_key)
-    assert FORMAT_VERSION == versions[-1] == "1.0"
+    assert FORMAT_VERSION == versions[-1] == "1.1"
     assert format_version_key("1.10") > format_version_key("1.9")
 
 
 # --- a file newer than the library ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("version", ["1.1", "1.10", "2.0"])
+@pytest.mark.parametrize("version", ["1.2", "1.10", "2.0"])
 def test_a_newer_format_is_one_refusal_at_its_line(version: str) -> None:
     text = GOOD.replace(STATED, f'format_version: "{version}"\n')
     # keys this library does not know, and a problem it would find: neither is reported
@@ -126,7 +130,7 @@ def test_a_newer_format_is_one_refusal_at_its_line(version: str) -> None:
     text += "presentation: {layout: grid}\n"
     message = (
         f"this definition is written in format {version}; screening {__version__} reads "
-        "format up to 1.0: upgrade screening"
+        f"format up to {FORMAT_VERSION}: upgrade screening"
     )
     assert _issues(text) == [("format_too_new", 1, 17, message)]
     with pytest.raises(screening.DefinitionError) as caught:
@@ -154,7 +158,9 @@ def test_the_models_refuse_a_version_they_do_not_read() -> None:
 )
 def test_a_version_not_of_the_form_is_said_once(value: str, why: str) -> None:
     text = GOOD.replace(STATED, f"format_version: {value}\n")
-    message = f'format_version: a version is quoted text, "MAJOR.MINOR" (e.g. "1.0"){why}'
+    message = (
+        f'format_version: a version is quoted text, "MAJOR.MINOR" (e.g. "{FORMAT_VERSION}"){why}'
+    )
     assert _issues(text) == [("invalid_value", 1, 17, message)]
 
 
@@ -162,7 +168,7 @@ def test_a_version_that_never_was_is_invalid() -> None:
     text = GOOD.replace(STATED, 'format_version: "0.9"\n')
     (issue,) = _issues(text)
     assert issue[:3] == ("invalid_value", 1, 17)
-    assert "there is no format 0.9 (the formats: 1.0)" in issue[3]
+    assert "there is no format 0.9 (the formats: 1.0, 1.1)" in issue[3]
 
 
 # --- a key newer than the file's version --------------------------------------------------------
@@ -170,17 +176,17 @@ def test_a_version_that_never_was_is_invalid() -> None:
 
 @pytest.fixture
 def later_format(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """The library as if it read format 1.1, which added the keys given (keys the models have,
+    """The library as if it read format 1.2, which added the keys given (keys the models have,
     so that they stand for real keys of a later format)."""
 
     def arrive(*keys: tuple[type[BaseModel], str]) -> None:
-        monkeypatch.setattr(definition, "FORMAT_VERSION", "1.1")
-        monkeypatch.setattr(loading, "FORMAT_VERSION", "1.1")
+        monkeypatch.setattr(definition, "FORMAT_VERSION", "1.2")
+        monkeypatch.setattr(loading, "FORMAT_VERSION", "1.2")
         added: dict[type[BaseModel], tuple[str, ...]] = {}
         for model, key in keys:
             added[model] = (*added.get(model, ()), key)
-            monkeypatch.setitem(KEY_ARRIVED, (model, key), "1.1")
-        monkeypatch.setitem(FORMAT_KEYS, "1.1", added)
+            monkeypatch.setitem(KEY_ARRIVED, (model, key), "1.2")
+        monkeypatch.setitem(FORMAT_KEYS, "1.2", added)
 
     return arrive
 
@@ -193,12 +199,12 @@ def test_a_key_newer_than_the_file_is_refused_at_the_key(
 ) -> None:
     later_format((Scale, "role"))
     line, col = _line_col(ROLE, "role:")
-    message = "scales.total.role: 'role' needs format 1.1 (the file says 1.0)"
+    message = "scales.total.role: 'role' needs format 1.2 (the file says 1.0)"
     assert _issues(ROLE) == [("key_needs_newer_format", line, col, message)]
     with pytest.raises(screening.DefinitionError, match="key_needs_newer_format"):
         screening.parse_instrument(ROLE, "x.yaml")
     # stating the format that has it, the file loads; without it, so does a 1.0 file
-    assert screening.parse_instrument(ROLE.replace('"1.0"', '"1.1"', 1)).scales["total"].role
+    assert screening.parse_instrument(ROLE.replace('"1.0"', '"1.2"', 1)).scales["total"].role
     assert screening.parse_instrument(GOOD).format_version == "1.0"
 
 
@@ -228,7 +234,7 @@ def test_each_newer_key_is_reported_with_the_other_problems(
 def test_a_condition_key_is_judged_by_the_kind_of_condition(
     later_format: Callable[..., None],
 ) -> None:
-    # `in` of a comparison arrives in 1.1; a context condition's `in` was always there
+    # `in` of a comparison arrives in 1.2; a context condition's `in` was always there
     later_format((_Comparison, "in"))
     context = "context:\n  sex: {values: [female, male], required: false}\n"
     text = GOOD.replace("sources:\n", f"{context}sources:\n").replace(
@@ -236,7 +242,7 @@ def test_a_condition_key_is_judged_by_the_kind_of_condition(
         "when: {any: [{item: good_3, in: [2]}, {context: sex, in: [female]}]}",
     )
     line, col = _line_col(text, "in: [2]")
-    message = "flags[0].when.any[0].in: 'in' needs format 1.1 (the file says 1.0)"
+    message = "flags[0].when.any[0].in: 'in' needs format 1.2 (the file says 1.0)"
     assert _issues(text) == [("key_needs_newer_format", line, col, message)]
 
 

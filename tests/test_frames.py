@@ -52,6 +52,8 @@ def assert_rows_match(
             assert _same(row[name], scale.score), (where, name)
             if f"{name}_band" in out:
                 assert _same(row[f"{name}_band"], scale.band), (where, name)
+            for table, label in scale.bands.items():
+                assert _same(row[f"{name}_band_{table}"], label), (where, name, table)
             assert row[f"{name}_answered"] == scale.answered, (where, name)
             assert row[f"{name}_missing"] == scale.missing, (where, name)
             assert bool(row[f"{name}_prorated"]) == scale.prorated, (where, name)
@@ -109,7 +111,7 @@ def frames(draw: st.DrawFn) -> tuple[str, pd.DataFrame, dict[str, Any]]:
         data[item.id] = pd.Series(cells, dtype=dtype)
     context: dict[str, Any] = {}
     for name, var in inst.context.items():
-        options = [*var.values, None, "other"]
+        options = [*(var.values or []), None, "other"]
         context[name] = pd.Series([draw(st.sampled_from(options)) for _ in range(n)], dtype=object)
     df = pd.DataFrame(data)
     df.index = pd.Index([f"r{i}" for i in range(n)])
@@ -156,7 +158,9 @@ def test_golden_cases_through_every_backend(backend: str, instrument_id: str) ->
             {k: pd.Series([v], dtype=object) for k, v in responses.items()},
             index=pd.RangeIndex(1),
         )
-        ctx = {k: pd.Series([v], dtype=object) for k, v in context.items()}
+        ctx: dict[str, Any] = {k: pd.Series([v], dtype=object) for k, v in context.items()}
+        if case.coding is not None:
+            ctx["coding"] = case.coding  # one name for every row
         (result,) = BACKENDS[backend](inst, df, ctx)
         failures += [f.message for f in compare(index, case, result)]
     assert failures == []
@@ -313,7 +317,7 @@ def test_arrow_schema_is_the_schema_of_real_output(instrument_id: str, tmp_path:
     inst = screening.load_instrument(instrument_id)
     first = {item.id: inst.item_options(item)[0].value for item in inst.items}
     df = pd.DataFrame([first, {item.id: 99 for item in inst.items}], dtype=object)
-    context = {name: var.values[0] for name, var in inst.context.items()}
+    context = {name: (var.values or [0])[0] for name, var in inst.context.items()}
     out = screening.score_frame(instrument_id, df, context=context)
     assert out["reason"].iloc[1] != ""
     schema = screening.arrow_schema(instrument_id)

@@ -183,6 +183,8 @@ def condition(
     if kind == "scale":
         name = draw(st.sampled_from(sorted(scales)))
         op = draw(st.sampled_from(COMPARISONS))
+        if context and op != "in" and draw(st.integers(min_value=0, max_value=2)) == 0:
+            return {"scale": name, op: {"context": "cut"}}  # a cut-point chosen per call
         candidates = st.sampled_from(scale_operands(*scales[name]))
         operand = draw(st.lists(candidates, min_size=1, max_size=3)) if op == "in" else None
         return {"scale": name, op: operand if operand is not None else draw(candidates)}
@@ -194,6 +196,12 @@ def condition(
                     {"context": "sex", "ne": "female"},
                     {"context": "sex", "in": ["male"]},
                     {"context": "sex", "in": ["female", "male"]},
+                    {"context": "age", "gte": 12},
+                    {"context": "age", "lt": 18.5},
+                    {"context": "age", "eq": 12},
+                    {"context": "age", "in": [0, 12, 120]},
+                    {"context": "cut", "ne": 5},
+                    {"context": "cut", "lte": 2},
                 ]
             )
         )
@@ -313,7 +321,9 @@ def item_list(
 
 
 @st.composite
-def scale_of(draw: st.DrawFn, items: Items) -> tuple[dict[str, Any], tuple[float, float]]:
+def scale_of(
+    draw: st.DrawFn, items: Items, context: bool = False
+) -> tuple[dict[str, Any], tuple[float, float]]:
     """A scale over a subset of the items, and the range of scores it reaches."""
     ids = [i["id"] for i in items.items]
     members = draw(st.lists(st.sampled_from(ids), min_size=1, max_size=len(ids), unique=True))
@@ -343,8 +353,32 @@ def scale_of(draw: st.DrawFn, items: Items) -> tuple[dict[str, Any], tuple[float
     unrounded = rule.get("prorate") and rule.get("rounding") == "none"
     if isinstance(factor, int) and not unrounded and draw(st.booleans()):
         # bands only where every score is whole, over exactly the range the scores reach
-        scale["bands"] = draw(bands(int(lo) * factor, int(hi) * factor))
+        edges = (int(lo) * factor, int(hi) * factor)
+        if draw(st.booleans()):
+            scale["bands"] = draw(bands(*edges))
+        if draw(st.booleans()) or "bands" not in scale:
+            scale["band_tables"] = draw(band_tables(edges, context))
     return scale, (lo * factor, hi * factor)
+
+
+WHEN = (
+    {"context": "sex", "eq": "male"},
+    {"context": "sex", "ne": "male"},
+    {"context": "age", "gte": 18},
+    {"not": {"context": "cut", "eq": 5}},
+)
+
+
+@st.composite
+def band_tables(draw: st.DrawFn, edges: tuple[int, int], context: bool) -> dict[str, Any]:
+    """1-3 alternative band tables over the scale's range, some chosen by context."""
+    out: dict[str, Any] = {}
+    for number in range(draw(st.integers(min_value=1, max_value=3))):
+        table: dict[str, Any] = {"bands": draw(bands(*edges)), "source": SOURCE}
+        if context and draw(st.booleans()):
+            table["when"] = draw(st.sampled_from(WHEN))
+        out[f"t{number}"] = table
+    return out
 
 
 @st.composite
@@ -358,7 +392,7 @@ def definitions(draw: st.DrawFn) -> dict[str, Any]:
     scales: dict[str, dict[str, Any]] = {}
     ranges: dict[str, tuple[float, float]] = {}
     for number in range(draw(st.integers(min_value=1, max_value=3))):
-        scales[f"s{number}"], ranges[f"s{number}"] = draw(scale_of(items))
+        scales[f"s{number}"], ranges[f"s{number}"] = draw(scale_of(items, has_context))
     everything = [(i["id"], items.scores[i["id"]]) for i in items.items]
     flags = [
         {
@@ -381,7 +415,7 @@ def definitions(draw: st.DrawFn) -> dict[str, Any]:
         classifications[f"c{number}"] = {"rules": rules, "otherwise": otherwise, "source": SOURCE}
 
     definition: dict[str, Any] = {
-        "format_version": "1.0",
+        "format_version": "1.1",
         "id": "gen",
         "name": "A generated instrument",
         "definition_version": "1.0.0",
@@ -401,9 +435,46 @@ def definitions(draw: st.DrawFn) -> dict[str, Any]:
     if option_sets:
         definition["option_sets"] = {name: options(v) for name, v in option_sets.items()}
     if has_context:
-        required = draw(st.booleans())
-        definition["context"] = {"sex": {"values": ["female", "male"], "required": required}}
+        definition["context"] = draw(context_variables())
+    if draw(st.integers(min_value=0, max_value=3)) == 0:
+        definition["codings"] = draw(codings(option_sets, items.items))
     return definition
+
+
+@st.composite
+def codings(
+    draw: st.DrawFn, option_sets: Mapping[str, list[int]], items: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The default coding (the values as listed), one recoding some option sets and items (a
+    shift, or the values in reverse order), and one recording scores."""
+    lists = dict(option_sets) | {
+        i["id"]: [o["value"] for o in i["options"]]
+        for i in items
+        if not isinstance(i["options"], str)
+    }
+    values = {}
+    for key in draw(st.lists(st.sampled_from(sorted(lists)), unique=True)) if lists else []:
+        shift = draw(st.sampled_from(["reverse", 1, -7]))
+        listed = lists[key]
+        values[key] = listed[::-1] if shift == "reverse" else [v + shift for v in listed]
+    return {
+        "listed": {"label": "as listed", "default": True, "source": SOURCE},
+        "recoded": {"label": "recoded", "values": values, "source": SOURCE},
+        "scores": {"label": "scores", "records": "score", "source": SOURCE},
+    }
+
+
+@st.composite
+def context_variables(draw: st.DrawFn) -> dict[str, Any]:
+    """A text variable, a bounded number and a cut-point of listed numbers, each with or without
+    a default."""
+    sex: dict[str, Any] = {"values": ["female", "male"], "required": draw(st.booleans())}
+    age: dict[str, Any] = {"type": "number", "min": 0, "max": 120, "required": draw(st.booleans())}
+    cut: dict[str, Any] = {"type": "number", "values": [2, 5, 10], "required": draw(st.booleans())}
+    for var, default in ((sex, "female"), (age, 30), (cut, 5)):
+        if draw(st.booleans()):
+            var.update(default=default, source=SOURCE)
+    return {"sex": sex, "age": age, "cut": cut}
 
 
 def parse(definition: Mapping[str, Any]) -> screening.Instrument:
@@ -527,20 +598,28 @@ def custom_frames(draw: st.DrawFn) -> Drawn:
     modes = [
         draw(st.sampled_from(["clean", "gaps", "gaps", "high", "low", "messy"])) for _ in range(n)
     ]
+    coding = draw(st.sampled_from([None, *inst.codings])) if inst.codings else None
     data: dict[str, pd.Series] = {}
     for item in inst.items:
         column = draw(COLUMNS)
         if column != "absent":  # an absent column: the item is missing in every row
-            data[item.id] = _column(draw, column, modes, inst.item_scores(item))
+            data[item.id] = _column(draw, column, modes, inst.coded_scores(item, coding))
     df = pd.DataFrame(data, index=pd.RangeIndex(n))
     df.index = index
     context: dict[str, Any] = {}
-    if inst.context:
-        sexes = st.sampled_from(["female", "male", "female", "male", None, pd.NA, "other"])
+    choices: dict[str, list[Any]] = {
+        "sex": ["female", "male", "female", "male", None, pd.NA, "other"],
+        "age": [0, 12, 17, 18.5, 120, "12", None, np.nan, -1, 121, "x", True],
+        "cut": [2, 5, 10, 5.0, "10", None, 3, "five"],
+    }
+    for name in inst.context:
+        values = st.sampled_from(choices[name])
         if draw(st.booleans()):
-            context["sex"] = pd.Series([draw(sexes) for _ in range(n)], index=index, dtype=object)
-        else:
-            context["sex"] = draw(sexes)
+            context[name] = pd.Series([draw(values) for _ in range(n)], index=index, dtype=object)
+        elif draw(st.booleans()):
+            context[name] = draw(values)
+    if coding is not None:
+        context["coding"] = coding  # one name for every row
     return Drawn(definition, inst, df, context)
 
 
@@ -574,7 +653,7 @@ def test_every_score_lies_in_its_reachable_range_and_band(drawn: Drawn) -> None:
     optional = {i.id for i in inst.items if i.ask_if is not None and i.if_skipped is None}
     for position in range(len(drawn.frame)):
         responses = {c: drawn.frame[c].iloc[position] for c in drawn.frame.columns}
-        context = {"sex": "female"} if inst.context else {}
+        context = {"sex": "female", "age": 30, "cut": 5} if inst.context else {}
         result = screening.score(inst, responses, on_error="invalid", **context)
         for name, scale in inst.scales.items():
             value = result.scales[name].score
@@ -589,3 +668,7 @@ def test_every_score_lies_in_its_reachable_range_and_band(drawn: Drawn) -> None:
             if scale.bands:
                 holding = [b.label for b in scale.bands if b.min <= value <= b.max]
                 assert holding == [result.scales[name].band], where
+            for table_name, table in scale.band_tables.items():
+                label = result.scales[name].bands[table_name]
+                holding = [b.label for b in table.bands if b.min <= value <= b.max]
+                assert label is None or [label] == holding, where

@@ -43,7 +43,7 @@ def valid_responses(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
 
 def context_for(instrument_id: str) -> dict[str, Any]:
     inst = screening.load_instrument(instrument_id)
-    return {name: var.values[0] for name, var in inst.context.items()}
+    return {name: (var.values or [0])[0] for name, var in inst.context.items()}
 
 
 @settings(max_examples=300, deadline=None)

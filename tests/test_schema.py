@@ -204,7 +204,7 @@ def _containers(bound: Bound, sample: Any) -> tuple[list[Any], list[Any]]:
     n = bound.limit
     if sample is None:  # no definition has one: made of the simplest element the schema takes
         element = {"integer": 1, "number": 1, "string": "a"}
-        (kind,) = {element[t] for t in _types(bound.node.get("items", {}))}
+        kind = min((element[t] for t in _types(bound.node.get("items", {}))), key=repr)
         sample = [kind]
     if isinstance(sample, dict):
         entries = list(sample.items()) * n

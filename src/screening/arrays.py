@@ -20,6 +20,7 @@ from .errors import make_issue
 from .rules import VEnv, compile_vector
 from .scoring import (
     ALL_SKIPPED,
+    CODING,
     ItemPlan,
     Plan,
     _describe_value,
@@ -84,6 +85,14 @@ class _Bands(NamedTuple):
     codes: Any  # int8: band code of score lo + i
 
 
+class _Table(NamedTuple):
+    """An alternative band table for arrays: its bands and where it applies."""
+
+    name: str
+    bands: Any  # steps.Bands
+    when: Any  # VEvaluator, or None: everywhere
+
+
 class ArrayPlan:
     """A definition compiled for arrays (cached on the scalar plan)."""
 
@@ -138,11 +147,23 @@ class ArrayPlan:
                     codes = bands.array(np.arange(lo, hi + 1))
                     self.bands[scale.name] = _Bands(lo, codes.astype(np.int16))
         self.prorating = {s.name for s in plan.scales if s.max_missing > 0}
+        self.band_tables = {
+            scale.name: tuple(
+                _Table(
+                    t.name,
+                    t.bands,
+                    compile_vector(t.when) if t.when is not None else None,
+                )
+                for t in scale.steps.tables
+            )
+            for scale in plan.scales
+            if scale.steps.tables
+        }
 
 
-def array_plan(instrument: Instrument | str) -> ArrayPlan:
-    """The cached array plan of a built-in id, a definition file or an `Instrument`."""
-    plan = plan_for(instrument)
+def array_plan(instrument: Instrument | str | Plan) -> ArrayPlan:
+    """The cached array plan of a built-in id, a definition file, an `Instrument` or a plan."""
+    plan = instrument if isinstance(instrument, Plan) else plan_for(instrument)
     cached: ArrayPlan | None = getattr(plan, "array_plan", None)
     if cached is None:
         cached = ArrayPlan(plan)
@@ -406,18 +427,36 @@ def _context_arrays(
             if absent.any():  # pd.NA, NaN or None: missing context, and never compared
                 values = value.copy()
                 values[absent] = None
-            valid = np.fromiter(
-                (isinstance(v, str) and v in var.values for v in values), dtype=bool, count=n
-            )
+            judged: dict[Any, Any] = {}  # each distinct value read once
+            read = np.empty(n, dtype=object)
+            for row, cell in enumerate(values.tolist()):
+                key = _key(cell)
+                if key not in judged:
+                    judged[key] = None if cell is None else var.read(cell)
+                read[row] = judged[key]
+            valid = np.fromiter((v is not None for v in read), dtype=bool, count=n)
         else:  # one value for every row
             gone = _is_missing(value)
             values = np.full(n, None if gone else value, dtype=object)
             absent = np.full(n, gone)
-            valid = np.full(n, isinstance(value, str) and value in var.values)
+            once = None if gone else var.read(value)
+            read = np.full(n, once, dtype=object)
+            valid = np.full(n, once is not None)
+        compared = read
+        if var.default is not None and absent.any():  # a missing value takes the default
+            compared[absent] = var.default
+            valid = valid | absent
+            absent = np.zeros(n, dtype=bool)
+        if var.number:  # numbers compare as floats; NaN where unknown (masked by `valid`)
+            floats = np.full(n, np.nan)
+            at = np.flatnonzero(valid)
+            if len(at):
+                floats[at] = compared[at].astype(np.float64)
+            compared = floats
         missing = absent & var.required
         invalid = ~absent & ~valid
         bad |= missing | invalid
-        arrays[var.name] = (values, valid)
+        arrays[var.name] = (compared, valid)
         status[var.name] = _ContextStatus(values, missing, invalid)
     return arrays, bad, status
 
@@ -436,6 +475,8 @@ class Why(NamedTuple):
     counted), on rows where it is unscored."""
     undetermined: dict[str, Any]
     """Classification → rows where it is undetermined."""
+    plan: Plan | None = None
+    """The plan the rows were read with (its coding's), whose messages explain them."""
 
 
 class Scored(NamedTuple):
@@ -453,7 +494,10 @@ def score_arrays(
     context: Mapping[str, Any],
     n: int,
 ) -> Scored:
-    """Score `n` rows: `inputs` maps each item id to its column (None: no column)."""
+    """Score `n` rows: `inputs` maps each item id to its column (None: no column). A coding
+    other than the default (`context["coding"]`, one name for every row) reads the columns in
+    it."""
+    aplan, context = _in_coding(aplan, context)
     plan = aplan.plan
     const = Constants(n)
     ctx, bad_context, context_status = _context_arrays(plan, n, context)
@@ -486,7 +530,7 @@ def score_arrays(
             short = ~arrays.valid & ~arrays.bad  # unscored for missing items, not a bad answer
             if short.any():
                 unscored[scale.name] = (short, arrays.missing, arrays.counted == 0)
-        out.update(_scale_columns(aplan, scale, const, arrays))
+        out.update(_scale_columns(aplan, scale, const, arrays, ctx))
 
     env = VEnv(n, items, skipped, scale_env, ctx)
     undetermined: dict[str, Any] = {}
@@ -506,8 +550,19 @@ def score_arrays(
             undetermined[name] = codes < 0
         out[name] = _labels(codes, labels)
     out["valid"] = OutColumn("bool", row_ok, _no_nulls(n))
-    why = Why(context_status, bad_items, skipped, any_bad, unscored, undetermined)
+    why = Why(context_status, bad_items, skipped, any_bad, unscored, undetermined, plan)
     return Scored(out, row_ok, why)
+
+
+def _in_coding(aplan: ArrayPlan, context: Mapping[str, Any]) -> tuple[ArrayPlan, Mapping[str, Any]]:
+    """The array plan of the coding `context` chooses, and the context without it."""
+    if aplan.plan.coding is None or CODING not in context:
+        return aplan, context
+    coding = context[CODING]
+    if isinstance(coding, np.ndarray):
+        raise ValueError("the coding is chosen per call: give one name for every row, not a column")
+    rest = {k: v for k, v in context.items() if k != CODING}
+    return array_plan(aplan.plan.coded(coding)), rest
 
 
 class _ScaleArrays(NamedTuple):
@@ -522,7 +577,11 @@ class _ScaleArrays(NamedTuple):
 
 
 def _scale_columns(
-    aplan: ArrayPlan, scale: Any, const: Constants, arrays: _ScaleArrays
+    aplan: ArrayPlan,
+    scale: Any,
+    const: Constants,
+    arrays: _ScaleArrays,
+    ctx: Mapping[str, tuple[Any, Any]],
 ) -> dict[str, OutColumn]:
     """The output columns of one scale."""
     n = const.n
@@ -550,6 +609,9 @@ def _scale_columns(
         out[f"{scale.name}_band"] = OutColumn(
             "category", codes, codes < 0, categories=tuple(scale.band_labels)
         )
+    tables = aplan.band_tables.get(scale.name)
+    if tables:
+        out.update(_table_columns(scale, tables, final, invalid, ctx=ctx))
     out[f"{scale.name}_answered"] = OutColumn("int", answered, _no_nulls(n), "Int16")
     out[f"{scale.name}_missing"] = OutColumn("int", missing, _no_nulls(n), "Int16")
     out[f"{scale.name}_prorated"] = OutColumn(
@@ -564,6 +626,48 @@ def _scale_columns(
             out[f"{scale.name}_unrounded"] = OutColumn(
                 "float", unrounded, ~(valid & prorated), "Float64"
             )
+    return out
+
+
+def _table_columns(
+    scale: Any,
+    tables: tuple[_Table, ...],
+    final: Any,
+    invalid: Any,
+    *,
+    ctx: Mapping[str, tuple[Any, Any]],
+) -> dict[str, OutColumn]:
+    """`<scale>_band_<table>` for each band table (null where it does not apply or the scale is
+    unscored); without default bands, `<scale>_band` is the first applying table's label (null
+    while an earlier table is undecided), with every table's labels as its categories."""
+    n = len(final)
+    env = VEnv(n, {}, {}, {}, ctx)
+    scores = np.where(invalid, 0, final)
+    out: dict[str, OutColumn] = {}
+    union: list[str] = []
+    chosen = np.full(n, -1, dtype=np.int16)
+    decided = np.zeros(n, dtype=bool) | bool(scale.band_labels)
+    for table in tables:
+        codes = table.bands.array(scores).astype(np.int16)
+        if table.when is None:
+            applies, unknown = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+        else:
+            applies, unknown = table.when(env)
+        codes[invalid | ~applies] = -1
+        labels = table.bands.labels
+        out[f"{scale.name}_band_{table.name}"] = OutColumn(
+            "category", codes, codes < 0, categories=tuple(labels)
+        )
+        if not scale.band_labels:
+            union += [x for x in labels if x not in union]
+            remap = np.array([union.index(x) for x in labels], dtype=np.int16)
+            take = ~decided & applies
+            chosen[take] = np.where(codes[take] >= 0, remap[np.maximum(codes[take], 0)], -1)
+            decided |= applies | unknown
+    if not scale.band_labels:
+        chosen[invalid] = -1
+        band = OutColumn("category", chosen, chosen < 0, categories=tuple(union))
+        return {f"{scale.name}_band": band, **out}
     return out
 
 
@@ -725,6 +829,7 @@ def explain(
     row) and, when asked, their issues. Each message is rendered once per distinct pattern by
     the templates the row scorer uses, so the text is the same and invalid rows cost little
     more than valid ones. `items` maps the item ids that have a column to its name."""
+    plan = why.plan or plan  # the plan of the coding the rows were read in
     messages = _Messages()
     parts = [
         *_context_parts(plan, why, messages),
@@ -741,20 +846,12 @@ def _context_parts(plan: Plan, why: Why, messages: _Messages) -> list[_Part]:
     instrument = plan.provenance.instrument
     for var in plan.context:
         status = why.context[var.name]
-        allowed = ", ".join(sorted(var.values))
         gone = np.flatnonzero(status.missing)
         wrong = np.flatnonzero(status.invalid)
         if not len(gone) and not len(wrong):
             continue
-        missing_id = messages.id(
-            make_issue(
-                ResponseCode.CONTEXT_MISSING,
-                item=var.name,
-                instrument=instrument,
-                allowed=allowed,
-                example=sorted(var.values)[0],
-            ).message
-        )
+        facts = var.issue_ctx(instrument)
+        missing_id = messages.id(make_issue(ResponseCode.CONTEXT_MISSING, **facts).message)
         values = status.values[wrong]
         seen: dict[Any, int] = {}
         wrong_ids = []
@@ -763,9 +860,7 @@ def _context_parts(plan: Plan, why: Why, messages: _Messages) -> list[_Part]:
             if key not in seen:
                 got = _describe_value(value)
                 seen[key] = messages.id(
-                    make_issue(
-                        ResponseCode.CONTEXT_INVALID, item=var.name, allowed=allowed, got=got
-                    ).message
+                    make_issue(ResponseCode.CONTEXT_INVALID, **facts, got=got).message
                 )
             wrong_ids.append(seen[key])
         positions = np.concatenate([gone, wrong])

@@ -48,6 +48,14 @@ def case_responses(inst: Instrument, case: Case) -> dict[str, Any]:
     }
 
 
+def case_context(case: Case) -> dict[str, Any]:
+    """A case's context, with its coding (`coding`) where it names one."""
+    context = dict(case.context)
+    if case.coding is not None:
+        context["coding"] = case.coding
+    return context
+
+
 def _score_one(
     inst: Instrument, responses: Mapping[str, Any], context: Mapping[str, Any]
 ) -> ScoreResult:
@@ -58,7 +66,7 @@ def run_cases(inst: Instrument, scorer: Scorer | None = None) -> list[CaseFailur
     """Every difference between the definition's golden cases and what `scorer` returns."""
     failures: list[CaseFailure] = []
     for index, case in enumerate(inst.cases):
-        result = (scorer or _score_one)(inst, case_responses(inst, case), case.context)
+        result = (scorer or _score_one)(inst, case_responses(inst, case), case_context(case))
         failures.extend(compare(index, case, result))
     return failures
 
@@ -83,9 +91,12 @@ def compare(index: int, case: Case, result: ScoreResult) -> list[CaseFailure]:
     differ(("errors",), sorted(set(expect.errors)), sorted({i.code for i in result.issues}))
     for name, scale in expect.scales.items():
         actual = result.scales.get(name)
-        for field in sorted(scale.model_fields_set):
+        for field in sorted(scale.model_fields_set - {"bands"}):
             got = getattr(actual, field) if actual is not None else None
             differ(("scales", name, field), getattr(scale, field), got)
+        for table, label in scale.bands.items():  # only the tables written
+            got = actual.bands.get(table) if actual is not None else None
+            differ(("scales", name, "bands", table), label, got)
     differ(("flags",), sorted(expect.flags), sorted(f.id for f in result.flags))
     if "undetermined_flags" in expect.model_fields_set:
         undetermined = sorted(f.id for f in result.undetermined_flags)

@@ -35,6 +35,8 @@ def check_instrument(inst: Instrument) -> list[Issue]:
         _check_options,
         _check_items,
         _check_scales,
+        _check_context,
+        _check_codings,
         _check_conditions,
         _check_change,
         _check_cases,
@@ -81,12 +83,18 @@ def _check_sources(inst: Instrument) -> Iterator[Issue]:
     for name, scale in inst.scales.items():
         yield from refs(("scales", name, "source"), scale.source)
         yield from refs(("scales", name, "missing", "source"), scale.missing.source)
+        for table_name, table in scale.band_tables.items():
+            yield from refs(("scales", name, "band_tables", table_name, "source"), table.source)
     for i, flag in enumerate(inst.flags):
         yield from refs(("flags", i, "source"), flag.source)
     for name, cls in inst.classifications.items():
         yield from refs(("classifications", name, "source"), cls.source)
     for i, case in enumerate(inst.cases):
         yield from refs(("cases", i, "source"), case.source)
+    for name, var in inst.context.items():
+        yield from refs(("context", name, "source"), var.source)
+    for name, coding in inst.codings.items():
+        yield from refs(("codings", name, "source"), coding.source)
     for name, spec in inst.change.items():
         for part in (
             "reliable_change",
@@ -254,19 +262,30 @@ def _check_scales(inst: Instrument) -> Iterator[Issue]:
                 scale=name,
                 multiplier=scale.multiplier,
             )
-        yield from _check_bands(inst, name, scale)
+        yield from _check_band_tables(inst, name, scale)
 
 
-def _check_bands(inst: Instrument, name: str, scale: Scale) -> Iterator[Issue]:
-    if not scale.bands:
+def _check_band_tables(inst: Instrument, name: str, scale: Scale) -> Iterator[Issue]:
+    """The default bands and every band table, each checked alike."""
+    yield from _check_bands(inst, name, scale, scale.bands, ("scales", name, "bands"))
+    for table_name, table in scale.band_tables.items():
+        at: Path = ("scales", name, "band_tables", table_name)
+        if not is_identifier(table_name):
+            yield make_issue(DefinitionCode.INVALID_NAME, at, kind="band table", name=table_name)
+        yield from _check_bands(inst, name, scale, table.bands, (*at, "bands"))
+
+
+def _check_bands(
+    inst: Instrument, name: str, scale: Scale, bands: list[Any], path: Path
+) -> Iterator[Issue]:
+    if not bands:
         return
-    path: Path = ("scales", name, "bands")
     if not scale_is_integral(scale):
         yield make_issue(DefinitionCode.BANDS_ON_FRACTIONAL_SCALE, path, scale=name)
         return
-    for label in _duplicates([b.label for b in scale.bands]):
+    for label in _duplicates([b.label for b in bands]):
         yield make_issue(DefinitionCode.DUPLICATE_BAND, path, scale=name, band=label)
-    for index, band in enumerate(scale.bands):
+    for index, band in enumerate(bands):
         if band.min > band.max:
             yield make_issue(
                 DefinitionCode.BAND_ORDER,
@@ -277,7 +296,7 @@ def _check_bands(inst: Instrument, name: str, scale: Scale) -> Iterator[Issue]:
                 max=band.max,
             )
         if index > 0:
-            previous = scale.bands[index - 1]
+            previous = bands[index - 1]
             if band.min != previous.max + 1:
                 yield make_issue(
                     DefinitionCode.BANDS_NOT_CONTIGUOUS,
@@ -294,7 +313,7 @@ def _check_bands(inst: Instrument, name: str, scale: Scale) -> Iterator[Issue]:
     if bounds is None:
         return
     lo, hi = bounds
-    first, last = scale.bands[0], scale.bands[-1]
+    first, last = bands[0], bands[-1]
     if first.min != lo:
         yield make_issue(
             DefinitionCode.BANDS_RANGE,
@@ -308,13 +327,133 @@ def _check_bands(inst: Instrument, name: str, scale: Scale) -> Iterator[Issue]:
     if last.max != hi:
         yield make_issue(
             DefinitionCode.BANDS_RANGE,
-            (*path, len(scale.bands) - 1, "max"),
+            (*path, len(bands) - 1, "max"),
             scale=name,
             side="end",
             given=last.max,
             extreme="highest",
             reachable=number(hi),
         )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_context(inst: Instrument) -> Iterator[Issue]:
+    """Each context variable's values, bounds and default agree with its type; a default
+    cites its source."""
+    for name, var in inst.context.items():
+        path: Path = ("context", name)
+        where = f"context.{name}"
+        number = var.kind == "number"
+
+        def bad(key: PathPart, detail: str, got: Any, at: Path = path, where: str = where) -> Issue:
+            return make_issue(
+                DefinitionCode.INVALID_VALUE, (*at, key), where=where, detail=detail, got=got
+            )
+
+        if not number and var.values is None:
+            yield make_issue(DefinitionCode.MISSING_KEY, path, where=where, key="values")
+        for index, value in enumerate(var.values or []):
+            if number != _is_number(value):
+                kind = "numbers" if number else "text"
+                yield bad(
+                    index, f"a {var.kind} variable takes {kind}", repr(value), (*path, "values")
+                )
+            elif number and not _within(var, value):
+                yield bad(
+                    index,
+                    f"a value outside min {var.min} and max {var.max}",
+                    value,
+                    (*path, "values"),
+                )
+        if not number:
+            for key in ("min", "max"):
+                if getattr(var, key) is not None:
+                    yield bad(
+                        key, "min and max bound a number variable (type: number)", getattr(var, key)
+                    )
+        elif var.min is not None and var.max is not None and var.min > var.max:
+            yield bad("min", f"min is above max {var.max}", var.min)
+        if var.default is not None:
+            if (
+                number != _is_number(var.default)
+                or (var.values is not None and var.default not in var.values)
+                or (number and not _within(var, var.default))
+            ):
+                allowed = ", ".join(str(v) for v in var.values or []) or f"a {var.kind}"
+                yield bad(
+                    "default",
+                    f"the default must be a value it takes ({allowed})",
+                    repr(var.default),
+                )
+            if var.source is None:
+                yield make_issue(
+                    DefinitionCode.UNCITED_DEFAULT,
+                    (*path, "default"),
+                    variable=name,
+                    default=var.default,
+                )
+
+
+def _check_codings(inst: Instrument) -> Iterator[Issue]:
+    """Exactly one default, recording the option values; each recoding one number per option,
+    none twice; no context variable named `coding` (the name chooses the coding)."""
+    if not inst.codings:
+        return
+    defaults = [name for name, c in inst.codings.items() if c.default]
+    if len(defaults) != 1:
+        where = ("codings", defaults[1]) if len(defaults) > 1 else ("codings",)
+        problem = "exactly one coding is the default (default: true)"
+        yield make_issue(
+            DefinitionCode.CODING_DEFAULT, where, problem=f"{problem}; found {len(defaults)}"
+        )
+    if "coding" in inst.context:
+        yield make_issue(
+            DefinitionCode.INVALID_VALUE,
+            ("context", "coding"),
+            where="context",
+            detail="a definition with codings chooses the coding by the name 'coding'; name "
+            "the variable otherwise",
+            got="coding",
+        )
+    for name, coding in inst.codings.items():
+        path: Path = ("codings", name)
+        if not is_identifier(name):
+            yield make_issue(DefinitionCode.INVALID_NAME, path, kind="coding", name=name)
+        if coding.default and (coding.records != "value" or coding.values):
+            yield make_issue(
+                DefinitionCode.CODING_DEFAULT,
+                (*path, "default"),
+                problem=f"the default coding '{name}' must record the option values as listed "
+                "(records: value, no values), the values every other path reads",
+            )
+        if coding.records == "score" and coding.values:
+            yield make_issue(
+                DefinitionCode.CODING_VALUES,
+                (*path, "values"),
+                coding=name,
+                problem="values recode option values; a coding that records scores has none",
+            )
+        for key, listed in coding.values.items():
+            at: Path = (*path, "values", key)
+            item = inst.item_by_id(key)
+            options = inst.item_options(item) if item is not None else inst.option_sets.get(key)
+            if options is None:
+                known = _defined(inst.option_sets)
+                problem = f"'{key}' is no item and no option set (option sets: {known})"
+            elif len(listed) != len(options):
+                problem = f"'{key}' has {len(options)} options; {len(listed)} numbers are listed"
+            elif len(set(listed)) != len(listed):
+                problem = f"'{key}' lists a number twice"
+            else:
+                continue
+            yield make_issue(DefinitionCode.CODING_VALUES, at, coding=name, problem=problem)
+
+
+def _within(var: Any, value: Any) -> bool:
+    return (var.min is None or value >= var.min) and (var.max is None or value <= var.max)
 
 
 def walk_conditions(inst: Instrument) -> Iterator[tuple[Path, Any]]:
@@ -330,6 +469,12 @@ def walk_conditions(inst: Instrument) -> Iterator[tuple[Path, Any]]:
         (("classifications", name, "rules", index, "when"), rule.when)
         for name, cls in inst.classifications.items()
         for index, rule in enumerate(cls.rules)
+    ]
+    roots += [
+        (("scales", name, "band_tables", table_name, "when"), table.when)
+        for name, scale in inst.scales.items()
+        for table_name, table in scale.band_tables.items()
+        if table.when is not None
     ]
     for root, cond in roots:
         for key, node in walk(cond):
@@ -352,6 +497,16 @@ def _check_conditions(inst: Instrument) -> Iterator[Issue]:
     for path, cond in walk_conditions(inst):
         asker = path[1] if path[0] == "items" else None
         for ref in KINDS[type(cond)].refs(cond):
+            if path[0] == "scales" and ref.kind != "context":  # a band table's `when`
+                yield make_issue(
+                    DefinitionCode.BAND_TABLE_WHEN,
+                    (*path, ref.key),
+                    scale=path[1],
+                    table=path[3],
+                    kind=ref.kind,
+                    name=ref.name,
+                )
+                continue
             yield from _check_ref(inst, path, ref, order, asker)
 
 
@@ -396,15 +551,49 @@ def _check_ref(
         if var is None:
             yield make_issue(DefinitionCode.UNKNOWN_CONTEXT, at, variable=ref.name)
             return
-        for value in ref.values:
-            if value not in var.values:
-                yield make_issue(
-                    DefinitionCode.UNKNOWN_CONTEXT_VALUE,
-                    path,
-                    variable=ref.name,
-                    allowed=", ".join(var.values),
-                    got=value,
-                )
+        yield from _check_context_ref(path, at, ref, var)
+
+
+_ORDERED = frozenset(("gt", "gte", "lt", "lte"))
+
+
+def _check_context_ref(path: Path, at: Path, ref: Ref, var: Any) -> Iterator[Issue]:
+    """A context variable is compared as its type allows, with values it takes."""
+    number = var.kind == "number"
+    kind = "a number variable" if number else "a text variable"
+
+    def wrong(problem: str) -> Issue:
+        return make_issue(
+            DefinitionCode.CONTEXT_COMPARISON, at, variable=ref.name, kind=kind, problem=problem
+        )
+
+    if ref.operand:
+        if not number:
+            yield wrong(f"a cut-point ({ref.op}: {{context: {ref.name}}}) needs a number")
+        return
+    if ref.op in _ORDERED and not number:
+        yield wrong(f"'{ref.op}' compares numbers; compare text with eq, ne or in")
+        return
+    for value in ref.values:
+        if number != _is_number(value):
+            yield wrong(f"it is compared with {value!r}")
+            return
+    for value in ref.values:
+        known = var.values is None or value in var.values
+        if ref.op in _ORDERED or (known and (not number or _within(var, value))):
+            continue
+        allowed = (
+            ", ".join(str(v) for v in var.values)
+            if var.values is not None
+            else (f"numbers from {var.min} to {var.max}")
+        )
+        yield make_issue(
+            DefinitionCode.UNKNOWN_CONTEXT_VALUE,
+            path,
+            variable=ref.name,
+            allowed=allowed,
+            got=value,
+        )
 
 
 def _check_change(inst: Instrument) -> Iterator[Issue]:
@@ -420,10 +609,54 @@ def _check_change(inst: Instrument) -> Iterator[Issue]:
             )
 
 
+def _check_case_bands(
+    path: Path, case: str, name: str, scale: Scale, expected: Any
+) -> Iterator[Issue]:
+    """A case expects bands the scale has: its band from any table the band can come from,
+    each named table's label from that table."""
+    at: Path = (*path, "expect", "scales", name)
+    tables = scale.band_tables
+    possible = {b.label for b in scale.bands}
+    if not scale.bands:
+        possible |= {b.label for t in tables.values() for b in t.bands}
+    if expected.band is not None and expected.band not in possible:
+        yield make_issue(
+            DefinitionCode.UNKNOWN_BAND, (*at, "band"), case=case, band=expected.band, scale=name
+        )
+    for table_name, label in expected.bands.items():
+        table = tables.get(table_name)
+        if table is None:
+            yield make_issue(
+                DefinitionCode.UNKNOWN_BAND_TABLE,
+                (*at, "bands", table_name),
+                case=case,
+                table=table_name,
+                scale=name,
+                defined=_defined(tables),
+            )
+        elif label is not None and label not in {b.label for b in table.bands}:
+            yield make_issue(
+                DefinitionCode.UNKNOWN_BAND,
+                (*at, "bands", table_name),
+                case=case,
+                band=label,
+                scale=name,
+                table=table_name,
+            )
+
+
 def _check_cases(inst: Instrument) -> Iterator[Issue]:
     flag_ids = {f.id for f in inst.flags}
     for index, case in enumerate(inst.cases):
         path: Path = ("cases", index)
+        if case.coding is not None and case.coding not in inst.codings:
+            yield make_issue(
+                DefinitionCode.UNKNOWN_CODING,
+                (*path, "coding"),
+                case=case.name,
+                coding=case.coding,
+                defined=_defined(inst.codings),
+            )
         if isinstance(case.responses, list) and len(case.responses) != len(inst.items):
             yield make_issue(
                 DefinitionCode.CASE_RESPONSES,
@@ -444,14 +677,8 @@ def _check_cases(inst: Instrument) -> Iterator[Issue]:
                     defined=_defined(inst.scales),
                     case=case.name,
                 )
-            elif expected.band is not None and expected.band not in {b.label for b in scale.bands}:
-                yield make_issue(
-                    DefinitionCode.UNKNOWN_BAND,
-                    (*path, "expect", "scales", name, "band"),
-                    case=case.name,
-                    band=expected.band,
-                    scale=name,
-                )
+            else:
+                yield from _check_case_bands(path, case.name, name, scale, expected)
         for flag in case.expect.flags:
             if flag not in flag_ids:
                 yield make_issue(

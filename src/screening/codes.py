@@ -77,12 +77,19 @@ class DefinitionCode(StrEnum):
     BANDS_NOT_CONTIGUOUS = "bands_not_contiguous"
     BANDS_RANGE = "bands_range"
     DUPLICATE_BAND = "duplicate_band"
+    BAND_TABLE_WHEN = "band_table_when"
     UNKNOWN_SCALE = "unknown_scale"
     UNKNOWN_CONTEXT = "unknown_context"
     UNKNOWN_CONTEXT_VALUE = "unknown_context_value"
+    CONTEXT_COMPARISON = "context_comparison"
     CONDITION_NEVER_HOLDS = "condition_never_holds"
+    UNCITED_DEFAULT = "uncited_default"
+    CODING_DEFAULT = "coding_default"
+    CODING_VALUES = "coding_values"
     CASE_RESPONSES = "case_responses"
     UNKNOWN_BAND = "unknown_band"
+    UNKNOWN_BAND_TABLE = "unknown_band_table"
+    UNKNOWN_CODING = "unknown_coding"
     UNKNOWN_FLAG = "unknown_flag"
     UNKNOWN_CLASSIFICATION = "unknown_classification"
     UNKNOWN_LABEL = "unknown_label"
@@ -228,13 +235,27 @@ _DEFINITION_MEANINGS: dict[DefinitionCode, str] = {
     DefinitionCode.BANDS_NOT_CONTIGUOUS: "a gap or an overlap between bands",
     DefinitionCode.BANDS_RANGE: "bands that do not cover exactly the scale's reachable range",
     DefinitionCode.DUPLICATE_BAND: "a band label listed twice",
+    DefinitionCode.BAND_TABLE_WHEN: "a band table whose `when` reads an item or a scale (a table "
+    "is chosen by context only)",
     DefinitionCode.UNKNOWN_SCALE: "a condition, change block or case naming an undefined scale",
     DefinitionCode.UNKNOWN_CONTEXT: "a condition naming an undeclared context variable",
     DefinitionCode.UNKNOWN_CONTEXT_VALUE: "a condition comparing a context variable with a "
     "value it does not take",
+    DefinitionCode.CONTEXT_COMPARISON: "a context comparison of the wrong kind: a text variable "
+    "compared with a number or by order (`gte`), a number variable with text, a cut-point "
+    "operand (`{context: ...}`) naming a text variable",
     DefinitionCode.CONDITION_NEVER_HOLDS: "an item comparison no score of the item meets",
+    DefinitionCode.UNCITED_DEFAULT: "a context variable's default without its source",
+    DefinitionCode.CODING_DEFAULT: "codings without exactly one default, or a default that "
+    "does not record the option values as listed",
+    DefinitionCode.CODING_VALUES: "a coding's `values` that do not fit: a name that is no "
+    "option set or item, a list not one per option, a number twice, `values` beside "
+    "`records: score`",
     DefinitionCode.CASE_RESPONSES: "a golden case's list of responses not one per item",
     DefinitionCode.UNKNOWN_BAND: "a golden case expecting a band the scale does not have",
+    DefinitionCode.UNKNOWN_BAND_TABLE: "a golden case expecting a band table the scale does not "
+    "have",
+    DefinitionCode.UNKNOWN_CODING: "a golden case in a coding the instrument does not have",
     DefinitionCode.UNKNOWN_FLAG: "a golden case expecting an undefined flag",
     DefinitionCode.UNKNOWN_CLASSIFICATION: "a golden case expecting an undefined classification",
     DefinitionCode.UNKNOWN_LABEL: "a golden case expecting a label its classification never gives",
@@ -253,7 +274,8 @@ _RESPONSE_MEANINGS: dict[ResponseCode, str] = {
     "not agree with the skip",
     ResponseCode.UNKNOWN_CONTEXT: "a context variable the instrument does not declare",
     ResponseCode.CONTEXT_MISSING: "a required context variable is missing",
-    ResponseCode.CONTEXT_INVALID: "a context value the variable does not take",
+    ResponseCode.CONTEXT_INVALID: "a context value the variable does not take (a value not "
+    "listed, text for a number, a number out of its bounds)",
 }
 
 _ROW_MEANINGS: dict[RowCode, str] = {
@@ -352,17 +374,28 @@ _DEFINITION_TEMPLATES: dict[DefinitionCode, str] = {
     DefinitionCode.BANDS_RANGE: "scale '{scale}': bands {side} at {given} but the {extreme} "
     "possible score is {reachable}",
     DefinitionCode.DUPLICATE_BAND: "scale '{scale}': band '{band}' is listed twice",
+    DefinitionCode.BAND_TABLE_WHEN: "scale '{scale}': band table '{table}' is chosen by context "
+    "only; its condition reads {kind} '{name}'",
     DefinitionCode.UNKNOWN_SCALE: "{owner} {verb} scale '{scale}', which is not defined "
     "(defined: {defined})",
     DefinitionCode.UNKNOWN_CONTEXT: "condition names context variable '{variable}', which is not "
     "declared under context",
     DefinitionCode.UNKNOWN_CONTEXT_VALUE: "context '{variable}' takes {allowed} (got '{got}')",
+    DefinitionCode.CONTEXT_COMPARISON: "context '{variable}' is {kind}; {problem}",
     DefinitionCode.CONDITION_NEVER_HOLDS: "item '{item_id}' scores {scores}; '{condition}' never "
     "holds",
+    DefinitionCode.UNCITED_DEFAULT: "context '{variable}': the default {default!r} must cite its "
+    "source",
+    DefinitionCode.CODING_DEFAULT: "codings: {problem}",
+    DefinitionCode.CODING_VALUES: "coding '{coding}': {problem}",
     DefinitionCode.CASE_RESPONSES: "case '{case}': a list of responses needs one entry per item "
     "({expected}, got {got})",
     DefinitionCode.UNKNOWN_BAND: "case '{case}' expects band '{band}', which scale '{scale}' does "
     "not have",
+    DefinitionCode.UNKNOWN_BAND_TABLE: "case '{case}' expects band table '{table}', which scale "
+    "'{scale}' does not have (its tables: {defined})",
+    DefinitionCode.UNKNOWN_CODING: "case '{case}' is recorded in coding '{coding}', which is not "
+    "defined (codings: {defined})",
     DefinitionCode.UNKNOWN_FLAG: "case '{case}' expects unknown flag '{flag}'",
     DefinitionCode.UNKNOWN_CLASSIFICATION: "case '{case}' expects unknown classification "
     "'{classification}'",
@@ -383,9 +416,9 @@ _RESPONSE_TEMPLATES: dict[ResponseCode, str] = {
     ResponseCode.SKIPPED_ITEM_ANSWERED: "item '{item}' is asked only when {condition}, which "
     "does not hold, but it was answered (got {got})",
     ResponseCode.UNKNOWN_CONTEXT: "{instrument} takes no context '{item}' (declared: {declared})",
-    ResponseCode.CONTEXT_MISSING: "{instrument} needs context '{item}' (one of {allowed}), "
+    ResponseCode.CONTEXT_MISSING: "{instrument} needs context '{item}' ({expected}), "
     "e.g. score(..., {item}={example!r})",
-    ResponseCode.CONTEXT_INVALID: "context '{item}' must be one of {allowed} (got {got})",
+    ResponseCode.CONTEXT_INVALID: "context '{item}' must be {expected} (got {got})",
 }
 
 _ROW_TEMPLATES: dict[RowCode, str] = {

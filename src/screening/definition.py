@@ -19,6 +19,7 @@ from pydantic import (
     StrictBool,
     StrictFloat,
     StrictInt,
+    StrictStr,
     Tag,
     field_validator,
     model_validator,
@@ -37,14 +38,18 @@ __all__ = [
     "AllCondition",
     "AnyCondition",
     "Band",
+    "BandTable",
     "Case",
     "ChangeSpec",
     "Classification",
     "ClassificationRule",
     "ClinicalSignificance",
     "Codes",
+    "Coding",
     "Condition",
     "ContextCondition",
+    "ContextRef",
+    "ContextValue",
     "ContextVariable",
     "CountCondition",
     "CountSpec",
@@ -61,6 +66,7 @@ __all__ = [
     "Norms",
     "NotCondition",
     "Number",
+    "Operand",
     "Option",
     "Range",
     "ReliableChange",
@@ -148,26 +154,62 @@ class ItemCondition(_Comparison):
     item: str
 
 
+class ContextRef(Model):
+    """A number context variable's value as the operand of a scale comparison: the cut-point
+    chosen per call (`{scale: total, gte: {context: cut_point}}`)."""
+
+    context: str
+
+
+Operand = Number | ContextRef
+
+
 class ScaleCondition(_Comparison):
-    """Compares a scale's final score with a number."""
+    """Compares a scale's final score with a number, or with a number context variable."""
 
     scale: str
+    eq: Operand | None = None  # type: ignore[assignment]  # widens the base's Number
+    ne: Operand | None = None  # type: ignore[assignment]  # widens the base's Number
+    gt: Operand | None = None  # type: ignore[assignment]  # widens the base's Number
+    gte: Operand | None = None  # type: ignore[assignment]  # widens the base's Number
+    lt: Operand | None = None  # type: ignore[assignment]  # widens the base's Number
+    lte: Operand | None = None  # type: ignore[assignment]  # widens the base's Number
+
+
+ContextValue = StrictStr | StrictInt | StrictFloat
+"""A context value: text (`female`) or a number (`12`, `31`)."""
 
 
 class ContextCondition(Model):
-    """Compares a context variable (e.g. sex) with one or more of its declared values."""
+    """Compares a context variable with one or more of its values: text or numbers by `eq`,
+    `ne` and `in`; numbers also by `gt`, `gte`, `lt`, `lte` (`age >= 12`)."""
 
     context: str
-    eq: str | None = None
-    ne: str | None = None
-    in_: list[str] | None = Field(default=None, alias="in", min_length=1)
+    eq: ContextValue | None = None
+    ne: ContextValue | None = None
+    gt: Number | None = None
+    gte: Number | None = None
+    lt: Number | None = None
+    lte: Number | None = None
+    in_: list[ContextValue] | None = Field(default=None, alias="in", min_length=1)
 
     @model_validator(mode="after")
     def _one_operator(self) -> ContextCondition:
-        given = [v for v in (self.eq, self.ne, self.in_) if v is not None]
+        given = [op for op in COMPARISONS if self.operand_of(op) is not None]
         if len(given) != 1:
-            raise ValueError(f"needs exactly one of eq, ne, in; found {len(given)}")
+            raise ValueError(f"needs exactly one of {', '.join(COMPARISONS)}; found {len(given)}")
         return self
+
+    def operand_of(self, op: str) -> Any:
+        return getattr(self, "in_" if op == "in" else op)
+
+    @property
+    def op(self) -> str:
+        return next(op for op in COMPARISONS if self.operand_of(op) is not None)
+
+    @property
+    def operand(self) -> Any:
+        return self.operand_of(self.op)
 
 
 class CountSpec(_Comparison):
@@ -305,6 +347,19 @@ class Band(Model):
     note: str | None = None
 
 
+class BandTable(Model):
+    """An alternative band table of a scale, cited (K10: the AIHW METEOR grouping beside the
+    ABS one), applying everywhere or where its condition on context holds (EPDS-3A: men)."""
+
+    label: str | None = None
+    """A display name (`AIHW METEOR 634146`)."""
+    when: Condition | None = None
+    """Where the table applies: a condition on context variables only. Elsewhere its label is
+    null; where no `bands` are given, the scale's band is the first applying table's."""
+    bands: list[Band] = Field(min_length=1)
+    source: Sources
+
+
 class Scale(Model):
     label: str | None = None
     items: list[str] = Field(min_length=1)
@@ -313,6 +368,10 @@ class Scale(Model):
     """Applied after summing and proration (DASS-21 x2, WHO-5 percentage x4)."""
     missing: MissingRule = MissingRule()
     bands: list[Band] = Field(default_factory=list)
+    """The default band table: the scale's `band`."""
+    band_tables: dict[str, BandTable] = Field(default_factory=dict)
+    """Alternative band tables by name, each reported (`ScaleResult.bands`, the DataFrame
+    column `<scale>_band_<name>`); without `bands`, the first that applies gives the band."""
     role: Literal["primary", "secondary"] = "primary"
     """A secondary scale (a sub-score) does not decide the result's validity."""
     source: Sources
@@ -344,15 +403,53 @@ class Classification(Model):
     source: Sources
 
 
+class Coding(Model):
+    """One published way of recording the answers (EPDS: box positions or item scores; K10:
+    1-5 or the US 0-4), chosen per call (`score(..., coding="us")`)."""
+
+    label: str = Field(min_length=1)
+    description: str | None = None
+    default: StrictBool = False
+    """The coding a response is read in unless the caller chooses another: exactly one, and it
+    records the option values as listed (the instrument's own values)."""
+    records: Literal["value", "score"] = "value"
+    """`value`: a response records each item's option value (recoded by `values` where given);
+    `score`: it records each item's score, reverse scoring already applied."""
+    values: dict[str, list[StrictInt]] = Field(default_factory=dict)
+    """By option set name (or item id, for an item with its own options): the number recorded
+    for each option, in the order the options are listed."""
+    source: Sources
+
+
 class ContextVariable(Model):
-    values: list[str] = Field(min_length=1)
+    """Something about the respondent or the administration that the rules need, passed with
+    the response (`sex`, `age`, a cut-point chosen per call)."""
+
+    kind: Literal["text", "number"] = Field(default="text", alias="type")
+    """`text` (the default) takes one of `values`; `number` takes a number, one of `values`
+    when they are given, within `min` and `max` when they are given."""
+    values: list[ContextValue] | None = Field(default=None, min_length=1)
+    """The values it takes: required for text, optional for a number."""
+    min: Number | None = None
+    """The lowest number it takes (a number variable only)."""
+    max: Number | None = None
+    """The highest number it takes (a number variable only)."""
     required: StrictBool = True
+    """Whether a response without it is an error (a variable with a default is never
+    missing)."""
+    default: ContextValue | None = None
+    """The value taken when none is given, as its cited source says (`source` required)."""
+    source: Sources | None = None
+    """The source of the default (and of the values)."""
     description: str | None = None
 
 
 class ScaleExpectation(Model):
     score: Number | None = None
     band: str | None = None
+    bands: dict[str, str | None] = Field(default_factory=dict)
+    """The label of each band table named (null: it does not apply, or the scale is unscored);
+    only the tables written are compared."""
     prorated: StrictBool | None = None
     answered: StrictInt | None = None
     missing: StrictInt | None = None
@@ -461,6 +558,8 @@ class Case(Model):
     responses: dict[str, Any] | list[Any]
     """By item id, or a list in item order (null for a missing item)."""
     context: dict[str, Any] = Field(default_factory=dict)
+    coding: str | None = None
+    """The coding its responses are recorded in (the default coding when not given)."""
     expect: Expectation
 
 
@@ -480,6 +579,9 @@ class Instrument(Model):
     license: License
     sources: dict[str, str | SourceEntry] = Field(min_length=1)
     context: dict[str, ContextVariable] = Field(default_factory=dict)
+    codings: dict[str, Coding] = Field(default_factory=dict)
+    """The published ways of recording the answers, by name; a response is read in the default
+    one unless the caller chooses another (`coding=`)."""
     option_sets: dict[str, list[Option]] = Field(default_factory=dict)
     items: list[Item] = Field(min_length=1)
     scales: dict[str, Scale] = Field(default_factory=dict)
@@ -523,6 +625,27 @@ class Instrument(Model):
             return {}
         lo, hi = min(values), max(values)
         return {v: (lo + hi - v if item.reverse else v) for v in values}
+
+    @property
+    def default_coding(self) -> str | None:
+        """The name of the default coding (None: the instrument has no codings)."""
+        return next((name for name, c in self.codings.items() if c.default), None)
+
+    def coded_scores(self, item: Item, coding: str | None) -> dict[int, int]:
+        """Recorded value → score in a coding (the option values in the default one)."""
+        scores = self.item_scores(item)
+        chosen = self.codings.get(coding) if coding is not None else None
+        if chosen is None:
+            return scores
+        if chosen.records == "score":
+            return {score: score for score in sorted(set(scores.values()))}
+        listed = chosen.values.get(item.id)
+        if listed is None and isinstance(item.options, str):
+            listed = chosen.values.get(item.options)
+        if listed is None:
+            return scores
+        options = [o.value for o in self.item_options(item)]
+        return {recorded: scores[v] for recorded, v in zip(listed, options, strict=False)}
 
     def citation(self, key: str) -> str:
         entry = self.sources.get(key)
@@ -594,6 +717,17 @@ FORMAT_KEYS: dict[str, dict[type[BaseModel], tuple[str, ...]]] = {
             "valid", "scales", "flags", "undetermined_flags", "classifications", "errors",
         ),
         ScaleExpectation: ("score", "band", "prorated", "answered", "missing", "valid"),
+    },
+    "1.1": {
+        Instrument: ("codings",),
+        Coding: ("label", "description", "default", "records", "values", "source"),
+        Case: ("coding",),
+        Scale: ("band_tables",),
+        BandTable: ("label", "when", "bands", "source"),
+        ScaleExpectation: ("bands",),
+        ContextVariable: ("type", "min", "max", "default", "source"),
+        ContextCondition: ("gt", "gte", "lt", "lte"),
+        ContextRef: ("context",),
     },
 }  # fmt: skip
 """The format's history: the keys each version added, by model (a subclass inherits its base's).

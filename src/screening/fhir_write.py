@@ -143,6 +143,11 @@ def _observation(
         obs.update(_value(scaled.score))
         if scaled.band is not None:
             obs["interpretation"] = [{"text": scaled.band}]
+        tables = inst.scales[name].band_tables
+        for table, label in scaled.bands.items():  # the other band tables: notes
+            if label is not None:
+                shown = tables[table].label if table in tables and tables[table].label else table
+                notes.append(f"Band table {table} ({shown}): {label}.")
         if scaled.prorated:
             total = scaled.answered + scaled.missing
             notes.append(

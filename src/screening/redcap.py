@@ -148,8 +148,10 @@ def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
         )
         + (f"; {', '.join(skipped)} count their score when skipped" if skipped else "")
         + ". REDCap's sum() ignores blank fields, so a missing item lowers this total: the "
-        f"instrument's missing-data rule ({steps.missing.brief()}) and its bands are not "
-        "applied by REDCap. Score the exported data with screening for the result of record."
+        f"instrument's missing-data rule ({steps.missing.brief()}) and its bands"
+        + (f" (band tables {', '.join(t.name for t in steps.tables)} too)" if steps.tables else "")
+        + " are not applied by REDCap. Score the exported data with screening for the result "
+        "of record."
     )
     label = scale.label or f"{inst.abbreviation or inst.name} {name} score"
     return _row(

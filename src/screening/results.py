@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from .errors import Issue
 
 __all__ = [
+    "NO_BANDS",
     "FlagResult",
     "Provenance",
     "ScaleResult",
@@ -32,11 +34,17 @@ class Provenance(NamedTuple):
         return self._asdict()
 
 
+NO_BANDS: Mapping[str, str | None] = MappingProxyType({})
+"""The band tables of a scale that has none."""
+
+
 class ScaleResult(NamedTuple):
     """One scale of one response.
 
     `score` is the final score (None when the scale could not be scored; `reason` says why),
     `raw` the sum of the answered items' scores, `unrounded` the prorated score before rounding.
+    `band` is the default band table's label; `bands` maps the name of each alternative band
+    table to its label (None where the table does not apply or the scale is unscored).
     """
 
     score: int | float | None
@@ -49,9 +57,12 @@ class ScaleResult(NamedTuple):
     skipped: int
     valid: bool
     reason: str
+    bands: Mapping[str, str | None] = NO_BANDS
 
     def to_dict(self) -> dict[str, Any]:
-        return self._asdict()
+        out = self._asdict()
+        out["bands"] = dict(self.bands)
+        return out
 
 
 class FlagResult(NamedTuple):

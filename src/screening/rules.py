@@ -21,6 +21,7 @@ from .definition import (
     AllCondition,
     AnyCondition,
     ContextCondition,
+    ContextRef,
     CountCondition,
     ItemCondition,
     NotCondition,
@@ -70,7 +71,7 @@ class Env:
         items: Mapping[str, float],
         skipped: frozenset[str] | set[str],
         scales: Mapping[str, float | None],
-        context: Mapping[str, str],
+        context: Mapping[str, Any],
     ) -> None:
         self.items = items
         self.skipped = skipped
@@ -92,13 +93,8 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def predicate(cmp: _Comparison | ContextCondition) -> Callable[[Any], bool]:
-    """The comparison of a condition as a one-argument test."""
-    if isinstance(cmp, ContextCondition):
-        if cmp.eq is not None:
-            return _bind("eq", cmp.eq)
-        if cmp.ne is not None:
-            return _bind("ne", cmp.ne)
-        return _bind("in", frozenset(cmp.in_ or ()))
+    """The comparison of a condition as a one-argument test (not a scale comparison with a
+    cut-point from context: its evaluators read the context themselves)."""
     operand = frozenset(cmp.operand) if cmp.op == "in" else cmp.operand
     return _bind(cmp.op, operand)
 
@@ -121,7 +117,16 @@ def _item(cond: ItemCondition) -> Evaluator:
 
 
 def _scale(cond: ScaleCondition) -> Evaluator:
-    test, scale = predicate(cond), cond.scale
+    scale = cond.scale
+    if isinstance(cond.operand, ContextRef):  # a cut-point chosen per call
+        fn, name = _OPS[cond.op], cond.operand.context
+
+        def against_context(env: Env) -> Truth:
+            value, bound = env.scales.get(scale), env.context.get(name)
+            return None if value is None or bound is None else bool(fn(value, bound))
+
+        return against_context
+    test = predicate(cond)
 
     def evaluate(env: Env) -> Truth:
         value = env.scales.get(scale)
@@ -241,15 +246,6 @@ def vector_predicate(cmp: _Comparison | ContextCondition) -> Callable[[Any], Any
     """The comparison of a condition as a test over an array."""
     import numpy as np
 
-    if isinstance(cmp, ContextCondition):
-        if cmp.in_ is not None:
-            options = list(cmp.in_)
-            return lambda values: np.isin(values, options)
-        if cmp.eq is not None:
-            eq = cmp.eq
-            return lambda values: values == eq
-        ne = cmp.ne
-        return lambda values: values != ne
     if cmp.op == "in":
         options = list(cmp.operand)
         return lambda values: np.isin(values, options)
@@ -269,7 +265,18 @@ def _item_vec(cond: ItemCondition) -> VEvaluator:
 
 
 def _scale_vec(cond: ScaleCondition) -> VEvaluator:
-    test, scale = vector_predicate(cond), cond.scale
+    scale = cond.scale
+    if isinstance(cond.operand, ContextRef):  # a cut-point chosen per call
+        fn, name = _OPS[cond.op], cond.operand.context
+
+        def against_context(env: VEnv) -> VTruth:
+            scores, known = env.scales[scale]
+            bounds, given = env.context[name]
+            both = known & given
+            return both & fn(scores, bounds), ~both
+
+        return against_context
+    test = vector_predicate(cond)
 
     def evaluate(env: VEnv) -> VTruth:
         scores, known = env.scales[scale]
@@ -370,8 +377,12 @@ class Ref(NamedTuple):
     for; the checker refuses one that no score meets)."""
     shown: str = ""
     """That comparison in words: `gte 2`."""
-    values: tuple[str, ...] = ()
+    values: tuple[Any, ...] = ()
     """For a context variable: the values it is compared with."""
+    op: str = ""
+    """For a context variable: the comparison (`eq`, `gte`, ...)."""
+    operand: bool = False
+    """For a context variable: read as a comparison's operand (a cut-point), so a number."""
 
 
 class AnswerSets(NamedTuple):
@@ -443,11 +454,23 @@ def _describe_count(cond: CountCondition) -> str:
 
 
 def _describe_context(cond: ContextCondition) -> str:
-    if cond.eq is not None:
-        return f"{cond.context} = {cond.eq}"
-    if cond.ne is not None:
-        return f"{cond.context} ≠ {cond.ne}"
-    return _describe_cmp(cond.context, "in", cond.in_ or [])
+    if cond.op == "in":
+        return f"{cond.context} in [{', '.join(str(v) for v in cond.operand)}]"
+    return f"{cond.context} {_SYMBOLS[cond.op]} {cond.operand}"
+
+
+def _scale_refs(cond: ScaleCondition) -> tuple[Ref, ...]:
+    own = Ref("scale", cond.scale, "scale")
+    if not isinstance(cond.operand, ContextRef):
+        return (own,)
+    return (own, Ref("context", cond.operand.context, cond.op, op=cond.op, operand=True))
+
+
+def _describe_scale(cond: ScaleCondition) -> str:
+    operand = cond.operand
+    if isinstance(operand, ContextRef):
+        return f"scale {cond.scale} {_SYMBOLS[cond.op]} {operand.context}"
+    return _describe_cmp(f"scale {cond.scale}", cond.op, operand)
 
 
 KINDS: dict[type[Any], Kind] = {
@@ -462,8 +485,8 @@ KINDS: dict[type[Any], Kind] = {
     ),
     ScaleCondition: Kind(
         children=_none,
-        refs=lambda c: (Ref("scale", c.scale, "scale"),),
-        describe=lambda c: _describe_cmp(f"scale {c.scale}", c.op, c.operand),
+        refs=_scale_refs,
+        describe=_describe_scale,
         row=_scale,
         vector=_scale_vec,
         raising=True,
@@ -476,7 +499,8 @@ KINDS: dict[type[Any], Kind] = {
                 "context",
                 c.context,
                 "context",
-                values=tuple(v for v in (c.eq, c.ne, *(c.in_ or [])) if v is not None),
+                values=tuple(c.operand) if c.op == "in" else (c.operand,),
+                op=c.op,
             ),
         ),
         describe=_describe_context,

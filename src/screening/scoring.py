@@ -6,9 +6,11 @@ and cached on the instrument, so a call does one pass over the items and builds 
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 import numbers
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -20,9 +22,10 @@ from .definition import Instrument
 from .errors import Issue, ResponseError, make_issue
 from .facts import scale_is_integral
 from .loading import content_hash, load_instrument, looks_like_id
-from .results import FlagResult, Provenance, ScaleResult, ScoreResult
+from .results import NO_BANDS, FlagResult, Provenance, ScaleResult, ScoreResult
 from .rules import Env, Evaluator, compile_condition, describe, item_tests, referenced
 from .steps import ScaleSteps, steps_of
+from .text import number
 
 __all__ = [
     "ClassificationPlan",
@@ -32,9 +35,11 @@ __all__ = [
     "OnError",
     "Plan",
     "ScalePlan",
+    "TablePlan",
     "check_on_error",
     "check_value",
     "compile_instrument",
+    "context_plan",
     "plan_for",
     "score",
     "score_plan",
@@ -69,6 +74,18 @@ class ScalePlan(NamedTuple):
     primary: bool
     steps: ScaleSteps
     """The scale's steps; the fields above are theirs, fused for the fast path."""
+    tables: tuple[TablePlan, ...] = ()
+    """The alternative band tables, compiled."""
+
+
+class TablePlan(NamedTuple):
+    """An alternative band table: its name, band edges and labels, and where it applies (a
+    condition on context; None: everywhere)."""
+
+    name: str
+    mins: tuple[int, ...]
+    labels: tuple[str, ...]
+    when: Evaluator | None
 
 
 class FlagPlan(NamedTuple):
@@ -89,9 +106,97 @@ class ClassificationPlan(NamedTuple):
 
 
 class ContextPlan(NamedTuple):
+    """A context variable compiled: what it accepts, and its default."""
+
     name: str
-    values: frozenset[str]
+    values: frozenset[Any] | None
+    """The values it takes; None: any number (within `low` and `high`)."""
     required: bool
+    number: bool = False
+    low: float | None = None
+    high: float | None = None
+    default: Any = None
+    """The value taken when none is given (None: no default)."""
+
+    def read(self, value: Any) -> Any:
+        """A given (non-missing) value as the variable takes it, or None when it takes no such
+        value. A number variable reads a plain decimal written as text (`"31"`, as the
+        command line gives every value) as that number."""
+        if self.number and isinstance(value, str) and _DECIMAL.fullmatch(value):
+            value = float(value) if "." in value else int(value)
+        return value if self.accepts(value) else None
+
+    def accepts(self, value: Any) -> bool:
+        """Whether a given (non-missing) value is one the variable takes."""
+        if not self.number:
+            return isinstance(value, str) and value in self.values  # type: ignore[operator]
+        if _is_bool(value) or not isinstance(value, numbers.Real) or _is_time(value):
+            return False
+        try:
+            if not math.isfinite(value):
+                return False
+        except (OverflowError, TypeError, ValueError):  # a Fraction past float: no bound holds
+            return False
+        if self.values is not None and value not in self.values:
+            return False
+        real = cast(float, value)
+        return (self.low is None or real >= self.low) and (self.high is None or real <= self.high)
+
+    @property
+    def allowed(self) -> str:
+        """The values it takes, for a message: `female, male`, `31, 32, 33` or `0 to 120`."""
+        if self.values is not None:
+            return ", ".join(str(v) for v in sorted(self.values))
+        if self.low is not None and self.high is not None:
+            return f"{number(self.low)} to {number(self.high)}"
+        if self.low is not None:
+            return f"{number(self.low)} or more"
+        if self.high is not None:
+            return f"{number(self.high)} or less"
+        return "any number"
+
+    @property
+    def expected(self) -> str:
+        """What it must be, for a message: `one of female, male`, `a number from 0 to 120`."""
+        if self.values is not None:
+            return f"one of {self.allowed}"
+        if self.low is None and self.high is None:
+            return "a number"
+        if self.low is not None and self.high is not None:
+            return f"a number from {self.allowed}"
+        return f"a number, {self.allowed}"
+
+    @property
+    def example(self) -> Any:
+        if self.values is not None:
+            return sorted(self.values)[0]
+        return self.low if self.low is not None else (self.high if self.high is not None else 0)
+
+    def issue_ctx(self, instrument: str) -> dict[str, Any]:
+        """What `context_missing` and `context_invalid` are rendered from."""
+        return {
+            "item": self.name,
+            "instrument": instrument,
+            "allowed": self.allowed,
+            "expected": self.expected,
+            "example": self.example,
+        }
+
+
+_DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
+"""Text a number context variable reads as a number: digits, an optional sign and fraction."""
+
+
+def context_plan(name: str, var: Any) -> ContextPlan:
+    return ContextPlan(
+        name,
+        frozenset(var.values) if var.values is not None else None,
+        var.required,
+        var.kind == "number",
+        var.min,
+        var.max,
+        var.default,
+    )
 
 
 class Plan:
@@ -121,15 +226,43 @@ class Plan:
             )
             for name, c in inst.classifications.items()
         )
-        self.context = tuple(
-            ContextPlan(name, frozenset(v.values), v.required) for name, v in inst.context.items()
-        )
-        self.context_names = frozenset(inst.context)
+        self.context = tuple(context_plan(name, v) for name, v in inst.context.items())
+        self.context_names = frozenset(inst.context) | ({CODING} if inst.codings else set())
         self.provenance = Provenance(
             inst.id, inst.definition_version, content_hash(inst), __version__
         )
         self.has_skip_logic = any(p.ask_if is not None for p in self.items)
         self.lookups = tuple((p.id, p.scores, p) for p in self.items)
+        self.coding = inst.default_coding
+        """The coding this plan reads responses in (None: the instrument has no codings)."""
+        self._coded: dict[str, Plan] = {}
+
+    def coded(self, coding: Any) -> Plan:
+        """This definition read in another coding (the plan itself for the default coding or
+        none given); an unknown coding is a `ValueError`: it is an argument of the call."""
+        if coding is None or _is_missing(coding) or coding == self.coding:
+            return self
+        inst = self.instrument
+        if not isinstance(coding, str) or coding not in inst.codings:
+            known = ", ".join(inst.codings) or "none"
+            raise ValueError(
+                f"{inst.id} has no coding {coding!r} (codings: {known}); the coding is chosen "
+                "per call, one name for every response"
+            )
+        found = self._coded.get(coding)
+        if found is None:
+            found = copy.copy(self)
+            found.__dict__.pop("array_plan", None)  # the array plan of this coding's own
+            found.items = tuple(_item_plan(inst, i, coding) for i in range(len(inst.items)))
+            found.lookups = tuple((p.id, p.scores, p) for p in found.items)
+            found.coding = coding
+            found._coded = {}
+            self._coded[coding] = found
+        return found
+
+
+CODING = "coding"
+"""The keyword that chooses a definition's coding, beside its context variables."""
 
 
 def _reads(inst: Instrument, cond: Any) -> tuple[str, ...]:
@@ -142,15 +275,15 @@ def _reads(inst: Instrument, cond: Any) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _item_plan(inst: Instrument, index: int) -> ItemPlan:
+def _item_plan(inst: Instrument, index: int, coding: str | None = None) -> ItemPlan:
     item = inst.items[index]
     scores = inst.item_scores(item)
-    values = list(scores)
+    recorded = inst.coded_scores(item, coding) if coding is not None else scores
     ask_if = compile_condition(item.ask_if) if item.ask_if is not None else None
     return ItemPlan(
         item.id,
-        MappingProxyType(scores),
-        ", ".join(str(v) for v in values),
+        MappingProxyType(recorded),
+        ", ".join(str(v) for v in recorded),
         ask_if,
         describe(item.ask_if) if item.ask_if is not None else "",
         item.if_skipped,
@@ -174,6 +307,15 @@ def _scale_plan(inst: Instrument, name: str, scale: Any) -> ScalePlan:
         tuple(b.label for b in scale.bands),
         scale.role == "primary",
         steps,
+        tuple(
+            TablePlan(
+                t.name,
+                t.bands.mins,
+                t.bands.labels,
+                compile_condition(t.when) if t.when is not None else None,
+            )
+            for t in steps.tables
+        ),
     )
 
 
@@ -330,6 +472,8 @@ def score_plan(
         raise ResponseError(
             [make_issue(ResponseCode.INVALID_RESPONSES, got=type(responses).__name__)]
         )
+    if plan.coding is not None and CODING in context:  # read in the coding chosen
+        plan = plan.coded(context[CODING])
     if not plan.item_ids.issuperset(responses):
         issues.extend(_unknown_items(plan, responses))
     ctx = _check_context(plan, context, issues) if (context or plan.context) else {}
@@ -346,6 +490,8 @@ def score_plan(
     scales_valid = True
     for scale in plan.scales:
         scaled = _score_scale(scale, scores, skipped, bad)
+        if scale.tables:
+            scaled = _with_tables(scale, scaled, ctx)
         scale_results[scale.name] = scaled
         scale_scores[scale.name] = scaled.score
         if scale.primary and not scaled.valid:
@@ -380,6 +526,28 @@ def score_plan(
     if issues and on_error == "raise":
         raise ResponseError(issues, result)
     return result
+
+
+def _with_tables(scale: ScalePlan, scaled: ScaleResult, ctx: Mapping[str, Any]) -> ScaleResult:
+    """A scale's result with the label of each band table that applies; without default bands,
+    its band is the first applying table's (None while an earlier one is undecided)."""
+    score = scaled.score
+    if score is None:
+        return scaled._replace(bands=MappingProxyType(dict.fromkeys(t.name for t in scale.tables)))
+    env = Env(_NO_ITEMS, _EMPTY, _NO_ITEMS, ctx)  # a table is chosen by context only
+    bands: dict[str, str | None] = {}
+    band = scaled.band
+    chosen = bool(scale.band_mins)  # default bands give the band themselves
+    for table in scale.tables:
+        applies = True if table.when is None else table.when(env)
+        label = table.labels[bisect_right(table.mins, score) - 1] if applies else None
+        bands[table.name] = label
+        if not chosen and applies is not False:
+            band, chosen = label, True
+    return _new(ScaleResult, (score, band, *scaled[2:10], MappingProxyType(bands)))
+
+
+_NO_ITEMS: Mapping[str, Any] = MappingProxyType({})
 
 
 def _flags(plan: Plan, env: Env) -> tuple[list[FlagResult], list[FlagResult]]:
@@ -426,7 +594,7 @@ def _read_plain(
 
 
 def _read_items(
-    plan: Plan, responses: Mapping[str, Any], ctx: Mapping[str, str], issues: list[Issue]
+    plan: Plan, responses: Mapping[str, Any], ctx: Mapping[str, Any], issues: list[Issue]
 ) -> tuple[dict[str, int], set[str] | frozenset[str], set[str]]:
     """Each item's score, the items skip logic skipped, and the items with a bad answer."""
     scores: dict[str, int] = {}
@@ -546,7 +714,8 @@ def _score_scale(
             final = raw * scale.multiplier
             band = _band(scale, final) if scale.band_mins else None
             return _new(
-                ScaleResult, (final, band, raw, False, None, len(scale.items), 0, 0, True, "")
+                ScaleResult,
+                (final, band, raw, False, None, len(scale.items), 0, 0, True, "", NO_BANDS),
             )
     raw, answered, missing, n_skipped, scored_skips, invalid = _tally(scale, scores, skipped, bad)
     if invalid:
@@ -613,10 +782,10 @@ def _unknown_items(plan: Plan, responses: Mapping[str, Any]) -> list[Issue]:
     return out
 
 
-def _check_context(plan: Plan, context: Mapping[str, Any], issues: list[Issue]) -> dict[str, str]:
-    ctx: dict[str, str] = {}
+def _check_context(plan: Plan, context: Mapping[str, Any], issues: list[Issue]) -> dict[str, Any]:
+    ctx: dict[str, Any] = {}
     for key in context:
-        if key not in plan.context_names:
+        if key not in plan.context_names:  # `coding`, where the definition has codings, is
             declared = ", ".join(sorted(plan.context_names)) or "none"
             issues.append(
                 make_issue(
@@ -629,26 +798,24 @@ def _check_context(plan: Plan, context: Mapping[str, Any], issues: list[Issue]) 
     for var in plan.context:
         value = context.get(var.name)
         if value is None or _is_missing(value):
-            if var.required:
+            if var.default is not None:
+                ctx[var.name] = var.default
+            elif var.required:
                 issues.append(
                     make_issue(
                         ResponseCode.CONTEXT_MISSING,
-                        item=var.name,
-                        instrument=plan.provenance.instrument,
-                        allowed=", ".join(sorted(var.values)),
-                        example=sorted(var.values)[0],
+                        **var.issue_ctx(plan.provenance.instrument),
                     )
                 )
-        elif not isinstance(value, str) or value not in var.values:
+        elif (read := var.read(value)) is None:
             issues.append(
                 make_issue(
                     ResponseCode.CONTEXT_INVALID,
-                    item=var.name,
+                    **var.issue_ctx(plan.provenance.instrument),
                     value=value,
-                    allowed=", ".join(sorted(var.values)),
                     got=_describe_value(value),
                 )
             )
         else:
-            ctx[var.name] = value
+            ctx[var.name] = read
     return ctx

@@ -19,7 +19,16 @@ from .definition import Instrument, ItemCondition, Scale
 from .facts import item_score_values
 from .text import number
 
-__all__ = ["Bands", "Missing", "Multiply", "ScaleSteps", "SumItems", "scale_range", "steps_of"]
+__all__ = [
+    "BandTableStep",
+    "Bands",
+    "Missing",
+    "Multiply",
+    "ScaleSteps",
+    "SumItems",
+    "scale_range",
+    "steps_of",
+]
 
 TIMES = "\u00d7"
 
@@ -215,6 +224,29 @@ class Bands(NamedTuple):
         return None
 
 
+class BandTableStep(NamedTuple):
+    """An alternative band table: its name, its bands and where it applies (a condition on
+    context, or everywhere)."""
+
+    name: str
+    bands: Bands
+    when: Any = None
+    """The condition model, or None: it applies everywhere."""
+    label: str | None = None
+
+    def words(self) -> str:
+        """Where it applies, in words."""
+        from .rules import describe
+
+        return "everywhere" if self.when is None else f"when {describe(self.when)}"
+
+    def fhirpath(self, expr: str) -> None:
+        return None  # like the default bands: the scorer's, noted in an exported form
+
+    def redcap(self, expr: str) -> None:
+        return None
+
+
 class ScaleSteps(NamedTuple):
     """Every step of one scale, in order."""
 
@@ -222,6 +254,8 @@ class ScaleSteps(NamedTuple):
     missing: Missing
     multiply: Multiply
     bands: Bands | None
+    tables: tuple[BandTableStep, ...] = ()
+    """The alternative band tables, in order."""
 
     def bounds(self) -> tuple[float, float] | None:
         """The lowest and highest final score the scale can reach, proration and skips
@@ -260,14 +294,10 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
         gates.append(
             (gate.item, gate.op, gate.operand) if isinstance(gate, ItemCondition) else None
         )
-    bands = (
-        Bands(
-            tuple(b.min for b in scale.bands),
-            tuple(b.max for b in scale.bands),
-            tuple(b.label for b in scale.bands),
-        )
-        if scale.bands
-        else None
+    bands = _bands(scale.bands) if scale.bands else None
+    tables = tuple(
+        BandTableStep(name, _bands(table.bands), table.when, table.label)
+        for name, table in scale.band_tables.items()
     )
     return ScaleSteps(
         SumItems(
@@ -282,6 +312,13 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
         Missing(scale.missing.max_missing, scale.missing.rounding == "half_up"),
         Multiply(scale.multiplier),
         bands,
+        tables,
+    )
+
+
+def _bands(bands: Sequence[Any]) -> Bands:
+    return Bands(
+        tuple(b.min for b in bands), tuple(b.max for b in bands), tuple(b.label for b in bands)
     )
 
 

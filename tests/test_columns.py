@@ -126,3 +126,15 @@ def test_the_column_rules_without_a_dataframe() -> None:
     assert item_columns("phq9", ids, [1, "phq9_1"]) == {"phq9_1": "phq9_1"}
     per = specs({"phq9": ids, "gad7": ["gad7_1"]}, columns={"gad7": "G{n}"}, prefix={"phq9": "P"})
     assert per == {"phq9": Spec(None, "P"), "gad7": Spec("G{n}", None)}
+
+
+def test_issues_of_several_instruments_in_one_table() -> None:
+    df = two_instruments()
+    df.loc[0, "GAD_3"] = 9
+    issues = screening.issues_frame(
+        ["phq9", "gad7"], df, prefix={"phq9": "PHQ_", "gad7": "GAD_"}
+    )
+    assert issues["instrument"].tolist() == ["gad7"]
+    assert issues["item"].tolist() == ["gad7_3"]
+    assert issues["column"].tolist() == ["GAD_3"]
+    assert issues["code"].tolist() == ["invalid_value"]

@@ -410,7 +410,7 @@ def issues_frame(
         allow_missing_columns=allow_missing_columns,
     )
     _, tables = score_resolved(
-        resolved, df, context, prefixed=False, with_issues=True, backend=backend
+        resolved, df, context, prefixed=True, with_issues=True, backend=backend
     )
     out = backend.issues(tables, df)
     return out.lazy() if lazy else out

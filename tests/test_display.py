@@ -214,10 +214,24 @@ def test_describe_resolves_options_and_reverse_scores() -> None:
 
 
 def test_alternative_band_tables_are_shown_beside_the_band() -> None:
-    if "bands" not in screening.ScaleResult._fields:
-        pytest.skip("this version has no alternative band tables")
     r = screening.score("phq9", phq9(CONTRACT))
     total = r.scales["total"]._replace(bands={"adolescent": "severe", "other": None})
     shown = r._replace(scales={**r.scales, "total": total})
     assert "moderately severe; adolescent: severe; other: -" in result_text(shown)
     assert "moderately severe; adolescent: severe; other: -" in html_text(result_html(shown))
+
+
+def test_results_and_instruments_show_themselves() -> None:
+    """repr, print and a notebook cell use the renderings above (K10: its METEOR table too)."""
+    r = screening.score("k10", {f"k10_{n}": 3 for n in range(1, 11)})
+    assert (
+        repr(r) == "<ScoreResult k10 valid: total 30 (very high); flags: none; undetermined: none>"
+    )
+    assert str(r) == result_text(r)
+    assert "very high; meteor: severe" in str(r)
+    assert r._repr_html_() == result_html(r)
+    inst = screening.load_instrument("phq9")
+    assert repr(inst) == instrument_repr(inst)
+    assert repr(inst).startswith("<Instrument phq9: Patient Health Questionnaire-9")
+    assert str(inst) == instrument_text(inst)
+    assert inst._repr_html_() == instrument_html(inst)

@@ -285,3 +285,18 @@ def test_the_browser_check_sees_a_missing_plot_and_a_console_error(tmp_path: Pat
     console = render(page, shot, tmp_path / "profile")
     assert warm_pixels(shot).sum() < 1000
     assert any("Content Security Policy" in line for line in console)
+
+
+def test_the_command_line_runs_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from screening.cli import main
+
+    folder = tmp_path / "out"
+    example = Path(__file__).parents[1] / "examples" / "visits.csv"
+    argv = ["report", "phq9,gad7", str(example), "-o", str(folder), "--prefix", "phq9=PHQ_"]
+    assert main([*argv, "--prefix", "gad7=GAD_", "--client-id", "c01"]) == 0
+    assert capsys.readouterr().out == f"wrote 1 client reports to {folder}\n"
+    assert [p.name for p in folder.iterdir()] == ["c01.html"]
+    assert main(argv) == 2  # gad7 has no columns under its default names: refused, one line
+    assert "no column for any gad7 item" in capsys.readouterr().err

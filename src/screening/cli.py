@@ -1,4 +1,4 @@
-"""`screening` on the command line: score, validate, list, show, schema, export.
+"""`screening` on the command line: score, validate, list, show, schema, export, report.
 
 Exit codes: 0 success; 1 a definition is invalid (validate), or an invalid response with
 --fail-on-invalid (score); 2 usage or I/O errors.
@@ -29,6 +29,7 @@ from .loading import (
     looks_like_id,
 )
 from .outputs import same_file, write_atomic
+from .report import add_arguments as _report_arguments
 from .schema import instrument_schema
 from .scoring import plan_for, score_plan
 
@@ -239,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="fhir-questionnaire: the base of the Questionnaire's url and of this library's "
         "code systems (default " + CANONICAL_BASE + ")",
     )
+
+    p = sub.add_parser(
+        "report",
+        help="one self-contained HTML page per client: trajectories, outcomes, risk flags "
+        "and provenance",
+    )
+    _report_arguments(p)
     return parser
 
 
@@ -251,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "show": _show,
         "schema": _schema,
         "export": _export,
+        "report": _report,
     }[args.command]
     try:
         return handler(args, sys.stdout)
@@ -660,6 +669,12 @@ def _export(args: argparse.Namespace, out: TextIO) -> int:
 def _schema(args: argparse.Namespace, out: TextIO) -> int:
     out.write(json.dumps(instrument_schema(), indent=2) + "\n")
     return EXIT_OK
+
+
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    from .report import run
+
+    return run(args, out)
 
 
 if __name__ == "__main__":  # pragma: no cover

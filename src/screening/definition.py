@@ -653,6 +653,23 @@ class Instrument(Model):
             return key
         return entry if isinstance(entry, str) else entry.citation
 
+    def __repr__(self) -> str:
+        """One line: id, name, version, items and scales."""
+        from .display import instrument_repr
+
+        return instrument_repr(self)
+
+    def __str__(self) -> str:
+        from .display import instrument_text
+
+        return instrument_text(self)
+
+    def _repr_html_(self) -> str:
+        """The table a notebook shows."""
+        from .display import instrument_html
+
+        return instrument_html(self)
+
 
 def source_keys(sources: Sources | None) -> list[str]:
     if sources is None:

@@ -556,7 +556,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="report only this client (repeatable); as the column holds it, as text",
     )
-    parser.add_argument("--input-format", choices=["csv", "parquet", "jsonl"])
+    parser.add_argument(
+        "--input-format",
+        choices=["csv", "parquet", "jsonl"],
+        help="the input's format when its suffix does not say",
+    )
     for option, metavar, what in (
         ("--prefix", "[INSTRUMENT=]PREFIX", "item columns are PREFIX<n>"),
         ("--pattern", "[INSTRUMENT=]FORMAT", "item columns by a format string, 'PHQ_{n:0>2}'"),

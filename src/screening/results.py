@@ -118,3 +118,20 @@ class ScoreResult(NamedTuple):
 
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
+
+    def __repr__(self) -> str:
+        """One line: validity, each scale's score and band, flags raised and undetermined."""
+        from .display import result_repr
+
+        return result_repr(self)
+
+    def __str__(self) -> str:
+        from .display import result_text
+
+        return result_text(self)
+
+    def _repr_html_(self) -> str:
+        """The table a notebook shows."""
+        from .display import result_html
+
+        return result_html(self)

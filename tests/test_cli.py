@@ -376,6 +376,12 @@ def test_export_fhir_questionnaire_and_redcap(tmp_path: Path) -> None:
     assert rows[0].startswith("Variable / Field Name,")
     assert any(row.startswith("epds_10,") for row in rows)
     assert run("export", "phq9").returncode == 2  # --format is required
+    definition = tmp_path / "mine.yaml"
+    definition.write_bytes((ROOT / "instruments" / "phq9.yaml").read_bytes())
+    refused = run("export", str(definition), "--format", "redcap", "-o", str(definition))
+    assert refused.returncode == 2
+    assert "is the definition file" in refused.stderr
+    assert definition.read_bytes() == (ROOT / "instruments" / "phq9.yaml").read_bytes()
 
 
 def test_score_a_fhir_questionnaire_response() -> None:

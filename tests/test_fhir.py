@@ -1869,3 +1869,21 @@ def test_cli_canonical_base(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert json.loads(out)["issues"][0]["code"] == "unknown_answer_code"
     code, _, err = cli(capsys, "score", "epds", str(path), "--canonical-base", "x")
     assert (code, "canonical_base must be" in err) == (2, True)
+
+
+def test_a_coding_does_not_apply_to_a_questionnaire_response() -> None:
+    """Answers are read into the definition's own options; a coding would re-read them."""
+    response = qr(*(answered(f"k10_{n}", valueInteger=3) for n in range(1, 11)))
+    assert fhir.score_questionnaire_response("k10", response).scales["total"].score == 30
+    with pytest.raises(ValueError, match="coding= does not apply to a QuestionnaireResponse"):
+        fhir.score_questionnaire_response("k10", response, coding="us")
+
+
+def test_an_observation_says_which_coding_the_answers_were_read_in() -> None:
+    answers = {f"k10_{n}": 2 for n in range(1, 11)}
+    us = fhir.to_observations("k10", screening.score("k10", answers, coding="us"))
+    assert us[0]["method"]["text"].endswith(", answers read in its us coding")
+    plain = fhir.to_observations(
+        "phq9", screening.score("phq9", {f"phq9_{n}": 0 for n in range(1, 10)})
+    )
+    assert "coding" not in plain[0]["method"]["text"]

@@ -35,6 +35,16 @@ def test_contract_example(phq9_answers: dict[str, int]) -> None:
     assert data["provenance"]["definition_version"] == "1.0.0"
     assert data["provenance"]["definition_hash"].startswith("sha256:")
     assert data["provenance"]["library_version"] == screening.__version__
+    assert data["provenance"]["coding"] is None  # PHQ-9 has one way to record its answers
+
+
+def test_provenance_names_the_coding_the_answers_were_read_in() -> None:
+    answers = {f"k10_{n}": 2 for n in range(1, 11)}
+    assert screening.score("k10", answers).provenance.coding == "australian"
+    us = screening.score("k10", answers, coding="us")
+    assert us.provenance.coding == "us"
+    assert us.scales["total"].score == 30  # 0-4 read as 1-5
+    assert "read in the us coding" in str(us)
 
 
 def test_list_instruments_has_the_core_four() -> None:

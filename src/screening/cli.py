@@ -660,7 +660,10 @@ def _export(args: argparse.Namespace, out: TextIO) -> int:
         questionnaire = to_questionnaire(inst, canonical_base=args.canonical_base)
         text = json.dumps(questionnaire, indent=2, ensure_ascii=False) + "\n"
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8", newline="")
+        target = Path(args.output)
+        if Path(args.instrument).is_file() and same_file(Path(args.instrument), target):
+            raise ValueError(f"--output {args.output} is the definition file; choose another")
+        write_atomic(target, text)  # all of it or nothing, never a half-written file
     else:
         out.write(text)
     return EXIT_OK

@@ -72,8 +72,9 @@ def _warnings(result: ScoreResult) -> list[str]:
 def _provenance(result: ScoreResult) -> str:
     p = result.provenance
     digest = p.definition_hash.removeprefix("sha256:")[:12]
+    coding = "" if p.coding is None else f", read in the {p.coding} coding"
     return (
-        f"{p.instrument} definition {p.definition_version} (sha256:{digest}), "
+        f"{p.instrument} definition {p.definition_version} (sha256:{digest}){coding}, "
         f"screening {p.library_version}"
     )
 

@@ -27,7 +27,7 @@ from .fhir_common import (
     _weights,
 )
 from .results import FlagResult, ScoreResult
-from .scoring import OnError, check_on_error, plan_for, score
+from .scoring import CODING, OnError, check_on_error, plan_for, score
 
 __all__ = [
     "read_questionnaire_response",
@@ -909,6 +909,13 @@ def score_questionnaire_response(
     system that was read as the one option it names (`code_without_system`).
     """
     check_on_error(on_error)
+    if CODING in context:
+        # The reader turns each answer into the definition's own option; scoring it again in
+        # another coding would read those options as that coding's values: a wrong score.
+        raise ValueError(
+            f"{CODING}= does not apply to a QuestionnaireResponse: its answers are read by their "
+            "codes and weights into the definition's own options"
+        )
     inst = _instrument(instrument)
     reader = _reader(
         inst,

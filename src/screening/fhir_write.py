@@ -121,6 +121,7 @@ def _method(inst: Instrument, result: ScoreResult) -> Json:
     return {
         "text": f"{inst.name}, scored by screening {p.library_version} from definition "
         f"{p.instrument} {p.definition_version} ({p.definition_hash})"
+        + ("" if p.coding is None else f", answers read in its {p.coding} coding")
     }
 
 

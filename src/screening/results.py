@@ -29,6 +29,8 @@ class Provenance(NamedTuple):
     definition_version: str
     definition_hash: str
     library_version: str
+    coding: str | None = None
+    """The coding the answers were read in (None: the definition has no codings)."""
 
     def to_dict(self) -> dict[str, Any]:
         return self._asdict()

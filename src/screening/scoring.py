@@ -229,7 +229,7 @@ class Plan:
         self.context = tuple(context_plan(name, v) for name, v in inst.context.items())
         self.context_names = frozenset(inst.context) | ({CODING} if inst.codings else set())
         self.provenance = Provenance(
-            inst.id, inst.definition_version, content_hash(inst), __version__
+            inst.id, inst.definition_version, content_hash(inst), __version__, inst.default_coding
         )
         self.has_skip_logic = any(p.ask_if is not None for p in self.items)
         self.lookups = tuple((p.id, p.scores, p) for p in self.items)
@@ -256,6 +256,7 @@ class Plan:
             found.items = tuple(_item_plan(inst, i, coding) for i in range(len(inst.items)))
             found.lookups = tuple((p.id, p.scores, p) for p in found.items)
             found.coding = coding
+            found.provenance = self.provenance._replace(coding=coding)
             found._coded = {}
             self._coded[coding] = found
         return found

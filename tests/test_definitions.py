@@ -180,3 +180,16 @@ def test_unknown_keys_are_still_set_aside_for_the_semantic_checks() -> None:
     text = GOOD.replace("{id: good_1, label: one,", "{id: good_1, label: one, colour: red,")
     text = text.replace("items: [good_1, good_2, good_3]", "items: [good_1, good_2, x]")
     assert [i.code for i in _check(text)] == ["unknown_key", "unknown_item"]
+
+
+def test_format_1_1_descriptions_set_aside_like_the_others() -> None:
+    """A wrong band-table label or coding description does not hide the other problems."""
+    k10 = (Path(__file__).parents[1] / "instruments" / "k10.yaml").read_text()
+    k10 = k10.replace("k10_8, k10_9, k10_10]", "k10_8, k10_9, k10_11]", 1)
+    for old, new in (
+        ("label: AIHW METEOR 634146, the CRUfAD grouping", "label: [meteor]"),
+        ("    description: >-\n", "    description: [0-4]\n    x: >-\n"),
+    ):
+        assert old in k10
+        codes = sorted(i.code for i in _check(k10.replace(old, new, 1)) if i.code != "unknown_key")
+        assert codes == ["invalid_value", "unknown_item"]  # it was the invalid value alone

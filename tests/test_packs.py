@@ -112,6 +112,21 @@ def test_a_registered_folder_is_scored_by_id(tmp_path: Path) -> None:
     assert screening.load_instrument("demo_two").id == "demo_two"
 
 
+def test_a_pack_definition_edited_in_place_is_scored_as_edited(tmp_path: Path) -> None:
+    """Pack files may change while a notebook runs; only the built-ins are kept by id."""
+    folder = write_pack(tmp_path / "pack", "demo_edit")
+    screening.register_folder(folder)
+    assert screening.score("demo_edit", answers("demo_edit")).scales["total"].band == "high"
+    path = folder / "demo_edit.yaml"
+    edited = path.read_text(encoding="utf-8").replace("label: high", "label: raised")
+    path.write_text(edited.replace("band: high", "band: raised"), encoding="utf-8")
+    os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)  # a coarse clock sees a change
+    assert screening.score("demo_edit", answers("demo_edit")).scales["total"].band == "raised"
+    assert "demo_edit" not in scoring._PLANS
+    screening.score("phq9", {f"phq9_{n}": 0 for n in range(1, 10)})
+    assert "phq9" in scoring._PLANS
+
+
 def test_without_packs_the_list_is_the_builtins() -> None:
     builtins = sorted(p.stem for p in (ROOT / "instruments").glob("*.yaml"))
     assert screening.list_instruments() == builtins

@@ -309,6 +309,11 @@ def _by_id(instrument_id: str) -> Instrument:
     return inst
 
 
+def is_builtin(inst: Instrument) -> bool:
+    """Whether this is the shipped definition of a built-in, as loaded by id."""
+    return _BUILTINS.get(inst.id) is inst
+
+
 def _unknown_message(instrument_id: str, index: _Index) -> str:
     builtins = sorted(k for k, s in index.found.items() if s.kind == "built-in")
     packs = sorted(k for k, s in index.found.items() if s.kind != "built-in")

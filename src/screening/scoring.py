@@ -21,7 +21,7 @@ from .codes import UNDETERMINED_REASON, ResponseCode, RowCode, render
 from .definition import Instrument
 from .errors import Issue, ResponseError, make_issue
 from .facts import scale_is_integral
-from .loading import content_hash, load_instrument, looks_like_id
+from .loading import content_hash, is_builtin, load_instrument, looks_like_id
 from .results import NO_BANDS, FlagResult, Provenance, ScaleResult, ScoreResult
 from .rules import Env, Evaluator, compile_condition, describe, item_tests, referenced
 from .steps import ScaleSteps, steps_of
@@ -340,9 +340,10 @@ def plan_for(instrument: Instrument | str) -> Plan:
         return plan
     if isinstance(instrument, Instrument):
         return compile_instrument(instrument)
-    plan = compile_instrument(load_instrument(instrument))  # a file is re-read when it changes
-    if isinstance(instrument, str) and looks_like_id(instrument):
-        _PLANS[instrument] = plan
+    inst = load_instrument(instrument)  # a file, or a pack's, is re-read when it changes
+    plan = compile_instrument(inst)
+    if isinstance(instrument, str) and looks_like_id(instrument) and is_builtin(inst):
+        _PLANS[instrument] = plan  # shipped files do not change while the process runs
     return plan
 
 

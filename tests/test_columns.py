@@ -131,9 +131,7 @@ def test_the_column_rules_without_a_dataframe() -> None:
 def test_issues_of_several_instruments_in_one_table() -> None:
     df = two_instruments()
     df.loc[0, "GAD_3"] = 9
-    issues = screening.issues_frame(
-        ["phq9", "gad7"], df, prefix={"phq9": "PHQ_", "gad7": "GAD_"}
-    )
+    issues = screening.issues_frame(["phq9", "gad7"], df, prefix={"phq9": "PHQ_", "gad7": "GAD_"})
     assert issues["instrument"].tolist() == ["gad7"]
     assert issues["item"].tolist() == ["gad7_3"]
     assert issues["column"].tolist() == ["GAD_3"]

@@ -41,6 +41,13 @@ from screening.steps import scale_range
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_A_DIAGNOSIS = "A screening score is not a diagnosis."
+RESPONDENTS = {
+    "self": "the person assessed (self-report)",
+    "clinician": "a clinician (clinician-rated or interview)",
+    "parent": "a parent or carer, about the child",
+    "teacher": "a teacher, about the child",
+    "informant": "an informant who knows the person",
+}
 TIMES = "\u00d7"  # the multiplication sign
 
 
@@ -140,6 +147,7 @@ def _summary(inst: Instrument, source_file: str) -> list[str]:
         ("id", f"`{inst.id}`"),
         ("measures", inst.construct_),
         ("timeframe", inst.timeframe or "not stated"),
+        *([("respondent", RESPONDENTS[inst.respondent])] if inst.respondent else []),
         ("definition", f"[{source_file}](../../{source_file}), version {inst.definition_version}"),
     ]
     if inst.codes and inst.codes.loinc:
@@ -154,6 +162,10 @@ def _summary(inst: Instrument, source_file: str) -> list[str]:
 
 
 def _scoring(inst: Instrument, item: Item) -> str:
+    options = inst.item_options(item)
+    if any(o.score is not None for o in options):
+        scores = inst.item_scores(item)
+        return "stated scores: " + ", ".join(f"{o.value}→{scores[o.value]}" for o in options)
     if not item.reverse:
         return "score = value"
     values = [o.value for o in inst.item_options(item)]
@@ -162,14 +174,19 @@ def _scoring(inst: Instrument, item: Item) -> str:
     return f"reverse-scored: score = {lo + hi} - value ({pairs})"
 
 
+def edge(value: float, scale: Scale) -> str:
+    """A score as the scale writes it: `3.00` at two decimal places, `4` for whole numbers."""
+    return f"{value:.{scale.decimals}f}" if scale.decimals else number(value)
+
+
 def _items(inst: Instrument) -> list[str]:
     show_text = wording_shipped(inst)
     lines = [
         "## Items",
         "",
         "A response gives each item one of its option values. The item's score is its value, or",
-        "for a reverse-scored item (lowest + highest value) - value; conditions and scales use",
-        "the score.",
+        "for a reverse-scored item (lowest + highest value) - value, or the score an option",
+        "states; conditions and scales use the score.",
         "",
     ]
     header = ["#", "id", "label", *(["wording"] if show_text else []), "options", "scoring"]
@@ -200,8 +217,22 @@ def _option_sets(inst: Instrument) -> list[str]:
     lines = ["## Option sets"]
     for name, options in inst.option_sets.items():
         with_codes = any(o.code for o in options)
-        header = ["value", "label", *(["LOINC answer"] if with_codes else [])]
-        rows = [[str(o.value), o.label, *([o.code or ""] if with_codes else [])] for o in options]
+        with_scores = any(o.score is not None for o in options)
+        header = [
+            "value",
+            "label",
+            *(["score"] if with_scores else []),
+            *(["LOINC answer"] if with_codes else []),
+        ]
+        rows = [
+            [
+                str(o.value),
+                o.label,
+                *([str(o.value if o.score is None else o.score)] if with_scores else []),
+                *([o.code or ""] if with_codes else []),
+            ]
+            for o in options
+        ]
         lines += ["", f"### `{name}`", "", *table(header, rows)]
     return lines
 
@@ -347,10 +378,17 @@ def _missing_text(inst: Instrument, scale: Scale) -> str:
     if rule.max_missing == 0:
         return "every item is required; with any item missing the scale is not scored."
     rounding = "rounded half up" if rule.rounding == "half_up" else "not rounded"
-    text = (
-        f"up to {rule.max_missing} of {count} items may be missing. The sum of the answered items"
-        f" is prorated to the full item count (sum {TIMES} {count} ÷ answered), {rounding}"
-    )
+    if scale.method == "mean":
+        text = (
+            f"up to {rule.max_missing} of {count} items may be missing; the mean is of the "
+            "answered items"
+        )
+    else:
+        text = (
+            f"up to {rule.max_missing} of {count} items may be missing. The sum of the answered "
+            f"items is prorated to the full item count (sum {TIMES} {count} ÷ answered), "
+            f"{rounding}"
+        )
     if scale.multiplier != 1:
         text += ", before the multiplier"
     text += "; with more missing the scale is not scored."
@@ -374,17 +412,31 @@ def _scale(inst: Instrument, name: str, scale: Scale) -> list[str]:
         if scale.role == "primary"
         else "secondary (a sub-score): it does not decide the result's validity"
     )
+    how = "the mean of their scores" if scale.method == "mean" else "the sum of their scores"
     lines = [
         heading,
         "",
-        f"- Items ({len(scale.items)}): {items}; the sum of their scores.",
+        f"- Items ({len(scale.items)}): {items}; {how}.",
     ]
     if scale.multiplier != 1:
         factor = f"{TIMES} {number(scale.multiplier)}"
         lines.append(f"- Multiplier: {factor}, applied after summing and any proration.")
+    if scale.lookup is not None:
+        pairs = ", ".join(f"{k}→{number(v)}" for k, v in scale.lookup.values.items())
+        what = scale.lookup.label or "the converted score"
+        lines.append(
+            f"- Conversion table to {what} (source: {cite(scale.lookup.source)}): {pairs}."
+        )
+    if scale.decimals is not None:
+        places = scale.decimals
+        lines.append(
+            f"- Rounding: the final score is rounded half up to {places} decimal place"
+            + ("s" if places != 1 else "")
+            + ", exactly."
+        )
     bounds = scale_range(inst, scale)
     if bounds is not None:
-        lines.append(f"- Range: {number(bounds[0])}-{number(bounds[1])}.")
+        lines.append(f"- Range: {edge(bounds[0], scale)}-{edge(bounds[1], scale)}.")
     lines += [
         f"- Missing items: {_missing_text(inst, scale)}",
         f"- Role: {role}.",
@@ -393,7 +445,10 @@ def _scale(inst: Instrument, name: str, scale: Scale) -> list[str]:
         lines.append(f"- LOINC: {scale.codes.loinc}.")
     lines.append(f"- Sources: {cite(scale.source)}.")
     if scale.bands:
-        rows = [[f"{b.min}-{b.max}", b.label, b.note or ""] for b in scale.bands]
+        rows = [
+            [f"{edge(b.min, scale)}-{edge(b.max, scale)}", b.label, b.note or ""]
+            for b in scale.bands
+        ]
         lines += ["", *table(("score", "band", "note"), rows)]
     elif scale.band_tables:
         lines += [
@@ -408,7 +463,10 @@ def _scale(inst: Instrument, name: str, scale: Scale) -> list[str]:
             if band_table.when is None
             else f"applies when {describe(band_table.when)}"
         )
-        rows = [[f"{b.min}-{b.max}", b.label, b.note or ""] for b in band_table.bands]
+        rows = [
+            [f"{edge(b.min, scale)}-{edge(b.max, scale)}", b.label, b.note or ""]
+            for b in band_table.bands
+        ]
         lines += [
             "",
             f"Band table `{name_}`"

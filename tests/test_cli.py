@@ -23,6 +23,7 @@ GCC_LINE = re.compile(r"^(?P<file>.+):(?P<line>\d+):(?P<col>\d+): error: (?P<cod
 BUILTINS = {
     "audit",
     "audit_c",
+    "cage_aid",
     "core10",
     "cssrs_screener",
     "dass21",
@@ -35,7 +36,9 @@ BUILTINS = {
     "itq",
     "k10",
     "mdq",
+    "oci_r",
     "pcl5",
+    "pcptsd5",
     "phq15",
     "phq2",
     "phq4",

@@ -364,11 +364,13 @@ def test_questionnaire_calculated_scores() -> None:
     k10 = {i["linkId"]: i for i in questionnaire("k10")["item"]}
     # k10_3 counts 1 only when skipped: k10_2 answered and below 2 (asked and blank is missing)
     k10_3 = (
-        "iif(%resource.repeat(item).where(linkId = 'k10_3').answer.exists(), 0, "
+        ".combine(iif(%resource.repeat(item).where(linkId = 'k10_3').answer.exists(), {}, "
         "iif(%resource.repeat(item).where(linkId = 'k10_2').answer.value.weight().exists() and "
-        "(%resource.repeat(item).where(linkId = 'k10_2').answer.value.weight() >= 2).not(), 1, 0))"
+        "(%resource.repeat(item).where(linkId = 'k10_2').answer.value.weight() >= 2).not(), 1, "
+        "{})))"
     )
     assert k10_3 in _expression(k10["scale.total"])
+    assert _expression(k10["scale.total"]).endswith(".sum()")  # one collection, summed once
 
 
 SKIPS = """

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
@@ -246,6 +247,61 @@ def reachable_range(
     return min(lows), max(highs)  # every item answered is always a state
 
 
+def half_up(value: Fraction, places: int) -> Fraction:
+    """Rounded half up to `places` decimals, exactly."""
+    q = 10**places
+    return Fraction(math.floor(value * q + Fraction(1, 2)), q)
+
+
+def final_range(
+    scale: Mapping[str, Any], scores: Mapping[str, Sequence[int]], optional: set[str]
+) -> tuple[Fraction, Fraction]:
+    """The lowest and highest final score of a scale as the format states its steps: the sum
+    (proration and its rounding) or the mean of the counted items, times the multiplier, a
+    conversion table, rounding to decimals; found state by state like `reachable_range`."""
+    rule = scale.get("missing") or {}
+    factor = Fraction(repr(scale.get("multiplier") or 1))
+    if scale.get("method") == "mean":
+        means = []
+        members = scale["items"]
+        for states in product(("answered", "missing", "skipped"), repeat=len(members)):
+            pairs = list(zip(states, members, strict=True))
+            if any(s == "skipped" and i not in optional for s, i in pairs):
+                continue
+            counted, missing = states.count("answered"), states.count("missing")
+            if counted == 0 or missing > rule.get("max_missing", 0):
+                continue
+            for pick in (min, max):
+                total = sum(pick(scores[i]) for s, i in pairs if s == "answered")
+                means.append(Fraction(total, counted))
+        lo, hi = min(means) * factor, max(means) * factor
+    else:
+        low, high = reachable_range(
+            scale["items"],
+            scores,
+            optional,
+            rule.get("max_missing", 0),
+            rule.get("rounding", "half_up") == "half_up",
+        )
+        lo, hi = Fraction(repr(low)) * factor, Fraction(repr(high)) * factor
+    lookup = scale.get("lookup")
+    if lookup is not None:
+        table = {row["score"]: Fraction(repr(row["converted"])) for row in lookup["table"]}
+        reached = [table[k] for k in range(int(lo), int(hi) + 1)]
+        lo, hi = min(reached), max(reached)
+    if scale.get("decimals") is not None:
+        lo, hi = half_up(lo, scale["decimals"]), half_up(hi, scale["decimals"])
+    return lo, hi
+
+
+@st.composite
+def decimal_bands(draw: st.DrawFn, lo: Fraction, hi: Fraction, places: int) -> list[dict[str, Any]]:
+    """Contiguous bands from lo to hi at `places` decimals (edges one step apart)."""
+    q = 10**places
+    units = draw(bands(int(lo * q), int(hi * q)))
+    return [{**b, "min": b["min"] / q, "max": b["max"] / q} for b in units]
+
+
 @st.composite
 def bands(draw: st.DrawFn, lo: int, hi: int) -> list[dict[str, Any]]:
     """Contiguous bands from lo to hi."""
@@ -302,6 +358,16 @@ def item_list(
         if draw(st.booleans()):
             item["reverse"] = True
             out.scores[item_id] = sorted(min(values) + max(values) - v for v in values)
+        elif not isinstance(item["options"], str) and draw(st.integers(0, 3)) == 0:
+            # answers sharing scores: each option states one of the item's values as its score
+            stated = [draw(st.sampled_from(values)) for _ in values]
+            if len(set(stated)) == 1:  # at least two scores, as any item has
+                stated[0] = next(v for v in values if v != stated[0])
+            item["options"] = [
+                {**option, "score": score}
+                for option, score in zip(item["options"], stated, strict=True)
+            ]
+            out.scores[item_id] = sorted(stated)
         if index > 0 and draw(st.integers(min_value=0, max_value=3)) == 0:
             earlier = [(i["id"], out.scores[i["id"]]) for i in out.items]
             item["ask_if"] = draw(condition(earlier, {}, has_context))
@@ -351,6 +417,12 @@ def scale_of(
         scale["role"] = draw(st.sampled_from(["primary", "secondary"]))
     factor = 1 if multiplier is None else multiplier
     unrounded = rule.get("prorate") and rule.get("rounding") == "none"
+    # a table reads whole numbers over a range it lists in full
+    tabulable = isinstance(factor, int) and not unrounded and (hi - lo) * factor <= 300
+    kinds = ["sum", "sum", "mean", *(["lookup", "lookup"] if tabulable else [])]
+    kind = draw(st.sampled_from(kinds))
+    if kind != "sum":
+        return draw(finished_scale(scale, items, kind, (int(lo * factor), int(hi * factor))))
     if isinstance(factor, int) and not unrounded and draw(st.booleans()):
         # bands only where every score is whole, over exactly the range the scores reach
         edges = (int(lo) * factor, int(hi) * factor)
@@ -359,6 +431,39 @@ def scale_of(
         if draw(st.booleans()) or "bands" not in scale:
             scale["band_tables"] = draw(band_tables(edges, context))
     return scale, (lo * factor, hi * factor)
+
+
+@st.composite
+def finished_scale(
+    draw: st.DrawFn, scale: dict[str, Any], items: Items, kind: str, whole: tuple[int, int]
+) -> tuple[dict[str, Any], tuple[float, float]]:
+    """A scale made a mean or given a conversion table over the whole-number range it reaches,
+    maybe rounded to decimals, with bands at that precision."""
+    if kind == "mean":
+        scale["method"] = "mean"
+    else:
+        converted = st.one_of(
+            st.integers(min_value=-1000, max_value=1000),
+            st.integers(min_value=-100_000, max_value=100_000).map(lambda k: k / 100),
+        )
+        scale["lookup"] = {
+            "source": SOURCE,
+            "table": [
+                {"score": k, "converted": draw(converted)} for k in range(whole[0], whole[1] + 1)
+            ],
+        }
+    places = draw(st.sampled_from([None, 0, 1, 2, 3]))
+    if places is not None:
+        scale["decimals"] = places
+    low, high = final_range(scale, items.scores, items.skippable)
+    if places is not None and draw(st.booleans()):
+        if draw(st.booleans()):
+            scale["bands"] = draw(decimal_bands(low, high, places))
+        if draw(st.booleans()) or "bands" not in scale:
+            scale["band_tables"] = {
+                "t0": {"bands": draw(decimal_bands(low, high, places)), "source": SOURCE}
+            }
+    return scale, (float(low), float(high))
 
 
 WHEN = (
@@ -659,12 +764,10 @@ def test_every_score_lies_in_its_reachable_range_and_band(drawn: Drawn) -> None:
             value = result.scales[name].score
             if value is None:
                 continue
-            half_up = scale.missing.rounding == "half_up"
-            lo, hi = reachable_range(
-                scale.items, scores, optional, scale.missing.max_missing, half_up
-            )
+            written = drawn.definition["scales"][name]
+            lo, hi = final_range(written, scores, optional)
             where = (responses, name, value)
-            assert lo * scale.multiplier - 1e-9 <= value <= hi * scale.multiplier + 1e-9, where
+            assert lo - 1e-9 <= value <= hi + 1e-9, where
             if scale.bands:
                 holding = [b.label for b in scale.bands if b.min <= value <= b.max]
                 assert holding == [result.scales[name].band], where

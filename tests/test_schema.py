@@ -29,7 +29,11 @@ SCHEMA = json.loads((ROOT / "docs" / "instrument.schema.json").read_text(encodin
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 BUILTIN_FILES = sorted((ROOT / "instruments").glob("*.yaml"))
 # parts of the format no built-in uses: count conditions, norms, ...
-EXTRA_FILES = [DEFINITIONS / "features.yaml", DEFINITIONS / "good.yaml"]
+EXTRA_FILES = [
+    DEFINITIONS / "features.yaml",
+    DEFINITIONS / "good.yaml",
+    DEFINITIONS / "scores.yaml",
+]
 CHANGE = (DEFINITIONS / "good.yaml").read_text(encoding="utf-8") + (
     "change:\n"
     "  total:\n"

@@ -718,10 +718,9 @@ def _score_scale(
     for col in cols[1:]:
         raw += col.scores  # unknown items score 0 here
     steps = scale.steps
-    final = steps.multiply.array(raw)
     if all(c.complete for c in cols) and not any(i in skipped for i in scale.items):
-        answered = np.full(n, len(cols), dtype=np.int16)
-        return _ScaleArrays(final, const.true, answered, np.zeros(n, dtype=np.int16), None, None)
+        return _complete(steps, raw, len(cols), const)
+    final: Any = steps.multiply.array(raw) if steps.plain else None
     # the narrowest counters that hold the item count (int8 for any real instrument)
     counter: Any = np.int8 if len(cols) < 128 else np.int32
     answered = np.zeros(n, dtype=counter)
@@ -749,7 +748,9 @@ def _score_scale(
     prorated = (missing > 0) & valid
     rows = np.flatnonzero(prorated)
     unrounded = None
-    if len(rows):
+    if not steps.plain:  # a mean, a lookup table, rounding to decimals: exactly, in order
+        final, unrounded = _finished(steps, raw, counted, missing, rows)
+    elif len(rows):
         # only the rows with missing items are prorated: raw x total / counted
         part_raw = raw[rows].astype(np.int64)
         part_counted = counted[rows].astype(np.int64)
@@ -774,6 +775,36 @@ def _score_scale(
         invalid,
         counted,
     )
+
+
+def _complete(steps: Any, raw: Any, items: int, const: Constants) -> _ScaleArrays:
+    """A scale whose every item is answered in every row: one pass."""
+    answered = np.full(const.n, items, dtype=np.int16)
+    none_missing = np.zeros(const.n, dtype=np.int16)
+    if steps.plain:
+        final = steps.multiply.array(raw)
+    else:
+        final = steps.finish_array(raw, answered, none_missing)[0]
+    return _ScaleArrays(final, const.true, answered, none_missing, None, None)
+
+
+def _finished(steps: Any, raw: Any, counted: Any, missing: Any, rows: Any) -> tuple[Any, Any]:
+    """The final scores of a scale that is not a plain sum, and the unrounded scores of the
+    prorated rows (None when there are none)."""
+    final, before = steps.finish_array(raw, counted, missing)
+    if not len(rows):
+        return final, None
+    unrounded = np.zeros(len(raw), dtype=np.float64)
+    if steps.mean is not None:
+        unrounded[rows] = before[rows]
+    else:
+        part_counted = counted[rows].astype(np.int64)
+        unrounded[rows] = steps.multiply.array(
+            steps.missing.unrounded(
+                raw[rows].astype(np.int64), part_counted + missing[rows], part_counted
+            )
+        )
+    return final, unrounded
 
 
 Cells = Callable[[str, Any], Any]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from fractions import Fraction
 from typing import Any
 
 from .codes import DefinitionCode
@@ -19,9 +20,9 @@ from .definition import (
     source_keys,
 )
 from .errors import Issue, PathPart, make_issue
-from .facts import item_score_values, scale_is_integral
+from .facts import item_score_values, scale_is_integral, scale_precision
 from .rules import KINDS, Ref, walk
-from .steps import scale_range
+from .steps import exact_factor, scale_range, steps_of
 from .text import number
 
 Path = tuple[PathPart, ...]
@@ -81,10 +82,8 @@ def _check_sources(inst: Instrument) -> Iterator[Issue]:
                 )
 
     for name, scale in inst.scales.items():
-        yield from refs(("scales", name, "source"), scale.source)
-        yield from refs(("scales", name, "missing", "source"), scale.missing.source)
-        for table_name, table in scale.band_tables.items():
-            yield from refs(("scales", name, "band_tables", table_name, "source"), table.source)
+        for at, sources in _scale_sources(scale):
+            yield from refs(("scales", name, *at), sources)
     for i, flag in enumerate(inst.flags):
         yield from refs(("flags", i, "source"), flag.source)
     for name, cls in inst.classifications.items():
@@ -111,6 +110,16 @@ def _check_sources(inst: Instrument) -> Iterator[Issue]:
             yield make_issue(
                 DefinitionCode.UNUSED_SOURCE, ("sources", key), severity="warning", key=key
             )
+
+
+def _scale_sources(scale: Scale) -> Iterator[tuple[Path, Any]]:
+    """Where a scale cites sources, and what it cites there."""
+    yield ("source",), scale.source
+    yield ("missing", "source"), scale.missing.source
+    for table_name, table in scale.band_tables.items():
+        yield ("band_tables", table_name, "source"), table.source
+    if scale.lookup is not None:
+        yield ("lookup", "source"), scale.lookup.source
 
 
 def _check_options(inst: Instrument) -> Iterator[Issue]:
@@ -160,6 +169,8 @@ def _check_items(inst: Instrument) -> Iterator[Issue]:
         else:
             yield from _check_option_list((*path, "options"), item.options)
         yield from _check_skip_rules(inst, path, item)
+        if item.reverse and any(o.score is not None for o in inst.item_options(item)):
+            yield make_issue(DefinitionCode.SCORE_WITH_REVERSE, (*path, "reverse"), item_id=item.id)
         if item.text is not None and not inst.license.redistribute_text:
             yield make_issue(
                 DefinitionCode.TEXT_NOT_REDISTRIBUTABLE, (*path, "text"), item_id=item.id
@@ -249,7 +260,7 @@ def _check_scales(inst: Instrument) -> Iterator[Issue]:
                 max_missing=rule.max_missing,
                 count=len(scale.items),
             )
-        if rule.max_missing > 0 and not rule.prorate:
+        if rule.max_missing > 0 and not rule.prorate and scale.method == "sum":
             yield make_issue(
                 DefinitionCode.MISSING_WITHOUT_PRORATION, (*path, "missing", "prorate"), scale=name
             )
@@ -262,6 +273,7 @@ def _check_scales(inst: Instrument) -> Iterator[Issue]:
                 scale=name,
                 multiplier=scale.multiplier,
             )
+        yield from _check_lookup(inst, name, scale, path)
         yield from _check_band_tables(inst, name, scale)
 
 
@@ -280,9 +292,15 @@ def _check_bands(
 ) -> Iterator[Issue]:
     if not bands:
         return
-    if not scale_is_integral(scale):
+    places = scale_precision(scale)
+    if places is None:
         yield make_issue(DefinitionCode.BANDS_ON_FRACTIONAL_SCALE, path, scale=name)
         return
+    finer = list(_finer_edges(name, bands, path, places))
+    if finer:
+        yield from finer
+        return
+    step = Fraction(1, 10**places)
     for label in _duplicates([b.label for b in bands]):
         yield make_issue(DefinitionCode.DUPLICATE_BAND, path, scale=name, band=label)
     for index, band in enumerate(bands):
@@ -292,22 +310,23 @@ def _check_bands(
                 (*path, index, "min"),
                 scale=name,
                 band=band.label,
-                min=band.min,
-                max=band.max,
+                min=number(band.min),
+                max=number(band.max),
             )
         if index > 0:
             previous = bands[index - 1]
-            if band.min != previous.max + 1:
+            expected = exact_factor(previous.max) + step
+            if exact_factor(band.min) != expected:
                 yield make_issue(
                     DefinitionCode.BANDS_NOT_CONTIGUOUS,
                     (*path, index, "min"),
                     scale=name,
                     band=band.label,
-                    start=band.min,
+                    start=number(band.min),
                     relation="overlaps" if band.min <= previous.max else "leaves a gap after",
                     previous=previous.label,
-                    previous_end=previous.max,
-                    expected=previous.max + 1,
+                    previous_end=number(previous.max),
+                    expected=_at(expected, places),
                 )
     bounds = scale_range(inst, scale)
     if bounds is None:
@@ -320,9 +339,9 @@ def _check_bands(
             (*path, 0, "min"),
             scale=name,
             side="start",
-            given=first.min,
+            given=number(first.min),
             extreme="lowest",
-            reachable=number(lo),
+            reachable=_at(exact_factor(lo), places),
         )
     if last.max != hi:
         yield make_issue(
@@ -330,10 +349,73 @@ def _check_bands(
             (*path, len(bands) - 1, "max"),
             scale=name,
             side="end",
-            given=last.max,
+            given=number(last.max),
             extreme="highest",
-            reachable=number(hi),
+            reachable=_at(exact_factor(hi), places),
         )
+
+
+def _finer_edges(name: str, bands: list[Any], path: Path, places: int) -> Iterator[Issue]:
+    """Band edges finer than the scale's precision."""
+    step = Fraction(1, 10**places)
+    precision = f"{places} decimal place{'s' if places > 1 else ''}" if places else "whole numbers"
+    for index, band in enumerate(bands):
+        for side in ("min", "max"):
+            if exact_factor(getattr(band, side)) % step:
+                yield make_issue(
+                    DefinitionCode.BAND_PRECISION,
+                    (*path, index, side),
+                    scale=name,
+                    band=band.label,
+                    side=side,
+                    given=number(getattr(band, side)),
+                    precision=precision,
+                )
+
+
+def _at(value: Fraction, places: int) -> str:
+    """A score at the scale's precision (`3.00`; `4` for whole numbers)."""
+    return f"{float(value):.{places}f}" if places else number(float(value))
+
+
+def _check_lookup(inst: Instrument, name: str, scale: Scale, path: Path) -> Iterator[Issue]:
+    """A conversion table reads whole numbers and lists exactly the scores the scale reaches."""
+    if scale.lookup is None:
+        return
+    at: Path = (*path, "lookup")
+    before = scale.model_copy(update={"lookup": None, "decimals": None, "bands": []})
+    if not scale_is_integral(before):
+        yield make_issue(DefinitionCode.LOOKUP_ON_FRACTIONAL_SCALE, at, scale=name)
+        return
+    steps = steps_of(inst, scale)
+    reach = None if steps is None else steps.before_lookup()
+    if reach is None:
+        return
+    lo, hi = int(reach[0]), int(reach[1])
+    rows = [row.score for row in scale.lookup.table]
+    listed = set(rows)
+    absent = [s for s in range(lo, hi + 1) if s not in listed]
+    beyond = sorted(s for s in listed if not lo <= s <= hi)
+    twice = sorted(s for s, n in Counter(rows).items() if n > 1)
+    problems = ["it lists " + _some(twice) + " more than once"] if twice else []
+    if absent:
+        problems.append("it lacks " + _some(absent))
+    if beyond:
+        problems.append("the scale never reaches " + _some(beyond))
+    if problems:
+        yield make_issue(
+            DefinitionCode.LOOKUP_RANGE,
+            (*at, "table"),
+            scale=name,
+            lowest=lo,
+            highest=hi,
+            problem=" and ".join(problems),
+        )
+
+
+def _some(values: list[int]) -> str:
+    shown = ", ".join(map(str, values[:8]))
+    return shown + (f" and {len(values) - 8} more" if len(values) > 8 else "")
 
 
 def _is_number(value: Any) -> bool:

@@ -59,6 +59,7 @@ class DefinitionCode(StrEnum):
     UNUSED_OPTION_SET = "unused_option_set"
     DUPLICATE_ID = "duplicate_id"
     UNKNOWN_OPTION_SET = "unknown_option_set"
+    SCORE_WITH_REVERSE = "score_with_reverse"
     SKIP_RULE_WITHOUT_ASK_IF = "skip_rule_without_ask_if"
     IF_SKIPPED_WITHOUT_ASK_IF = "if_skipped_without_ask_if"
     ASK_IF_ORDER = "ask_if_order"
@@ -72,7 +73,10 @@ class DefinitionCode(StrEnum):
     MISSING_WITHOUT_PRORATION = "missing_without_proration"
     UNCITED_RULE = "uncited_rule"
     INVALID_MULTIPLIER = "invalid_multiplier"
+    LOOKUP_ON_FRACTIONAL_SCALE = "lookup_on_fractional_scale"
+    LOOKUP_RANGE = "lookup_range"
     BANDS_ON_FRACTIONAL_SCALE = "bands_on_fractional_scale"
+    BAND_PRECISION = "band_precision"
     BAND_ORDER = "band_order"
     BANDS_NOT_CONTIGUOUS = "bands_not_contiguous"
     BANDS_RANGE = "bands_range"
@@ -230,7 +234,16 @@ _DEFINITION_MEANINGS: dict[DefinitionCode, str] = {
     DefinitionCode.MISSING_WITHOUT_PRORATION: "missing items allowed without `prorate: true`",
     DefinitionCode.UNCITED_RULE: "a missing-data rule without its source",
     DefinitionCode.INVALID_MULTIPLIER: "a multiplier that is not positive",
-    DefinitionCode.BANDS_ON_FRACTIONAL_SCALE: "bands on a scale that can score fractions",
+    DefinitionCode.BANDS_ON_FRACTIONAL_SCALE: "bands on a scale that can score fractions of "
+    "no stated precision (no `decimals`)",
+    DefinitionCode.BAND_PRECISION: "a band edge finer than the scale's precision (its `decimals`, "
+    "or whole numbers)",
+    DefinitionCode.SCORE_WITH_REVERSE: "an item that is reverse-scored and whose options also "
+    "state scores",
+    DefinitionCode.LOOKUP_ON_FRACTIONAL_SCALE: "a conversion table on a scale whose score before "
+    "it can be a fraction (a mean, a fractional multiplier, unrounded proration)",
+    DefinitionCode.LOOKUP_RANGE: "a conversion table that does not list exactly the scores the "
+    "scale reaches",
     DefinitionCode.BAND_ORDER: "a band whose `min` is above its `max`",
     DefinitionCode.BANDS_NOT_CONTIGUOUS: "a gap or an overlap between bands",
     DefinitionCode.BANDS_RANGE: "bands that do not cover exactly the scale's reachable range",
@@ -366,8 +379,18 @@ _DEFINITION_TEMPLATES: dict[DefinitionCode, str] = {
     "prorating, which scores a missing item as 0; set prorate: true as the source prescribes",
     DefinitionCode.UNCITED_RULE: "scale '{scale}': the missing-data rule must cite its source",
     DefinitionCode.INVALID_MULTIPLIER: "scale '{scale}': multiplier must be positive",
-    DefinitionCode.BANDS_ON_FRACTIONAL_SCALE: "scale '{scale}' can score fractions (unrounded "
-    "proration or a fractional multiplier); bands need whole-number scores",
+    DefinitionCode.BANDS_ON_FRACTIONAL_SCALE: "scale '{scale}' can score fractions (a mean, "
+    "unrounded proration or a fractional multiplier); bands need whole-number scores or the "
+    "scale's `decimals`",
+    DefinitionCode.BAND_PRECISION: "scale '{scale}': band '{band}' {side} {given} is finer than "
+    "the scale's scores ({precision})",
+    DefinitionCode.SCORE_WITH_REVERSE: "item '{item_id}' is reverse-scored and its options "
+    "state scores; state the reversed scores instead",
+    DefinitionCode.LOOKUP_ON_FRACTIONAL_SCALE: "scale '{scale}': a conversion table reads whole "
+    "numbers, but the score before it can be a fraction (a mean, unrounded proration or a "
+    "fractional multiplier)",
+    DefinitionCode.LOOKUP_RANGE: "scale '{scale}': the conversion table must list every score "
+    "from {lowest} to {highest}; {problem}",
     DefinitionCode.BAND_ORDER: "scale '{scale}': band '{band}' has min {min} above max {max}",
     DefinitionCode.BANDS_NOT_CONTIGUOUS: "scale '{scale}': band '{band}' starts at {start}, which "
     "{relation} band '{previous}' (ends at {previous_end}); it must start at {expected}",

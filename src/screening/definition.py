@@ -28,6 +28,7 @@ from pydantic import (
 __all__ = [
     "COMPARISONS",
     "FORMAT_KEYS",
+    "FORMAT_VALUES",
     "FORMAT_VERSION",
     "FORMAT_VERSION_PATTERN",
     "ID_PATTERN",
@@ -94,6 +95,7 @@ Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
 SourceRef = Annotated[str, Field(min_length=1, max_length=64)]
 Sources = SourceRef | list[SourceRef]
 Severity = Literal["critical", "warning", "info"]
+Respondent = Literal["self", "clinician", "parent", "teacher", "informant"]
 LicenseStatus = Literal[
     "public-domain", "permissive", "non-commercial", "permission-required", "unknown"
 ]
@@ -306,6 +308,10 @@ class Option(Model):
     value: StrictInt = Field(ge=-MAX_VALUE, le=MAX_VALUE)
     label: str = Field(min_length=1)
     code: Annotated[str, Field(pattern=LOINC_ANSWER_PATTERN)] | None = None
+    score: StrictInt | None = Field(default=None, ge=-MAX_VALUE, le=MAX_VALUE)
+    """The score this answer counts where it differs from the recorded value (format 1.1):
+    several answers sharing one score (SBQ-R 3a and 3b both score 3), or an answer counted as
+    a point (an ASRS shaded box). Conditions on the item compare scores."""
 
 
 class Item(Model):
@@ -341,8 +347,9 @@ class MissingRule(Model):
 
 
 class Band(Model):
-    min: StrictInt
-    max: StrictInt
+    min: Number
+    max: Number
+    """Whole numbers, or decimals at the scale's `decimals` precision (format 1.1)."""
     label: str = Field(min_length=1)
     note: str | None = None
 
@@ -360,12 +367,44 @@ class BandTable(Model):
     source: Sources
 
 
+class LookupRow(Model):
+    score: StrictInt
+    converted: Number
+
+
+class Lookup(Model):
+    """A published table converting a scale's whole-number score to another score (SWEMWBS:
+    raw 7-35 to the metric score), every reachable score listed."""
+
+    label: str | None = None
+    """What the converted score is (`metric score`)."""
+    table: list[LookupRow] = Field(min_length=1)
+    """Each score and its converted score, as the source prints them."""
+    source: Sources
+
+    @property
+    def values(self) -> dict[int, int | float]:
+        """Score → converted score (the first row of a score listed twice)."""
+        out: dict[int, int | float] = {}
+        for row in self.table:
+            out.setdefault(row.score, row.converted)
+        return out
+
+
 class Scale(Model):
     label: str | None = None
     items: list[str] = Field(min_length=1)
-    method: Literal["sum"] = "sum"
+    method: Literal["sum", "mean"] = "sum"
+    """`sum`, or `mean` (format 1.1): the mean of the counted items' scores (Brief Resilience
+    Scale); a missing item is left out of the mean."""
     multiplier: Number = Field(default=1, le=1000)
     """Applied after summing and proration (DASS-21 x2, WHO-5 percentage x4)."""
+    decimals: StrictInt | None = Field(default=None, ge=0, le=6)
+    """The final score rounded half up to this many decimal places (format 1.1); bands are
+    then written at that precision (BRS: 1.00-2.99)."""
+    lookup: Lookup | None = None
+    """A published conversion table applied to the whole-number score (format 1.1): SWEMWBS
+    raw to metric score."""
     missing: MissingRule = MissingRule()
     bands: list[Band] = Field(default_factory=list)
     """The default band table: the scale's `band`."""
@@ -574,6 +613,10 @@ class Instrument(Model):
     construct_: str = Field(alias="construct", min_length=1)
     """What the instrument measures (YAML key `construct`)."""
     timeframe: str | None = None
+    """The recall window the questions ask about (`over the last 2 weeks`)."""
+    respondent: Respondent | None = None
+    """Who answers (format 1.1): the person assessed (`self`), a `clinician` rating or
+    interviewing, a `parent` or `teacher` reporting on a child, or another `informant`."""
     description: str | None = None
     codes: Codes | None = None
     license: License
@@ -619,12 +662,19 @@ class Instrument(Model):
         return item.options
 
     def item_scores(self, item: Item) -> dict[int, int]:
-        """Option value → score, reverse scoring applied: (lowest + highest) - value."""
-        values = [o.value for o in self.item_options(item)]
-        if not values:
+        """Option value → score: the option's stated `score`, else its value, reverse scoring
+        applied: (lowest + highest) - value."""
+        options = self.item_options(item)
+        if not options:
             return {}
+        values = [o.value for o in options]
         lo, hi = min(values), max(values)
-        return {v: (lo + hi - v if item.reverse else v) for v in values}
+        return {
+            o.value: (
+                o.score if o.score is not None else (lo + hi - o.value if item.reverse else o.value)
+            )
+            for o in options
+        }
 
     @property
     def default_coding(self) -> str | None:
@@ -736,15 +786,18 @@ FORMAT_KEYS: dict[str, dict[type[BaseModel], tuple[str, ...]]] = {
         ScaleExpectation: ("score", "band", "prorated", "answered", "missing", "valid"),
     },
     "1.1": {
-        Instrument: ("codings",),
         Coding: ("label", "description", "default", "records", "values", "source"),
         Case: ("coding",),
-        Scale: ("band_tables",),
         BandTable: ("label", "when", "bands", "source"),
         ScaleExpectation: ("bands",),
         ContextVariable: ("type", "min", "max", "default", "source"),
         ContextCondition: ("gt", "gte", "lt", "lte"),
         ContextRef: ("context",),
+        Option: ("score",),
+        Scale: ("band_tables", "decimals", "lookup"),
+        Lookup: ("label", "table", "source"),
+        LookupRow: ("score", "converted"),
+        Instrument: ("codings", "respondent"),
     },
 }  # fmt: skip
 """The format's history: the keys each version added, by model (a subclass inherits its base's).
@@ -752,6 +805,11 @@ A new key goes under a new version (a new minor version: files of the earlier on
 and the newest version is the one this library reads up to. A file stating an earlier version
 may not use the key (`key_needs_newer_format`). A test checks that every key of every model is
 here exactly once."""
+
+FORMAT_VALUES: dict[tuple[type[BaseModel], str, str], str] = {
+    (Scale, "method", "mean"): "1.1",
+}
+"""Values of an older key that a later format added: (model, key, value) → that version."""
 
 KEY_ARRIVED: dict[tuple[type[BaseModel], str], str] = {
     (model, key): version

@@ -223,8 +223,26 @@ def _missing_text(scale: Scale) -> str:
     rule = scale.missing
     if rule.max_missing == 0:
         return "every item required"
+    if scale.method == "mean":
+        return f"up to {rule.max_missing} missing, left out of the mean"
     how = "prorated" if rule.prorate else "not prorated"
     return f"up to {rule.max_missing} missing, {how}"
+
+
+def _edge(value: float, scale: Scale) -> str:
+    """A band edge as the scale writes it (`3.00` at two decimals)."""
+    return f"{value:.{scale.decimals}f}" if scale.decimals else _number(value)
+
+
+def _how(scale: Scale) -> str:
+    """How the score is made, beyond a (multiplied) sum of the items' scores: `mean, 2
+    decimal(s); ` (empty for a sum)."""
+    parts = ["mean"] if scale.method == "mean" else []
+    if scale.lookup is not None:
+        parts.append(f"converted by table to {scale.lookup.label or 'another score'}")
+    if scale.decimals is not None:
+        parts.append(f"{scale.decimals} decimal(s)")
+    return ", ".join(parts) + "; " if parts else ""
 
 
 def describe_instrument(inst: Instrument) -> dict[str, Any]:
@@ -259,8 +277,23 @@ def describe_instrument(inst: Instrument) -> dict[str, Any]:
                 "prorate": scale.missing.prorate,
                 "rounding": scale.missing.rounding,
             },
+            "method": scale.method,
             "multiplier": scale.multiplier,
+            "decimals": scale.decimals,
+            "lookup": None
+            if scale.lookup is None
+            else {
+                "label": scale.lookup.label,
+                "table": [[r.score, r.converted] for r in scale.lookup.table],
+            },
             "bands": [{"min": b.min, "max": b.max, "label": b.label} for b in scale.bands],
+            "band_tables": {
+                table_name: {
+                    "label": table.label,
+                    "bands": [{"min": b.min, "max": b.max, "label": b.label} for b in table.bands],
+                }
+                for table_name, table in scale.band_tables.items()
+            },
         }
     return {
         "id": inst.id,
@@ -271,6 +304,7 @@ def describe_instrument(inst: Instrument) -> dict[str, Any]:
         "definition_hash": content_hash(inst),
         "construct": inst.construct_,
         "timeframe": inst.timeframe,
+        "respondent": inst.respondent,
         "license": inst.license.model_dump(mode="json"),
         "context": {
             name: {"values": list(var.values or []), "required": var.required}
@@ -315,6 +349,7 @@ def instrument_text(inst: Instrument) -> str:
     lines = [
         f"{inst.name} ({inst.id}, definition {inst.definition_version})",
         f"measures: {inst.construct_}" + (f", {inst.timeframe}" if inst.timeframe else ""),
+        *([f"respondent: {inst.respondent}"] if inst.respondent else []),
         f"licence: {inst.license.status}, {inst.license.holder}",
         f"  {inst.license.notice}",
     ]
@@ -329,11 +364,16 @@ def instrument_text(inst: Instrument) -> str:
         lines.append(f"  {item.id}: {item.text or item.label}{flags} [{values}]")
     for name, scale in inst.scales.items():
         lines.append(
-            f"scale {name}: {scale.label or ''} (items {', '.join(scale.items)}; "
+            f"scale {name}: {scale.label or ''} (items {', '.join(scale.items)}; {_how(scale)}"
             f"range {_range_text(_range(inst, scale))}; {_missing_text(scale)})"
         )
         for band in scale.bands:
-            lines.append(f"  {band.min}-{band.max}: {band.label}")
+            lines.append(f"  {_edge(band.min, scale)}-{_edge(band.max, scale)}: {band.label}")
+        for table_name, table in scale.band_tables.items():
+            named = f" ({table.label})" if table.label else ""
+            lines.append(f"  band table {table_name}{named}")
+            for band in table.bands:
+                lines.append(f"    {_edge(band.min, scale)}-{_edge(band.max, scale)}: {band.label}")
     for flag in inst.flags:
         lines.append(f"flag {flag.id} ({flag.severity}): {flag.message}")
     for name, cls in inst.classifications.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .definition import Instrument, Scale
 
-__all__ = ["item_score_values", "scale_is_integral"]
+__all__ = ["item_score_values", "scale_is_integral", "scale_precision"]
 
 
 def item_score_values(inst: Instrument, item_id: str) -> list[int]:
@@ -17,5 +17,17 @@ def item_score_values(inst: Instrument, item_id: str) -> list[int]:
 
 def scale_is_integral(scale: Scale) -> bool:
     """Whether every final score is a whole number."""
+    if scale.decimals is not None:
+        return scale.decimals == 0
+    if scale.lookup is not None:
+        return all(isinstance(v, int) for v in scale.lookup.values.values())
     unrounded = scale.missing.prorate and scale.missing.rounding == "none"
-    return isinstance(scale.multiplier, int) and not unrounded
+    return scale.method == "sum" and isinstance(scale.multiplier, int) and not unrounded
+
+
+def scale_precision(scale: Scale) -> int | None:
+    """The decimal places a scale's final scores are written at (0: whole numbers), or None
+    when they are fractions of no stated precision (bands then cannot tile them)."""
+    if scale.decimals is not None:
+        return scale.decimals
+    return 0 if scale_is_integral(scale) else None

@@ -460,7 +460,9 @@ def _target(inst: Instrument, item: Item, canon: Canon) -> _Target:
         if option.code is not None:
             by_coding[(LOINC, option.code)] = option.value
             by_bare_code[option.code] = (*by_bare_code.get(option.code, ()), option.value)
-    by_score = {s: v for v, s in scores.items()}
+    by_score: dict[int, int] = {}
+    for v, s in scores.items():  # answers sharing a score: any of them scores the same
+        by_score.setdefault(s, v)
     yes_no = sorted(scores) == [0, 1]
     return _Target(item, by_coding, by_bare_code, by_score, scores, yes_no)
 

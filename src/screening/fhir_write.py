@@ -13,6 +13,7 @@ from .definition import (
     Item,
     Scale,
 )
+from .facts import scale_is_integral
 from .fhir_common import (
     _NOT_A_DIAGNOSIS,
     _SURVEY,
@@ -455,7 +456,6 @@ def _question(inst: Instrument, item: Item, canon: Canon) -> Json:
 
 def _score_item(inst: Instrument, name: str, scale: Scale) -> Json:
     label = scale.label or f"{inst.abbreviation or inst.name} {name} score"
-    integral = float(scale.multiplier).is_integer()
     steps = steps_of(inst, scale)
     assert steps is not None  # every item resolves: checked on load
     skips = [
@@ -463,33 +463,51 @@ def _score_item(inst: Instrument, name: str, scale: Scale) -> Json:
         for i, s in zip(steps.sum.items, steps.sum.if_skipped, strict=True)
         if s
     ]
-    factor = steps.multiply.words()
+    expression = steps.fhirpath()
+    said = steps.words()
+    if expression is None:
+        what = "Not calculated here: a form cannot compute this score exactly (" + (
+            "; ".join(said) + ")"
+        )
+    else:
+        what = "The sum of the answered items' weights" + (
+            f", then {'; '.join(said)}" if said else ""
+        )
     note = (
-        "The sum of the answered items' weights"
-        + (f", {factor}" if factor else "")
+        what
         + (f" ({'; '.join(skips)}, its score when skipped)" if skips else "")
-        + f". The missing-data rule ({steps.missing.brief()}) and the bands are not applied "
+        + f". The missing-data rule ({steps.missing_brief()}) and the bands are not applied "
         "here: score the response with screening for the result of record."
     )
     item: Json = {"linkId": f"{SCALE_LINK_PREFIX}{name}"}
     loinc = _loinc(scale.codes)
     if loinc is not None:
         item["code"] = [{"system": LOINC, "code": loinc}]
+    extensions: list[Json] = []
+    # the type of what is shown: the form's own sum where it computes one, else our score
+    if expression is not None:
+        whole = steps.mean is None and float(scale.multiplier).is_integer()
+    else:
+        whole = scale_is_integral(scale)
+    if expression is not None:
+        extensions.append(
+            {
+                "url": CALCULATED_EXPRESSION,
+                "valueExpression": {
+                    "description": f"{label}: "
+                    + ("mean" if steps.mean is not None else "sum")
+                    + " of the item weights",
+                    "language": "text/fhirpath",
+                    "expression": expression,
+                },
+            }
+        )
+    extensions.append(_design_note(note))
     item.update(
         {
-            "extension": [
-                {
-                    "url": CALCULATED_EXPRESSION,
-                    "valueExpression": {
-                        "description": f"{label}: sum of the item weights",
-                        "language": "text/fhirpath",
-                        "expression": steps.fhirpath(),
-                    },
-                },
-                _design_note(note),
-            ],
+            "extension": extensions,
             "text": label,
-            "type": "integer" if integral else "decimal",
+            "type": "integer" if whole else "decimal",
             "readOnly": True,
         }
     )

@@ -23,6 +23,7 @@ from .checks import check_instrument
 from .codes import DefinitionCode
 from .definition import (
     FORMAT_KEYS,
+    FORMAT_VALUES,
     FORMAT_VERSION,
     FORMAT_VERSION_PATTERN,
     ID_PATTERN,
@@ -463,12 +464,17 @@ def _newer_keys(parsed: ParsedYaml, stated: str, file: str | None) -> list[Issue
             arrived = [key_arrived(m, part) for m in models] if isinstance(value, dict) else []
             known = [v for v in arrived if v is not None]
             needs = min(known, key=format_version_key) if known else None
+            key = part
+            if (needs is None or format_version_key(needs) <= said) and isinstance(child, str):
+                valued = [FORMAT_VALUES.get((m, part, child)) for m in models]
+                needs = min((v for v in valued if v), key=format_version_key, default=None)
+                key = f"{part}: {child}"
             if needs is not None and format_version_key(needs) > said:
                 issue = make_issue(
                     DefinitionCode.KEY_NEEDS_NEWER_FORMAT,
                     here,
                     where=format_path(here),
-                    key=part,
+                    key=key,
                     needs=needs,
                     stated=stated,
                 )
@@ -484,7 +490,7 @@ def _newer_keys(parsed: ParsedYaml, stated: str, file: str | None) -> list[Issue
 # the rest. Anything named or cited elsewhere (sources, option sets, scales, skip logic, ...)
 # is not here: leaving it out would report what refers to it as unknown.
 _DESCRIPTIVE: dict[type[BaseModel], frozenset[str]] = {
-    Instrument: frozenset(("abbreviation", "timeframe", "description", "codes")),
+    Instrument: frozenset(("abbreviation", "timeframe", "respondent", "description", "codes")),
     Item: frozenset(("text", "codes")),
     Option: frozenset(("code",)),
     Codes: frozenset(("loinc",)),

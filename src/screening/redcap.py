@@ -135,6 +135,16 @@ def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
         for i in scale.items
     ]
     calc = steps.redcap(shown)
+    stopped = ""
+    if calc is None:  # a conversion table: REDCap computes the score the table reads
+        assert steps.lookup is not None
+        calc = steps._replace(lookup=None, decimals=None).redcap(shown)
+        assert calc is not None
+        stopped = (
+            f"; this is the score before the published conversion table: it is not "
+            f"{steps.lookup.words()}"
+        )
+    recoded = any(r is not None for r in steps.sum.recodes)
     skipped = [
         i for i, s in zip(steps.sum.items, steps.sum.if_skipped, strict=True) if s is not None
     ]
@@ -146,9 +156,16 @@ def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
             if reversed_
             else ""
         )
+        + ("; an answer with a stated score counts that score" if recoded else "")
         + (f"; {', '.join(skipped)} count their score when skipped" if skipped else "")
-        + ". REDCap's sum() ignores blank fields, so a missing item lowers this total: the "
-        f"instrument's missing-data rule ({steps.missing.brief()}) and its bands"
+        + stopped
+        + (
+            ". REDCap's mean() leaves blank fields out: the"
+            if steps.mean is not None
+            else ". REDCap's sum() ignores blank fields, so a missing item lowers this total: the"
+        )
+        + " "
+        f"instrument's missing-data rule ({steps.missing_brief()}) and its bands"
         + (f" (band tables {', '.join(t.name for t in steps.tables)} too)" if steps.tables else "")
         + " are not applied by REDCap. Score the exported data with screening for the result "
         "of record."

@@ -69,13 +69,15 @@ class ScalePlan(NamedTuple):
     round_half_up: bool
     multiplier: int | float
     integral: bool
-    band_mins: tuple[int, ...]
+    band_mins: tuple[float, ...]
     band_labels: tuple[str, ...]
     primary: bool
     steps: ScaleSteps
     """The scale's steps; the fields above are theirs, fused for the fast path."""
     tables: tuple[TablePlan, ...] = ()
     """The alternative band tables, compiled."""
+    plain: bool = True
+    """A sum, prorated and multiplied (no mean, lookup or rounding to decimals)."""
 
 
 class TablePlan(NamedTuple):
@@ -83,7 +85,7 @@ class TablePlan(NamedTuple):
     condition on context; None: everywhere)."""
 
     name: str
-    mins: tuple[int, ...]
+    mins: tuple[float, ...]
     labels: tuple[str, ...]
     when: Evaluator | None
 
@@ -317,6 +319,7 @@ def _scale_plan(inst: Instrument, name: str, scale: Any) -> ScalePlan:
             )
             for t in steps.tables
         ),
+        steps.plain,
     )
 
 
@@ -707,7 +710,7 @@ def _score_scale(
     skipped: set[str] | frozenset[str],
     bad: set[str],
 ) -> ScaleResult:
-    if not bad and not skipped:
+    if not bad and not skipped and scale.plain:
         try:
             raw = sum([scores[i] for i in scale.items])
         except KeyError:
@@ -731,6 +734,20 @@ def _score_scale(
     prorated = missing > 0
     unrounded: float | None = None
     value: int | float = raw
+    if not scale.plain:  # a mean, a lookup table, rounding to decimals: exactly, in order
+        exact = scale.steps.exact(raw, counted, missing)
+        if prorated:
+            if scale.steps.mean is not None:
+                unrounded = float(exact)
+            else:
+                unrounded = scale.steps.multiply.row(
+                    scale.steps.missing.unrounded(raw, counted + missing, counted)
+                )
+        final = scale.steps.finish(exact)
+        band = _band(scale, final) if scale.band_mins else None
+        return ScaleResult(
+            final, band, raw, prorated, unrounded, answered, missing, n_skipped, True, ""
+        )
     if prorated:
         total = counted + missing
         unrounded = scale.steps.multiply.row(scale.steps.missing.unrounded(raw, total, counted))

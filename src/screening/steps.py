@@ -12,7 +12,8 @@ exporters read these units; the row scorer keeps a fused fast path for a complet
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from typing import Any, NamedTuple
 
 from .definition import Instrument, ItemCondition, Scale
@@ -22,6 +23,9 @@ from .text import number
 __all__ = [
     "BandTableStep",
     "Bands",
+    "Decimals",
+    "Lookup",
+    "Mean",
     "Missing",
     "Multiply",
     "ScaleSteps",
@@ -47,44 +51,55 @@ class SumItems(NamedTuple):
     gates: tuple[tuple[str, str, Any] | None, ...] = ()
     """For an item with a skip score: its gate as (item, comparison, operand) where the gate is
     one item comparison (FHIRPath can then tell a skipped question from an unanswered one)."""
+    recodes: tuple[tuple[tuple[int, int], ...] | None, ...] = ()
+    """For an item whose options state their scores (several answers sharing one score): its
+    (value, score) pairs, else None."""
 
     def words(self) -> str:
         return f"the sum of their scores ({len(self.items)} items)"
 
     def fhirpath(self) -> str:
-        """The sum of the answers' weights (an itemWeight carries reverse scoring), plus the
-        score of each skipped item that has one."""
+        """The sum of the answers' weights, with the score of each skipped item that has one
+        (0 included: a form whose every item was skipped scores 0, not nothing). One
+        collection is summed, so an empty one (nothing answered) stays empty: unscored."""
         link_ids = " | ".join(f"'{i}'" for i in self.items)
-        terms = [
-            f"%resource.repeat(item).where(linkId in ({link_ids})).answer.value.weight().sum()"
-        ]
+        expr = f"%resource.repeat(item).where(linkId in ({link_ids})).answer.value.weight()"
         gates = self.gates or (None,) * len(self.items)
         for item_id, skipped, gate in zip(self.items, self.if_skipped, gates, strict=True):
-            if not skipped:  # no skip score, or 0: adds nothing
+            if skipped is None:
                 continue
             answered = f"{_answers(item_id)}.exists()"
             if gate is None:  # the gate cannot be read here: an unanswered item counts its score
-                terms.append(f"iif({answered}, 0, {skipped})")
+                expr += f".combine(iif({answered}, {{}}, {skipped}))"
                 continue
             weight = f"{_answers(gate[0])}.value.weight()"
             test = _FHIRPATH_TESTS[gate[1]](weight, gate[2])
             # skipped: the gate is answered and does not hold; unanswered otherwise is missing
             skipped_now = f"{weight}.exists() and ({test}).not()"
-            terms.append(f"iif({answered}, 0, iif({skipped_now}, {skipped}, 0))")
-        return " + ".join(terms)
+            expr += f".combine(iif({answered}, {{}}, iif({skipped_now}, {skipped}, {{}})))"
+        return f"{expr}.sum()"
 
     def redcap(self, shown_when: Sequence[str | None]) -> str:
         """`sum(...)` over the fields (REDCap stores option values): a reversed item as lowest +
         highest minus the answer, a skipped item's score where its branching can be said."""
         terms = []
-        for item_id, flip, skipped, shown in zip(
-            self.items, self.reversed_, self.if_skipped, shown_when, strict=True
+        recodes = self.recodes or (None,) * len(self.items)
+        for item_id, flip, skipped, shown, recode in zip(
+            self.items, self.reversed_, self.if_skipped, shown_when, recodes, strict=True
         ):
             term = f"[{item_id}]" if flip is None else f"({flip[0] + flip[1]}-[{item_id}])"
+            if recode is not None:  # the stated scores, one answer at a time
+                term = "''"
+                for value, points in reversed(recode):
+                    term = f"if([{item_id}]='{value}', {points}, {term})"
             if skipped is not None and shown is not None:
                 term = f"if({shown}, {term}, {skipped})"
             terms.append(term)
         return "sum(" + ", ".join(terms) + ")"
+
+    def redcap_mean(self, shown_when: Sequence[str | None]) -> str:
+        """REDCap's `mean(...)` over the same terms: blank fields are left out, as here."""
+        return "mean(" + self.redcap(shown_when)[len("sum(") :]
 
 
 def _answers(item_id: str) -> str:
@@ -126,7 +141,9 @@ class Missing(NamedTuple):
             return (2 * raw * total + counted) // (2 * counted)
         return raw * total / counted
 
-    def bounds(self, sums: SumItems, highest: bool) -> int | float | None:
+    def bounds(
+        self, sums: SumItems, highest: bool, mean: bool = False
+    ) -> int | float | Fraction | None:
         """The highest (or lowest) prorated sum over every number of skipped and missing items,
         or None when nothing can be scored. For r skipped and k missing items the extreme leaves
         out the r skippable items that add least (most, for the lowest) and then the k such
@@ -137,7 +154,7 @@ class Missing(NamedTuple):
         order = sorted(range(n), key=lambda i: sign * bounds[i])
         skippable = [i for i in order if sums.optional[i]]
         everything = sum(bounds)
-        best: int | float | None = None
+        best: int | float | Fraction | None = None
         for r in range(len(skippable) + 1):
             left_out = set(skippable[:r])
             remaining = [i for i in order if i not in left_out]
@@ -146,7 +163,11 @@ class Missing(NamedTuple):
             for k in range(min(self.max_missing, total - 1) + 1):
                 if k:
                     raw -= bounds[remaining[k - 1]]
-                value = raw if k == 0 else self.row(raw, total, total - k)
+                value: int | float | Fraction
+                if mean:  # the mean of the counted items, exactly
+                    value = Fraction(raw, total - k)
+                else:
+                    value = raw if k == 0 else self.row(raw, total, total - k)
                 if best is None or sign * value > sign * best:
                     best = value
         return best
@@ -185,7 +206,7 @@ class Multiply(NamedTuple):
     def array(self, x: Any) -> Any:
         return x * self.factor if self.factor != 1 else x
 
-    def bounds(self, lo: float, hi: float) -> tuple[float, float]:
+    def bounds(self, lo: Any, hi: Any) -> tuple[float, float]:
         return lo * self.factor, hi * self.factor  # the factor is positive (checked)
 
     def words(self) -> str:
@@ -198,12 +219,99 @@ class Multiply(NamedTuple):
         return f"{expr}*{number(self.factor)}" if self.factor != 1 else expr
 
 
+class Mean(NamedTuple):
+    """The mean of the counted items' scores (method `mean`): a missing item is left out of it,
+    which is proration's mean of the counted items standing in for the missing ones."""
+
+    def exact(self, raw: int, counted: int) -> Fraction:
+        return Fraction(raw, counted)
+
+    def words(self) -> str:
+        return "the mean of the counted items' scores (a missing item is left out of the mean)"
+
+    def fhirpath(self, expr: str, items: int) -> str:
+        return f"({expr}) / {items}"  # every item required: see ScaleSteps.fhirpath
+
+
+def exact_factor(factor: float | Fraction) -> Fraction:
+    """A number as the author wrote it: `0.1` is one tenth, not the nearest binary float."""
+    return Fraction(repr(factor)) if isinstance(factor, float) else Fraction(factor)
+
+
+class Decimals(NamedTuple):
+    """The final score rounded half up to `places` decimal places, exactly on the fraction
+    (3.165 rounds to 3.17, never 3.16 through floating-point error)."""
+
+    places: int
+
+    def row(self, exact: Fraction) -> int | float:
+        q = 10**self.places
+        whole = (2 * exact.numerator * q + exact.denominator) // (2 * exact.denominator)
+        return int(whole) if self.places == 0 else whole / q
+
+    def array(self, num: Any, den: Any) -> Any:
+        """The rounded scores of many responses given as fractions num / den (int arrays)."""
+        q = 10**self.places
+        whole = (2 * num * q + den) // (2 * den)
+        return whole if self.places == 0 else whole / q
+
+    def words(self) -> str:
+        if self.places == 0:
+            return "rounded half up to a whole number"
+        return f"rounded half up to {self.places} decimal place{'s' if self.places > 1 else ''}"
+
+    def fhirpath(self, expr: str) -> None:
+        return None  # FHIRPath's round() works on binary floats: not exact at halves
+
+    def redcap(self, expr: str) -> str:
+        return f"round({expr}, {self.places})"
+
+
+class Lookup(NamedTuple):
+    """A published conversion table: whole-number score → converted score (SWEMWBS raw →
+    metric)."""
+
+    table: Mapping[int, int | float]
+    label: str | None = None
+
+    def row(self, score: int) -> int | float:
+        return self.table[score]
+
+    def array(self, scores: Any, lo: int, hi: int) -> Any:
+        """The converted scores of whole-number scores within lo..hi (others: 0, unscored)."""
+        import numpy as np
+
+        values = np.array([self.table[s] for s in range(lo, hi + 1)])
+        at = np.clip(scores - lo, 0, hi - lo)
+        return values[at]
+
+    def bounds(self, lo: float, hi: float) -> tuple[float, float]:
+        reached = [self.table[s] for s in range(int(lo), int(hi) + 1) if s in self.table]
+        return (min(reached), max(reached)) if reached else (lo, hi)
+
+    def words(self) -> str:
+        what = self.label or "the converted score"
+        return f"converted to {what} by the published table ({len(self.table)} entries)"
+
+    def fhirpath(self, expr: str) -> None:
+        return None  # a form does not carry the table: the scorer's, and a note says so
+
+    def redcap(self, expr: str) -> None:
+        return None
+
+
+def _plain(value: Fraction) -> int | float:
+    return int(value) if value.denominator == 1 else float(value)
+
+
 class Bands(NamedTuple):
     """Contiguous score ranges with labels, lowest first."""
 
-    mins: tuple[int, ...]
-    maxes: tuple[int, ...]
+    mins: tuple[float, ...]
+    maxes: tuple[float, ...]
     labels: tuple[str, ...]
+    places: int = 0
+    """The decimal places the edges are written at (the scale's `decimals`)."""
 
     def row(self, score: float) -> str:
         return self.labels[bisect_right(self.mins, score) - 1]
@@ -215,7 +323,14 @@ class Bands(NamedTuple):
         return np.searchsorted(np.asarray(self.mins), scores, side="right") - 1
 
     def words(self) -> list[tuple[str, str]]:
-        return [(f"{lo}-{hi}", label) for lo, hi, label in zip(*self, strict=True)]
+        return [
+            (f"{self.edge(lo)}-{self.edge(hi)}", label)
+            for lo, hi, label in zip(self.mins, self.maxes, self.labels, strict=True)
+        ]
+
+    def edge(self, value: float) -> str:
+        """An edge as written: `3.00` at two places, `4` for whole numbers."""
+        return f"{value:.{self.places}f}" if self.places else number(value)
 
     def fhirpath(self, expr: str) -> None:
         return None  # an exported form shows the score; the band is the scorer's
@@ -248,7 +363,8 @@ class BandTableStep(NamedTuple):
 
 
 class ScaleSteps(NamedTuple):
-    """Every step of one scale, in order."""
+    """Every step of one scale, in order: the sum (or the mean) of the items' scores, the
+    missing-data rule, the multiplier, a lookup table, rounding to decimals, the bands."""
 
     sum: SumItems
     missing: Missing
@@ -256,29 +372,152 @@ class ScaleSteps(NamedTuple):
     bands: Bands | None
     tables: tuple[BandTableStep, ...] = ()
     """The alternative band tables, in order."""
+    mean: Mean | None = None
+    lookup: Lookup | None = None
+    decimals: Decimals | None = None
+
+    @property
+    def plain(self) -> bool:
+        """A sum, prorated and multiplied: the fused fast paths apply."""
+        return self.mean is None and self.lookup is None and self.decimals is None
+
+    def exact(self, raw: int, counted: int, missing: int) -> Fraction:
+        """The score of one response before any lookup and rounding, as an exact fraction."""
+        if self.mean is not None:
+            value = self.mean.exact(raw, counted)
+        elif missing == 0:
+            value = Fraction(raw)
+        elif self.missing.half_up:
+            value = Fraction(self.missing.row(raw, counted + missing, counted))
+        else:
+            value = Fraction(raw * (counted + missing), counted)
+        return value * exact_factor(self.multiply.factor)
+
+    def finish(self, exact: Fraction) -> int | float:
+        """The final score from the exact one: looked up, then rounded to its decimals."""
+        if self.lookup is not None:
+            exact = exact_factor(self.lookup.row(int(exact)))
+        if self.decimals is not None:
+            return self.decimals.row(exact)
+        return int(exact) if exact.denominator == 1 else float(exact)
+
+    def finish_array(self, raw: Any, counted: Any, missing: Any) -> tuple[Any, Any]:
+        """`exact` then `finish` over many responses (int arrays; a row that counts nothing
+        is to be marked unscored by the caller): the final scores, and the scores before a
+        lookup and rounding (float64)."""
+        import numpy as np
+
+        factor = exact_factor(self.multiply.factor)
+        places = self.decimals.places if self.decimals is not None else 0
+        widest = len(self.sum.items) * sum(
+            max(abs(lo), abs(hi)) for lo, hi in zip(self.sum.lows, self.sum.highs, strict=True)
+        )
+        # exact integers on the way: int64 where they fit, Python's own integers otherwise
+        wide = widest * 2 * 10**places * factor.numerator * factor.denominator >= 2**62
+        kind: Any = object if wide else np.int64
+        raw = raw.astype(kind)
+        counted = np.maximum(counted.astype(kind), 1)
+        missing = missing.astype(kind)
+        if self.mean is not None:
+            num, den = raw, counted
+        elif self.missing.half_up:
+            num = np.where(missing > 0, self.missing.array(raw, counted + missing, counted), raw)
+            den = np.ones_like(raw)
+        else:
+            num, den = raw * (counted + missing), counted
+        num, den = num * factor.numerator, den * factor.denominator
+        before = (num / den).astype(np.float64)
+        if self.lookup is not None:
+            reach = self.before_lookup()
+            assert reach is not None  # a scale with a lookup scores something
+            table = self.lookup
+            if self.decimals is not None:  # each entry rounded once, exactly
+                rounding = self.decimals
+                table = table._replace(
+                    table={k: rounding.row(exact_factor(v)) for k, v in table.table.items()}
+                )
+            whole = (num // den).astype(np.int64)
+            return table.array(whole, int(reach[0]), int(reach[1])), before
+        if self.decimals is not None:
+            rounded = self.decimals.array(num, den)
+            return rounded.astype(np.int64 if places == 0 else np.float64), before
+        return before, before
 
     def bounds(self) -> tuple[float, float] | None:
         """The lowest and highest final score the scale can reach, proration and skips
         included, or None when nothing can be scored."""
+        mean = self.mean is not None
+        top = self.missing.bounds(self.sum, highest=True, mean=mean)
+        bottom = self.missing.bounds(self.sum, highest=False, mean=mean)
+        if top is None or bottom is None:
+            return None
+        factor = exact_factor(self.multiply.factor)
+        low, high = exact_factor(bottom) * factor, exact_factor(top) * factor
+        if self.lookup is not None:
+            found = self.lookup.bounds(int(low), int(high))
+            low, high = exact_factor(found[0]), exact_factor(found[1])
+        if self.decimals is not None:  # rounding is monotonic: the extremes round alike
+            return self.decimals.row(low), self.decimals.row(high)
+        if self.mean is None and self.lookup is None:
+            return self.multiply.bounds(bottom, top)  # as before: the factor's own arithmetic
+        return _plain(low), _plain(high)
+
+    def before_lookup(self) -> tuple[float, float] | None:
+        """The range the lookup table reads (the score before it), or None."""
         top = self.missing.bounds(self.sum, highest=True)
         bottom = self.missing.bounds(self.sum, highest=False)
         if top is None or bottom is None:
             return None
         return self.multiply.bounds(bottom, top)
 
-    def fhirpath(self) -> str:
-        """The score as a form can compute it: the weights' sum, times the multiplier (the
-        missing-data rule and the bands are left to the scorer, and a note says so)."""
-        return self.multiply.fhirpath(self.sum.fhirpath())
+    def missing_brief(self) -> str:
+        """The missing-data rule in a few words, for notes in exported forms."""
+        if self.mean is not None and self.missing.max_missing:
+            return f"at most {self.missing.max_missing} item(s) missing, left out of the mean"
+        return self.missing.brief()
 
-    def redcap(self, shown_when: Sequence[str | None]) -> str:
-        return self.multiply.redcap(self.sum.redcap(shown_when))
+    def words(self) -> list[str]:
+        """The steps after the sum, in words (empty for a plain sum)."""
+        out = [self.mean.words()] if self.mean is not None else []
+        if self.multiply.factor != 1:
+            out.append(f"multiplied by {number(self.multiply.factor)}")
+        if self.lookup is not None:
+            out.append(self.lookup.words())
+        if self.decimals is not None:
+            out.append(self.decimals.words())
+        return out
+
+    def fhirpath(self) -> str | None:
+        """The score as a form can compute it: the weights' sum (or their mean over every
+        item), times the multiplier; None where a form cannot (a lookup table, exact
+        rounding). The missing-data rule and the bands are left to the scorer, and a note says
+        so."""
+        if self.lookup is not None or self.decimals is not None:
+            return None
+        expr = self.sum.fhirpath()
+        if self.mean is not None:
+            if self.missing.max_missing:
+                return None  # the mean of the answered items: a form's count is not ours
+            expr = self.mean.fhirpath(expr, len(self.sum.items))
+        return self.multiply.fhirpath(expr)
+
+    def redcap(self, shown_when: Sequence[str | None]) -> str | None:
+        """REDCap's calculation, or None where it cannot say it (a lookup table)."""
+        if self.lookup is not None:
+            return None
+        if self.mean is not None:
+            expr = self.sum.redcap_mean(shown_when)
+        else:
+            expr = self.sum.redcap(shown_when)
+        expr = self.multiply.redcap(expr)
+        return self.decimals.redcap(expr) if self.decimals is not None else expr
 
 
 def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
     """The steps of a scale, or None when an item it lists is not defined."""
     lows, highs, optional, skipped, flips = [], [], [], [], []
     gates: list[tuple[str, str, Any] | None] = []
+    recodes: list[tuple[tuple[int, int], ...] | None] = []
     for item_id in scale.items:
         values = item_score_values(inst, item_id)
         item = inst.item_by_id(item_id)
@@ -290,13 +529,15 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
         skipped.append(item.if_skipped if item.ask_if is not None else None)
         options = [o.value for o in inst.item_options(item)]
         flips.append((min(options), max(options)) if item.reverse else None)
+        stated = any(o.score is not None for o in inst.item_options(item))
+        recodes.append(tuple(sorted(inst.item_scores(item).items())) if stated else None)
         gate = item.ask_if
         gates.append(
             (gate.item, gate.op, gate.operand) if isinstance(gate, ItemCondition) else None
         )
-    bands = _bands(scale.bands) if scale.bands else None
+    bands = _bands(scale.bands, scale.decimals) if scale.bands else None
     tables = tuple(
-        BandTableStep(name, _bands(table.bands), table.when, table.label)
+        BandTableStep(name, _bands(table.bands, scale.decimals), table.when, table.label)
         for name, table in scale.band_tables.items()
     )
     return ScaleSteps(
@@ -308,17 +549,24 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
             tuple(skipped),
             tuple(flips),
             tuple(gates),
+            tuple(recodes),
         ),
         Missing(scale.missing.max_missing, scale.missing.rounding == "half_up"),
         Multiply(scale.multiplier),
         bands,
         tables,
+        Mean() if scale.method == "mean" else None,
+        Lookup(scale.lookup.values, scale.lookup.label) if scale.lookup is not None else None,
+        Decimals(scale.decimals) if scale.decimals is not None else None,
     )
 
 
-def _bands(bands: Sequence[Any]) -> Bands:
+def _bands(bands: Sequence[Any], places: int | None) -> Bands:
     return Bands(
-        tuple(b.min for b in bands), tuple(b.max for b in bands), tuple(b.label for b in bands)
+        tuple(b.min for b in bands),
+        tuple(b.max for b in bands),
+        tuple(b.label for b in bands),
+        places or 0,
     )
 
 

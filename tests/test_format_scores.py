@@ -1,0 +1,240 @@
+"""Format II, scores: mean scores rounded to stated decimals with decimal bands, published
+conversion tables, answers sharing one score (an option's stated `score`), and the respondent.
+Golden values are worked by hand from the rules as the format states them; every feature goes
+through the row scorer, every DataFrame backend, the FHIR and REDCap exports and the checker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import screening
+from screening import display, fhir, redcap
+from screening.errors import Issue
+from screening.linting import lint_file
+
+from .backends import BACKENDS, assert_same
+
+DEFINITION = (Path(__file__).parent / "definitions" / "scores.yaml").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def inst() -> screening.Instrument:
+    return screening.parse_instrument(DEFINITION, "scores.yaml")
+
+
+def _score(inst: screening.Instrument, **answers: Any) -> screening.ScoreResult:
+    return screening.score(inst, answers, on_error="invalid")
+
+
+def test_a_mean_is_rounded_half_up_to_its_decimals_and_banded(inst: screening.Instrument) -> None:
+    # item 2 reversed: 6 - value. (5 + 5 + 4) / 3 = 4.666... -> 4.67, high
+    mean = _score(inst, scores_1=5, scores_2=1, scores_3=4).scales["mean"]
+    assert (mean.score, mean.band, mean.raw, mean.prorated) == (4.67, "high", 14, False)
+    # both sides of each cut: 9/3 = 3.00 normal; 8/3 = 2.666... -> 2.67 low
+    assert _score(inst, scores_1=3, scores_2=3, scores_3=3).scales["mean"].band == "normal"
+    low = _score(inst, scores_1=2, scores_2=3, scores_3=3).scales["mean"]
+    assert (low.score, low.band) == (2.67, "low")
+    # 13/3 = 4.333... -> 4.33 high; 12/3 = 4.00 normal
+    assert _score(inst, scores_1=5, scores_2=2, scores_3=4).scales["mean"].score == 4.33
+    assert _score(inst, scores_1=5, scores_2=2, scores_3=4).scales["mean"].band == "high"
+    assert _score(inst, scores_1=4, scores_2=2, scores_3=4).scales["mean"].band == "normal"
+    # one missing: the mean of the answered two, (5 + 4) / 2 = 4.5; reported as prorated
+    part = _score(inst, scores_1=5, scores_3=4).scales["mean"]
+    assert (part.score, part.band, part.prorated, part.unrounded) == (4.5, "high", True, 4.5)
+    assert (part.answered, part.missing) == (2, 1)
+    # two missing: unscored
+    assert _score(inst, scores_1=5).scales["mean"].score is None
+
+
+def test_rounding_is_exact_at_a_half() -> None:
+    # (1 + 2) / 2 = 1.5 to no decimals: 2 (half up), never 1; 1.25 at one decimal: 1.3
+    text = DEFINITION.replace("decimals: 2", "decimals: 0").replace(
+        """    bands:
+      - {min: 1.00, max: 2.99, label: low}
+      - {min: 3.00, max: 4.30, label: normal}
+      - {min: 4.31, max: 5.00, label: high}
+""",
+        "",
+        1,
+    )
+    inst = screening.parse_instrument(text, "scores.yaml")
+    assert _score(inst, scores_1=1, scores_3=2).scales["mean"].score == 2
+    assert isinstance(_score(inst, scores_1=1, scores_3=2).scales["mean"].score, int)
+    steps = screening.steps.Decimals(1)
+    from fractions import Fraction
+
+    assert steps.row(Fraction(5, 4)) == 1.3
+    assert screening.steps.Decimals(2).row(Fraction("3.165")) == 3.17  # 3.165 * 100 is 316.49999...
+
+
+def test_a_conversion_table_converts_the_whole_score(inst: screening.Instrument) -> None:
+    metric = _score(inst, scores_1=5, scores_2=3, scores_3=4).scales["metric"]
+    assert (metric.score, metric.raw, metric.band) == (9.5, 9, "upper")
+    # 3 -> 4.51, rounded to one decimal: 4.5, lower; 6 -> 7.0, upper; 5 -> 6.25 -> 6.3, lower
+    assert _score(inst, scores_1=1, scores_2=3, scores_3=2).scales["metric"].score == 4.5
+    assert _score(inst, scores_1=3, scores_2=3, scores_3=3).scales["metric"].band == "upper"
+    five = _score(inst, scores_1=3, scores_2=3, scores_3=2).scales["metric"]
+    assert (five.score, five.band) == (6.3, "lower")
+    assert _score(inst, scores_1=1, scores_2=3, scores_3=1).scales["metric"].score == 2.0
+
+
+def test_answers_sharing_a_score(inst: screening.Instrument) -> None:
+    def shared(value: int) -> tuple[Any, Any]:
+        scale = _score(inst, scores_1=3, scores_2=3, scores_3=3, scores_4=value).scales["shared"]
+        return scale.score, scale.band
+
+    assert [shared(v) for v in range(1, 7)] == [
+        (1, "none"),
+        (2, "none"),
+        (3, "some"),
+        (3, "some"),
+        (4, "some"),
+        (4, "some"),
+    ]
+    bad = _score(inst, scores_1=3, scores_2=3, scores_3=3, scores_4=7)
+    assert [i.code for i in bad.issues] == ["invalid_value"]
+    assert "1, 2, 3, 4, 5, 6" in bad.issues[0].message  # the values recorded, not the scores
+
+
+ROWS = [
+    {"scores_1": 5, "scores_2": 1, "scores_3": 4, "scores_4": 4},
+    {"scores_1": 3, "scores_2": 3, "scores_3": None, "scores_4": 6},
+    {"scores_1": 1, "scores_2": 5, "scores_3": 2, "scores_4": 1},
+    {"scores_1": 2, "scores_2": 3, "scores_3": 3, "scores_4": None},
+    {"scores_1": 5, "scores_2": None, "scores_3": None, "scores_4": 5},
+    {"scores_1": 9, "scores_2": 3, "scores_3": 3, "scores_4": 3},
+    {"scores_1": 5, "scores_2": 2, "scores_3": 4, "scores_4": 2},
+]
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_every_backend_agrees(backend: str, inst: screening.Instrument) -> None:
+    df = pd.DataFrame(ROWS, dtype=object)
+    expected = BACKENDS["row"](inst, df, {})
+    got = BACKENDS[backend](inst, df, {})
+    for position, (want, have) in enumerate(zip(expected, got, strict=True)):
+        assert_same(want, have, f"row {position}")
+    assert [r.scales["mean"].score for r in expected] == [4.67, 3.0, 1.33, 2.67, None, None, 4.33]
+    assert [r.scales["metric"].score for r in expected] == [9.5, None, 4.5, 6.3, None, None, 9.5]
+
+
+def test_the_frame_columns_have_the_scales_types(inst: screening.Instrument) -> None:
+    out = screening.score_frame(inst, pd.DataFrame(ROWS[:3]))
+    assert str(out["mean"].dtype) == "Float64"
+    assert str(out["shared"].dtype).startswith("Int")
+    assert out["mean_band"].tolist() == ["high", "normal", "low"]
+    assert out["mean_unrounded"].isna().tolist() == [True, False, True]
+
+
+def test_exports_say_what_a_form_cannot_compute(inst: screening.Instrument) -> None:
+    q = fhir.to_questionnaire(inst)
+    by_link = {item["linkId"]: item for item in q["item"]}
+    for name in ("mean", "metric"):
+        item = by_link[f"scale.{name}"]
+        assert item["type"] == "decimal"
+        urls = [e["url"] for e in item["extension"]]
+        assert not any("calculatedExpression" in u for u in urls), name
+        assert "cannot compute this score exactly" in item["extension"][-1]["valueMarkdown"]
+    shared = by_link["scale.shared"]
+    options = by_link["scores_4"]["answerOption"]
+    assert [o["extension"][0]["valueDecimal"] for o in options] == [1, 2, 3, 3, 4, 4]
+    assert shared["type"] == "integer"
+    rows = {r["Variable / Field Name"]: r for r in redcap.redcap_rows(inst)}
+    calc = "Choices, Calculations, OR Slider Labels"
+    assert rows["scores_mean"][calc] == "round(mean([scores_1], (6-[scores_2]), [scores_3]), 2)"
+    assert rows["scores_metric"][calc] == "sum([scores_1], [scores_3])"
+    assert "before the published conversion table" in rows["scores_metric"]["Field Note"]
+    assert rows["scores_shared"][calc] == (
+        "sum(if([scores_4]='1', 1, if([scores_4]='2', 2, if([scores_4]='3', 3, "
+        "if([scores_4]='4', 3, if([scores_4]='5', 4, if([scores_4]='6', 4, '')))))))"
+    )
+
+
+def test_a_mean_over_every_item_is_computed_by_a_form() -> None:
+    text = DEFINITION.replace("    missing: {max_missing: 1, source: src}\n", "").replace(
+        "    decimals: 2\n", "", 1
+    )
+    text = text.replace(
+        """    bands:
+      - {min: 1.00, max: 2.99, label: low}
+      - {min: 3.00, max: 4.30, label: normal}
+      - {min: 4.31, max: 5.00, label: high}
+""",
+        "",
+        1,
+    )
+    inst = screening.parse_instrument(text, "scores.yaml")
+    item = next(i for i in fhir.to_questionnaire(inst)["item"] if i["linkId"] == "scale.mean")
+    expression = item["extension"][0]["valueExpression"]["expression"]
+    assert expression.endswith(".sum()) / 3")
+    assert item["type"] == "decimal"
+
+
+def test_the_respondent_is_shown(inst: screening.Instrument) -> None:
+    assert inst.respondent == "parent"
+    assert "respondent: parent" in display.instrument_text(inst)
+
+
+# --- the checker ----------------------------------------------------------------------------------
+
+
+def line_of(text: str, needle: str) -> int:
+    """The line number of the first line holding `needle`."""
+    return next(n for n, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
+def lint_text(text: str, folder: Path) -> list[Issue]:
+    path = folder / "scores.yaml"
+    path.write_text(text, encoding="utf-8")
+    return lint_file(path)
+
+
+@pytest.fixture
+def codes_of(tmp_path: Path) -> Any:
+    return lambda text: [(i.code, i.line) for i in lint_text(text, tmp_path)]
+
+
+def test_the_checker_names_each_mistake(codes_of: Any, tmp_path: Path) -> None:
+    assert codes_of(DEFINITION) == []
+    finer = DEFINITION.replace("{min: 3.00, max: 4.30", "{min: 3.00, max: 4.305")
+    assert codes_of(finer) == [("band_precision", line_of(finer, "max: 4.305"))]
+    gap = DEFINITION.replace("{min: 4.31, max: 5.00", "{min: 4.32, max: 5.00")
+    assert codes_of(gap) == [("bands_not_contiguous", line_of(gap, "min: 4.32"))]
+    no_decimals = DEFINITION.replace("    decimals: 2\n", "", 1)
+    first_band = line_of(no_decimals, "{min: 1.00")
+    assert codes_of(no_decimals) == [("bands_on_fractional_scale", first_band)]
+    short = DEFINITION.replace("        - {score: 10, converted: 10.0}\n", "")
+    issues = lint_text(short, tmp_path)
+    # and the bands now reach past the highest converted score, 9.5
+    assert [(i.code, i.line) for i in issues] == [
+        ("lookup_range", line_of(short, "- {score: 2,")),
+        ("bands_range", line_of(short, "{min: 7.0, max: 10.0")),
+    ]
+    assert issues[0].message == (
+        "scale 'metric': the conversion table must list every score from 2 to 10; it lacks 10"
+    )
+    fractional = DEFINITION.replace(
+        "    items: [scores_1, scores_3]\n", "    items: [scores_1, scores_3]\n    method: mean\n"
+    )
+    lookup_at = line_of(fractional, "label: metric score")
+    assert ("lookup_on_fractional_scale", lookup_at) in codes_of(fractional)
+    reversed_ = DEFINITION.replace("    label: shared\n", "    label: shared\n    reverse: true\n")
+    # (the options without a stated score are reversed, so the bands miss the range too)
+    assert codes_of(reversed_)[0] == ("score_with_reverse", line_of(reversed_, "    reverse: true"))
+
+
+def test_the_new_keys_need_format_1_1(codes_of: Any, tmp_path: Path) -> None:
+    old = DEFINITION.replace('format_version: "1.1"', 'format_version: "1.0"')
+    codes = codes_of(old)
+    assert ("key_needs_newer_format", line_of(old, "respondent:")) in codes
+    assert ("key_needs_newer_format", line_of(old, "score: 3}")) in codes
+    assert ("key_needs_newer_format", line_of(old, "lookup:")) in codes
+    issues = lint_text(old, tmp_path)
+    method = next(i for i in issues if i.line == line_of(old, "method: mean"))
+    assert method.message == (
+        "scales.mean.method: 'method: mean' needs format 1.1 (the file says 1.0)"
+    )

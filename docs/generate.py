@@ -94,7 +94,10 @@ def wording_shipped(inst: Instrument) -> bool:
 
 
 def options_text(options: Sequence[Option]) -> str:
-    return "; ".join(f"{o.value} = {o.label}" for o in options)
+    return "; ".join(
+        f"{o.value} = {o.label}" + (f" ({o.non_answer.replace('_', ' ')})" if o.non_answer else "")
+        for o in options
+    )
 
 
 def range_text(rng: Range) -> str:
@@ -163,9 +166,12 @@ def _summary(inst: Instrument, source_file: str) -> list[str]:
 
 def _scoring(inst: Instrument, item: Item) -> str:
     options = inst.item_options(item)
-    if any(o.score is not None for o in options):
+    if any(o.score is not None or o.non_answer for o in options):
         scores = inst.item_scores(item)
-        return "stated scores: " + ", ".join(f"{o.value}→{scores[o.value]}" for o in options)
+        return "stated scores: " + ", ".join(
+            f"{o.value}→{scores[o.value]}" if o.value in scores else f"{o.value}→none"
+            for o in options
+        )
     if not item.reverse:
         return "score = value"
     values = [o.value for o in inst.item_options(item)]
@@ -217,7 +223,7 @@ def _option_sets(inst: Instrument) -> list[str]:
     lines = ["## Option sets"]
     for name, options in inst.option_sets.items():
         with_codes = any(o.code for o in options)
-        with_scores = any(o.score is not None for o in options)
+        with_scores = any(o.score is not None or o.non_answer for o in options)
         header = [
             "value",
             "label",
@@ -228,13 +234,21 @@ def _option_sets(inst: Instrument) -> list[str]:
             [
                 str(o.value),
                 o.label,
-                *([str(o.value if o.score is None else o.score)] if with_scores else []),
+                *([_option_score(o)] if with_scores else []),
                 *([o.code or ""] if with_codes else []),
             ]
             for o in options
         ]
         lines += ["", f"### `{name}`", "", *table(header, rows)]
     return lines
+
+
+def _option_score(option: Option) -> str:
+    """An option's score as its set's table shows it (a non-answer says what kind it is)."""
+    if option.non_answer and option.score is None:
+        return f"none ({option.non_answer.replace('_', ' ')}: counts as missing)"
+    score = str(option.value if option.score is None else option.score)
+    return f"{score} ({option.non_answer.replace('_', ' ')})" if option.non_answer else score
 
 
 def _skip_text(item: Item) -> str:

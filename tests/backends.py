@@ -216,6 +216,8 @@ def _read_back(
         )
         mine = issues[(issues["row"] == label) & ~issues["code"].isin(summary_codes)]
         reason = line["reason"]
+        said = line.get("non_answers") or ""
+        non_answers = dict(entry.split(": ") for entry in said.split("; ")) if said else {}
         results.append(
             ScoreResult(
                 inst.id,
@@ -227,6 +229,7 @@ def _read_back(
                 tuple(Issue(code, "") for code in mine["code"]),
                 provenance,
                 undetermined,
+                non_answers,
             )
         )
     return results
@@ -258,3 +261,4 @@ def assert_same(expected: ScoreResult, got: ScoreResult, where: str) -> None:
     assert got.flag_ids == expected.flag_ids, where
     assert got.undetermined_flag_ids == expected.undetermined_flag_ids, where
     assert dict(got.classifications) == dict(expected.classifications), where
+    assert dict(got.non_answers) == dict(expected.non_answers), where

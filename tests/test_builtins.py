@@ -8,8 +8,10 @@ from itertools import pairwise
 import pytest
 
 import screening
+from screening.definition import Scale
 from screening.linting import lint_file
 from screening.loading import builtin_dir
+from screening.steps import steps_of
 
 BUILTINS = screening.list_instruments()
 
@@ -50,6 +52,18 @@ def test_wording_only_where_the_licence_permits(instrument_id: str) -> None:
         assert all(item.text is None for item in inst.items)
 
 
+def _fractional_scores(inst: screening.Instrument, scale: Scale) -> list[float]:
+    """The scores a mean or a scale with decimals reaches with every item answered, every
+    whole sum between the items' extremes taken as reachable (empty for other scales)."""
+    if scale.method != "mean" and scale.decimals is None:
+        return []
+    steps = steps_of(inst, scale)
+    assert steps is not None
+    n = len(scale.items)
+    low, high = sum(steps.sum.lows), sum(steps.sum.highs)
+    return sorted({steps.finish(steps.exact(raw, n, 0)) for raw in range(low, high + 1)})
+
+
 @pytest.mark.parametrize("instrument_id", BUILTINS)
 def test_golden_cases_cover_every_band_on_both_sides(instrument_id: str) -> None:
     """Every cut of every band table, the default bands and each alternative table, has a golden
@@ -71,10 +85,15 @@ def test_golden_cases_cover_every_band_on_both_sides(instrument_id: str) -> None
                 and (table is None or expected.bands.get(table) is not None)
             }
             step = scale.multiplier
+            reachable = _fractional_scores(inst, scale)
             for below, above in pairwise(bands):
                 # the last reachable score below the cut and the first at or above it
-                last_below = below.max - (below.max % step if isinstance(step, int) else 0)
-                first_above = above.min + (-above.min % step if isinstance(step, int) else 0)
+                if reachable:
+                    last_below = max(r for r in reachable if r <= below.max)
+                    first_above = min(r for r in reachable if r >= above.min)
+                else:
+                    last_below = below.max - (below.max % step if isinstance(step, int) else 0)
+                    first_above = above.min + (-above.min % step if isinstance(step, int) else 0)
                 assert {last_below, first_above} <= seen, (
                     f"{instrument_id}.{name} {where}: no golden case at {last_below} and "
                     f"{first_above} (cut between '{below.label}' and '{above.label}')"

@@ -21,8 +21,10 @@ GOOD = DEFINITIONS / "good.yaml"
 SEVERAL = DEFINITIONS / "bad" / "several_problems.yaml"
 GCC_LINE = re.compile(r"^(?P<file>.+):(?P<line>\d+):(?P<col>\d+): error: (?P<code>[a-z_]+): .+$")
 BUILTINS = {
+    "asrs",
     "audit",
     "audit_c",
+    "brs",
     "cage_aid",
     "core10",
     "cssrs_screener",
@@ -46,8 +48,10 @@ BUILTINS = {
     "phq9",
     "phqa",
     "pss10",
+    "sbqr",
     "scared",
     "scoff",
+    "swemwbs",
     "ucla3",
     "who5",
     "whooley",

@@ -215,7 +215,12 @@ def test_show_as_json(run: Run) -> None:
     }
     assert [b["label"] for b in shown["scales"]["total"]["bands"]][-1] == "severe"
     assert shown["flags"][0]["id"] == "suicidal_ideation"
-    assert shown["items"][0]["options"][3] == {"value": 3, "label": "Nearly every day", "score": 3}
+    assert shown["items"][0]["options"][3] == {
+        "value": 3,
+        "label": "Nearly every day",
+        "score": 3,
+        "non_answer": None,
+    }
     file = run("show", str(DEFINITIONS / "good.yaml"), "--format", "json")
     assert json.loads(file.stdout)["source"] == {
         "kind": "file",

@@ -110,8 +110,10 @@ def test_page_states_licence_bands_and_not_a_diagnosis(instrument_id: str) -> No
     assert f"| licence | {inst.license.status} (" in page
     for name, scale in inst.scales.items():
         assert f"### `{name}`" in page
-        for band in scale.bands:
-            assert f"| {band.min}-{band.max} | {band.label} |" in page
+        places = scale.decimals or 0
+        for band in scale.bands:  # edges as the scale writes them (1.00-2.99 at two places)
+            edges = f"{band.min:.{places}f}-{band.max:.{places}f}"
+            assert f"| {edges} | {band.label} |" in page
     for flag in inst.flags:
         assert f"**`{flag.id}`** ({flag.severity})" in page
     for key in inst.sources:

@@ -16,7 +16,7 @@ from screening import display, fhir, redcap
 from screening.errors import Issue
 from screening.linting import lint_file
 
-from .backends import BACKENDS, assert_same
+from .backends import BACKENDS, VIEWS, assert_same
 
 DEFINITION = (Path(__file__).parent / "definitions" / "scores.yaml").read_text(encoding="utf-8")
 
@@ -101,33 +101,75 @@ def test_answers_sharing_a_score(inst: screening.Instrument) -> None:
 
 
 ROWS = [
-    {"scores_1": 5, "scores_2": 1, "scores_3": 4, "scores_4": 4},
-    {"scores_1": 3, "scores_2": 3, "scores_3": None, "scores_4": 6},
-    {"scores_1": 1, "scores_2": 5, "scores_3": 2, "scores_4": 1},
-    {"scores_1": 2, "scores_2": 3, "scores_3": 3, "scores_4": None},
-    {"scores_1": 5, "scores_2": None, "scores_3": None, "scores_4": 5},
-    {"scores_1": 9, "scores_2": 3, "scores_3": 3, "scores_4": 3},
-    {"scores_1": 5, "scores_2": 2, "scores_3": 4, "scores_4": 2},
+    {"scores_1": 5, "scores_2": 1, "scores_3": 4, "scores_4": 4, "scores_5": 9, "scores_6": 7},
+    {"scores_1": 3, "scores_2": 3, "scores_3": None, "scores_4": 6, "scores_5": 0, "scores_6": 8},
+    {"scores_1": 1, "scores_2": 5, "scores_3": 2, "scores_4": 1, "scores_5": 1, "scores_6": 2},
+    {"scores_1": 2, "scores_2": 3, "scores_3": 3, "scores_4": None, "scores_6": 7},
+    {"scores_1": 5, "scores_2": None, "scores_3": None, "scores_4": 5, "scores_5": 9.0},
+    {"scores_1": 9, "scores_2": 3, "scores_3": 3, "scores_4": 3, "scores_5": "9"},
+    {"scores_1": 5, "scores_2": 2, "scores_3": 4, "scores_4": 2, "scores_5": 0, "scores_6": 0},
 ]
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
 def test_every_backend_agrees(backend: str, inst: screening.Instrument) -> None:
     df = pd.DataFrame(ROWS, dtype=object)
-    expected = BACKENDS["row"](inst, df, {})
-    got = BACKENDS[backend](inst, df, {})
-    for position, (want, have) in enumerate(zip(expected, got, strict=True)):
+    view = VIEWS[backend](df) if backend in VIEWS else df  # Arrow: one type per column
+    for position, (want, have) in enumerate(
+        zip(BACKENDS["row"](inst, view, {}), BACKENDS[backend](inst, df, {}), strict=True)
+    ):
         assert_same(want, have, f"row {position}")
+    expected = BACKENDS["row"](inst, df, {})
     assert [r.scales["mean"].score for r in expected] == [4.67, 3.0, 1.33, 2.67, None, None, 4.33]
     assert [r.scales["metric"].score for r in expected] == [9.5, None, 4.5, 6.3, None, None, 9.5]
+    # a blank counts 0: 14; 3 + 6 - 3 + 0 = 6; 1 + 1 + 2 = 4; 2 + 3 + 3 = 8; 5 + 0 + 0; invalid; 13
+    assert [r.scales["filled"].score for r in expected] == [14, 6, 4, 8, 5, None, 13]
+    # a refusal counts 1 (as its option states), "does not apply" and "don't know" are missing
+    assert [r.scales["asked"].score for r in expected] == [2, 0, 3, None, 2, None, 0]
+    assert [dict(r.non_answers) for r in expected] == [
+        {"scores_5": "declined", "scores_6": "not_applicable"},
+        {"scores_6": "dont_know"},
+        {},
+        {"scores_6": "not_applicable"},
+        {"scores_5": "declined"},
+        {},  # the text "9" is no answer at all: invalid_type
+        {},
+    ]
 
 
 def test_the_frame_columns_have_the_scales_types(inst: screening.Instrument) -> None:
-    out = screening.score_frame(inst, pd.DataFrame(ROWS[:3]))
+    out = screening.score_frame(inst, pd.DataFrame(ROWS[:3]), allow_missing_columns=True)
     assert str(out["mean"].dtype) == "Float64"
     assert str(out["shared"].dtype).startswith("Int")
     assert out["mean_band"].tolist() == ["high", "normal", "low"]
     assert out["mean_unrounded"].isna().tolist() == [True, False, True]
+
+
+def test_a_missing_item_counts_its_fill(inst: screening.Instrument) -> None:
+    # PSC-17's rule in miniature: blanks score 0, up to a limit; not proration
+    filled = _score(inst, scores_1=5).scales["filled"]
+    assert (filled.score, filled.prorated, filled.unrounded, filled.missing) == (5, False, None, 2)
+    assert _score(inst, scores_2=1).scales["filled"].score == 5  # reversed: 6 - 1
+    none = _score(inst).scales["filled"]
+    assert (none.score, none.reason) == (None, "3 of 3 items missing (at most 2 allowed)")
+
+
+def test_non_answers_are_recorded_and_scored_as_their_options_say(
+    inst: screening.Instrument,
+) -> None:
+    declined = _score(inst, scores_5=9, scores_6=1)
+    assert dict(declined.non_answers) == {"scores_5": "declined"}
+    assert declined.flag_ids == ["asked_yes"]  # a refusal considered positive, as stated
+    assert declined.to_dict()["non_answers"] == {"scores_5": "declined"}
+    unknown = _score(inst, scores_5=0, scores_6=8)
+    assert dict(unknown.non_answers) == {"scores_6": "dont_know"}
+    # "don't know" scores nothing: the flag reading it cannot be decided
+    assert unknown.undetermined_flag_ids == ["applies_often"]
+    assert (unknown.scales["asked"].score, unknown.scales["asked"].missing) == (0, 1)
+    assert unknown.issues == ()
+    assert "don't know" not in str(unknown.reasons)
+    bad = _score(inst, scores_5=5)
+    assert bad.issues[0].message == "item 'scores_5' must be one of 0, 1, 9 (got 5)"
 
 
 def test_exports_say_what_a_form_cannot_compute(inst: screening.Instrument) -> None:
@@ -148,6 +190,12 @@ def test_exports_say_what_a_form_cannot_compute(inst: screening.Instrument) -> N
     assert rows["scores_mean"][calc] == "round(mean([scores_1], (6-[scores_2]), [scores_3]), 2)"
     assert rows["scores_metric"][calc] == "sum([scores_1], [scores_3])"
     assert "before the published conversion table" in rows["scores_metric"]["Field Note"]
+    assert rows["scores_asked"][calc] == (
+        "sum(if([scores_5]='0', 0, if([scores_5]='1', 1, if([scores_5]='9', 1, ''))), "
+        "if([scores_6]='0', 0, if([scores_6]='1', 1, if([scores_6]='2', 2, ''))))"
+    )
+    weights = [o.get("extension") for o in by_link["scores_6"]["answerOption"]]
+    assert [w[0]["valueDecimal"] if w else None for w in weights] == [0, 1, 2, None, None]
     assert rows["scores_shared"][calc] == (
         "sum(if([scores_4]='1', 1, if([scores_4]='2', 2, if([scores_4]='3', 3, "
         "if([scores_4]='4', 3, if([scores_4]='5', 4, if([scores_4]='6', 4, '')))))))"

@@ -212,12 +212,13 @@ def condition(
     return {kind: draw(st.lists(sub, min_size=1, max_size=3))}
 
 
-def reachable_range(
+def reachable_range(  # noqa: PLR0917  (the rule's parts, as the scale states them)
     members: Sequence[str],
     scores: Mapping[str, Sequence[int]],
     optional: set[str],
     max_missing: int,
     half_up: bool,
+    fill: int | None = None,
 ) -> tuple[float, float]:
     """The lowest and highest score the scorer can give a scale, before its multiplier, found
     by trying every item in every state it can be in: answered, missing, or (skip logic
@@ -240,6 +241,8 @@ def reachable_range(
             raw = sum(answered)
             if not missing:
                 found.append(raw)
+            elif fill is not None:  # each missing item counts the fill: no proration
+                found.append(raw + fill * missing)
             elif half_up:
                 found.append((2 * raw * total + counted) // (2 * counted))  # exact half up
             else:
@@ -282,6 +285,7 @@ def final_range(
             optional,
             rule.get("max_missing", 0),
             rule.get("rounding", "half_up") == "half_up",
+            rule.get("fill"),
         )
         lo, hi = Fraction(repr(low)) * factor, Fraction(repr(high)) * factor
     lookup = scale.get("lookup")
@@ -318,6 +322,9 @@ def missing_rule(draw: st.DrawFn, n_items: int) -> dict[str, Any] | None:
     if k == 0 and n_items > 1 and draw(st.integers(min_value=0, max_value=2)) > 0:
         k = draw(st.integers(min_value=1, max_value=n_items - 1))  # mostly prorating
     rounding = draw(st.sampled_from(["half_up", "half_up", "none"]))
+    if k > 0 and draw(st.integers(min_value=0, max_value=4)) == 0:
+        # a missing item counts a fixed score (PSC-17: a blank scores 0), not prorated
+        return {"max_missing": k, "fill": draw(st.sampled_from([0, 0, 1, -2])), "source": SOURCE}
     if k > 0:
         return {"max_missing": k, "prorate": True, "rounding": rounding, "source": SOURCE}
     return draw(
@@ -334,6 +341,21 @@ class Items(NamedTuple):
     (not always the same set: reversing 0, 1, 3 gives 3, 2, 0)."""
     skippable: set[str]
     """The items skip logic may leave without a score."""
+
+
+@st.composite
+def non_answer(draw: st.DrawFn, item: Mapping[str, Any], scores: list[int]) -> dict[str, Any]:
+    """A non-answer option (declined, don't know, not applicable): scoring nothing, or one of
+    the item's scores."""
+    values = [o["value"] for o in item["options"]]
+    option: dict[str, Any] = {
+        "value": next(v for v in (99, -99, 98, MAX_VALUE) if v not in values),
+        "label": "non-answer",
+        "non_answer": draw(st.sampled_from(["declined", "dont_know", "not_applicable"])),
+    }
+    if draw(st.booleans()) and not item.get("reverse"):
+        option["score"] = draw(st.sampled_from(scores))
+    return option
 
 
 @st.composite
@@ -368,6 +390,8 @@ def item_list(
                 for option, score in zip(item["options"], stated, strict=True)
             ]
             out.scores[item_id] = sorted(stated)
+        if not isinstance(item["options"], str) and draw(st.integers(0, 4)) == 0:
+            item["options"] = [*item["options"], draw(non_answer(item, out.scores[item_id]))]
         if index > 0 and draw(st.integers(min_value=0, max_value=3)) == 0:
             earlier = [(i["id"], out.scores[i["id"]]) for i in out.items]
             item["ask_if"] = draw(condition(earlier, {}, has_context))
@@ -404,6 +428,7 @@ def scale_of(
         items.skippable,
         rule.get("max_missing", 0),
         rule.get("rounding", "half_up") == "half_up",
+        rule.get("fill"),
     )
     multiplier = draw(st.sampled_from(MULTIPLIERS))
     if draw(st.integers(min_value=0, max_value=2)) == 0:
@@ -419,7 +444,8 @@ def scale_of(
     unrounded = rule.get("prorate") and rule.get("rounding") == "none"
     # a table reads whole numbers over a range it lists in full
     tabulable = isinstance(factor, int) and not unrounded and (hi - lo) * factor <= 300
-    kinds = ["sum", "sum", "mean", *(["lookup", "lookup"] if tabulable else [])]
+    mean = [] if "fill" in rule else ["mean"]  # a missing item is left out of a mean
+    kinds = ["sum", "sum", *mean, *(["lookup", "lookup"] if tabulable else [])]
     kind = draw(st.sampled_from(kinds))
     if kind != "sum":
         return draw(finished_scale(scale, items, kind, (int(lo * factor), int(hi * factor))))
@@ -635,12 +661,14 @@ COLUMNS = st.sampled_from(
 )
 
 
-def _cell(draw: st.DrawFn, kind: str, column: str, scores: Mapping[int, int]) -> Any:
-    """One cell of a kind; `scores` maps the item's option values to their scores."""
+def _cell(draw: st.DrawFn, kind: str, column: str, scores: Mapping[int, int | None]) -> Any:
+    """One cell of a kind; `scores` maps the item's option values to their scores (None: a
+    non-answer that scores nothing)."""
     values = sorted(scores)
     v = draw(st.sampled_from([min(values), max(values), *values]))  # the extremes more often
     if kind in ("top", "bottom"):
-        v = (max if kind == "top" else min)(values, key=lambda value: scores[value])
+        scored = {value: score for value, score in scores.items() if score is not None}
+        v = (max if kind == "top" else min)(scored, key=lambda value: scored[value])
         kind = "valid"
     if kind == "valid":
         if column == "object":
@@ -671,7 +699,9 @@ def _fits(cells: Sequence[Any], dtype: str) -> bool:
     return all(c is pd.NA or bounds.min <= c <= bounds.max for c in cells)
 
 
-def _column(draw: st.DrawFn, column: str, modes: Sequence[str], scores: Mapping[int, int]) -> Any:
+def _column(
+    draw: st.DrawFn, column: str, modes: Sequence[str], scores: Mapping[int, int | None]
+) -> Any:
     """One item's column: cells of the kinds the row modes and the column's dtype allow."""
     if column in ("bool", "boolean"):
         choices = [*([pd.NA] if column == "boolean" else []), True, False]
@@ -708,7 +738,10 @@ def custom_frames(draw: st.DrawFn) -> Drawn:
     for item in inst.items:
         column = draw(COLUMNS)
         if column != "absent":  # an absent column: the item is missing in every row
-            data[item.id] = _column(draw, column, modes, inst.coded_scores(item, coding))
+            recorded: dict[int, int | None] = dict(inst.coded_scores(item, coding))
+            for value in inst.coded_non_answers(item, coding):
+                recorded.setdefault(value, None)  # a non-answer that scores nothing
+            data[item.id] = _column(draw, column, modes, recorded)
     df = pd.DataFrame(data, index=pd.RangeIndex(n))
     df.index = index
     context: dict[str, Any] = {}

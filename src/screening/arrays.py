@@ -27,6 +27,7 @@ from .scoring import (
     _is_missing,
     check_value,
     missing_reason,
+    non_answer_of,
     plan_for,
 )
 
@@ -146,7 +147,9 @@ class ArrayPlan:
                 if bands is not None and hi - lo <= 100_000:
                     codes = bands.array(np.arange(lo, hi + 1))
                     self.bands[scale.name] = _Bands(lo, codes.astype(np.int16))
-        self.prorating = {s.name for s in plan.scales if s.max_missing > 0}
+        self.prorating = {
+            s.name for s in plan.scales if s.max_missing > 0 and s.steps.missing.fill is None
+        }
         self.band_tables = {
             scale.name: tuple(
                 _Table(
@@ -384,7 +387,12 @@ def _check_cells(values: Any, rows: Any, item: ItemPlan, into: Column) -> None:
         key = _key(value)
         found = seen.get(key, seen)
         if found is seen:
-            found = seen[key] = _MISSING if _is_missing(value) else check_value(item, value)[0]
+            if _is_missing(value):
+                found = seen[key] = _MISSING
+            else:
+                score, issue = check_value(item, value)
+                # a non-answer that scores nothing counts as missing
+                found = seen[key] = _MISSING if score is None and issue is None else score
         if found is _MISSING:
             into.missing[row] = True
         elif found is None:
@@ -507,8 +515,9 @@ def score_arrays(
     items: dict[str, tuple[Any, Any]] = {}
     skipped: dict[str, Any] = {}
     row_ok = ~bad_context
+    non_answers: list[tuple[str, Any]] = []
     for item, table, ask_if in zip(plan.items, aplan.tables, aplan.ask_if, strict=True):
-        col = read_column(inputs.get(item.id), item, table, const)
+        col = _read_item(inputs.get(item.id), item, table, const, non_answers)
         if ask_if is not None:
             col, skip = _apply_skip(item, ask_if, col, VEnv(n, items, skipped, {}, ctx))
             skipped[item.id] = skip
@@ -549,9 +558,70 @@ def score_arrays(
         if (codes < 0).any():
             undetermined[name] = codes < 0
         out[name] = _labels(codes, labels)
+    out.update(_non_answer_column(plan, non_answers, n))
     out["valid"] = OutColumn("bool", row_ok, _no_nulls(n))
     why = Why(context_status, bad_items, skipped, any_bad, unscored, undetermined, plan)
     return Scored(out, row_ok, why)
+
+
+def _read_item(
+    given: ItemInput | None,
+    item: ItemPlan,
+    table: _ItemTable,
+    const: Constants,
+    non_answers: list[tuple[str, Any]],
+) -> Column:
+    """An item's column read, its non-answers (if any) noted in `non_answers`."""
+    col = read_column(given, item, table, const)
+    if item.non_answers:
+        col, kinds = _read_non_answers(given, item, col)
+        if kinds is not None:
+            non_answers.append((item.id, kinds))
+    return col
+
+
+def _read_non_answers(given: ItemInput | None, item: ItemPlan, col: Column) -> tuple[Column, Any]:
+    """An item column with its non-answers read: one that scores nothing counts as missing,
+    not as a bad answer. Also each row's kind of non-answer (an object array, None where the
+    answer is none), or None when no row holds one."""
+    if given is None or given.kind == "bool":
+        return col, None
+    values = given.values
+    if given.kind == "object":
+        kinds = np.frompyfunc(lambda v: non_answer_of(item, v), 1, 1)(values)
+        if not len(kinds):
+            return col, None
+    else:
+        kinds = np.full(len(values), None, dtype=object)
+        for value, kind in item.non_answers.items():
+            kinds[values == value] = kind
+        if given.kind == "masked":
+            kinds[given.missing] = None
+    held = kinds != None  # noqa: E711  (elementwise, on an object array)
+    if not held.any():
+        return col, None
+    unscored = [v for v in item.non_answers if v not in item.scores]
+    if unscored:
+        if given.kind == "object":
+            scoreless = held & ~col.known
+        else:
+            scoreless = held & np.isin(values, unscored)
+        col = Column(col.scores, col.known, col.missing | scoreless, col.bad & ~scoreless, False)
+    return col, kinds
+
+
+def _non_answer_column(plan: Plan, found: list[tuple[str, Any]], n: int) -> dict[str, OutColumn]:
+    """`non_answers` (for an instrument that has them): each row's non-answers as
+    `item: kind`, joined by `; ` (empty: none)."""
+    if not plan.has_non_answers:
+        return {}
+    texts = np.empty(n, dtype=object)
+    texts.fill("")
+    for item_id, kinds in found:
+        for row in np.flatnonzero(kinds != None).tolist():  # noqa: E711
+            entry = f"{item_id}: {kinds[row]}"
+            texts[row] = f"{texts[row]}; {entry}" if texts[row] else entry
+    return {"non_answers": OutColumn("text", texts, np.zeros(n, dtype=bool))}
 
 
 def _in_coding(aplan: ArrayPlan, context: Mapping[str, Any]) -> tuple[ArrayPlan, Mapping[str, Any]]:
@@ -746,6 +816,8 @@ def _score_scale(
     counted = answered + scored_skips
     valid = ~invalid & (missing <= scale.max_missing) & (counted > 0)
     prorated = (missing > 0) & valid
+    if steps.missing.fill is not None:  # a missing item counts the fill: not proration
+        prorated = np.zeros(n, dtype=bool)
     rows = np.flatnonzero(prorated)
     unrounded = None
     if not steps.plain:  # a mean, a lookup table, rounding to decimals: exactly, in order

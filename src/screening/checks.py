@@ -260,7 +260,17 @@ def _check_scales(inst: Instrument) -> Iterator[Issue]:
                 max_missing=rule.max_missing,
                 count=len(scale.items),
             )
-        if rule.max_missing > 0 and not rule.prorate and scale.method == "sum":
+        if rule.fill is not None and (rule.prorate or scale.method == "mean"):
+            yield make_issue(
+                DefinitionCode.INVALID_VALUE,
+                (*path, "missing", "fill"),
+                where=f"scales.{name}.missing",
+                detail="a missing item either counts the fill or is prorated (or left out of a "
+                "mean), not both",
+                got=rule.fill,
+            )
+        fills = rule.fill is not None or scale.method == "mean"
+        if rule.max_missing > 0 and not rule.prorate and not fills:
             yield make_issue(
                 DefinitionCode.MISSING_WITHOUT_PRORATION, (*path, "missing", "prorate"), scale=name
             )

@@ -140,6 +140,7 @@ class FhirCode(StrEnum):
     INVALID_VALUE = "invalid_value"
     UNSUPPORTED_ANSWER_TYPE = "unsupported_answer_type"
     CODE_WITHOUT_SYSTEM = "code_without_system"
+    SHARED_WEIGHT = "shared_weight"
     INCOMPLETE_RESPONSE = "incomplete_response"
     FORM_SCORE_DIFFERS = "form_score_differs"
     FORM_CLASSIFICATION_DIFFERS = "form_classification_differs"
@@ -212,7 +213,7 @@ _DEFINITION_MEANINGS: dict[DefinitionCode, str] = {
     DefinitionCode.MISSING_KEY: "a required key is absent",
     DefinitionCode.INVALID_VALUE: "a value of the wrong type or form (two comparison operators, "
     "`.nan` or `.inf`, an `if_skipped` that is no score of the item, an `accept_when_skipped` "
-    "value that is no option)",
+    "value that is no option, a missing-data `fill` with proration or a mean)",
     DefinitionCode.UNKNOWN_SOURCE: "a cited key not listed under `sources`",
     DefinitionCode.UNUSED_SOURCE: "*warning*: a source no rule cites",
     DefinitionCode.TOO_FEW_OPTIONS: "an option list with fewer than two options",
@@ -231,7 +232,8 @@ _DEFINITION_MEANINGS: dict[DefinitionCode, str] = {
     DefinitionCode.UNKNOWN_ITEM: "a scale, condition or wording overlay naming an undefined item",
     DefinitionCode.DUPLICATE_ITEM: "a scale listing an item twice",
     DefinitionCode.MAX_MISSING_TOO_LARGE: "`max_missing` not below the scale's item count",
-    DefinitionCode.MISSING_WITHOUT_PRORATION: "missing items allowed without `prorate: true`",
+    DefinitionCode.MISSING_WITHOUT_PRORATION: "missing items allowed without `prorate: true` "
+    "(or a `fill`, or a mean)",
     DefinitionCode.UNCITED_RULE: "a missing-data rule without its source",
     DefinitionCode.INVALID_MULTIPLIER: "a multiplier that is not positive",
     DefinitionCode.BANDS_ON_FRACTIONAL_SCALE: "bands on a scale that can score fractions of "
@@ -313,6 +315,8 @@ _FHIR_MEANINGS: dict[FhirCode, str] = {
     FhirCode.UNSUPPORTED_ANSWER_TYPE: "a `value[x]` type that cannot answer a choice item",
     FhirCode.CODE_WITHOUT_SYSTEM: "an answer code without a system: read, with a warning, when it "
     "is exactly one option's code; otherwise refused, saying the system is missing",
+    FhirCode.SHARED_WEIGHT: "an answer given by its weight alone where several answers share "
+    "that weight (SBQ-R 3a and 3b): read, with a warning, as the first of them; they score alike",
     FhirCode.INCOMPLETE_RESPONSE: "a status other than completed or amended (in-progress, stopped, "
     "none): a warning, an error with `require_completed`",
     FhirCode.FORM_SCORE_DIFFERS: "a score the form states (e.g. the PHQ-9 total /44261-6) differs "

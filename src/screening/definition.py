@@ -96,6 +96,7 @@ SourceRef = Annotated[str, Field(min_length=1, max_length=64)]
 Sources = SourceRef | list[SourceRef]
 Severity = Literal["critical", "warning", "info"]
 Respondent = Literal["self", "clinician", "parent", "teacher", "informant"]
+NonAnswer = Literal["declined", "dont_know", "not_applicable"]
 LicenseStatus = Literal[
     "public-domain", "permissive", "non-commercial", "permission-required", "unknown"
 ]
@@ -312,6 +313,10 @@ class Option(Model):
     """The score this answer counts where it differs from the recorded value (format 1.1):
     several answers sharing one score (SBQ-R 3a and 3b both score 3), or an answer counted as
     a point (an ASRS shaded box). Conditions on the item compare scores."""
+    non_answer: NonAnswer | None = None
+    """This answer is a non-answer of this kind (format 1.1): recorded and reported as such;
+    without a `score` it scores nothing (the item counts as missing), with one it counts that
+    score where the source says so (ASQ: a refusal is considered positive)."""
 
 
 class Item(Model):
@@ -343,6 +348,9 @@ class MissingRule(Model):
     """Scale the sum of the answered items up to the full item count."""
     rounding: Literal["half_up", "none"] = "half_up"
     """How a prorated sum is rounded, before any multiplier."""
+    fill: StrictInt | None = None
+    """The score a missing item counts, where the source says so instead of prorating (format
+    1.1; PSC-17: a blank item scores 0)."""
     source: Sources | None = None
 
 
@@ -664,10 +672,12 @@ class Instrument(Model):
     def item_scores(self, item: Item) -> dict[int, int]:
         """Option value → score: the option's stated `score`, else its value, reverse scoring
         applied: (lowest + highest) - value."""
-        options = self.item_options(item)
+        options = [
+            o for o in self.item_options(item) if o.non_answer is None or o.score is not None
+        ]  # a non-answer without a score scores nothing
         if not options:
             return {}
-        values = [o.value for o in options]
+        values = [o.value for o in options if o.non_answer is None] or [o.value for o in options]
         lo, hi = min(values), max(values)
         return {
             o.value: (
@@ -675,6 +685,10 @@ class Instrument(Model):
             )
             for o in options
         }
+
+    def non_answers(self, item: Item) -> dict[int, str]:
+        """Option value → kind, for the options that are non-answers (declined, ...)."""
+        return {o.value: o.non_answer for o in self.item_options(item) if o.non_answer}
 
     @property
     def default_coding(self) -> str | None:
@@ -695,7 +709,27 @@ class Instrument(Model):
         if listed is None:
             return scores
         options = [o.value for o in self.item_options(item)]
-        return {recorded: scores[v] for recorded, v in zip(listed, options, strict=False)}
+        return {
+            recorded: scores[v] for recorded, v in zip(listed, options, strict=False) if v in scores
+        }
+
+    def coded_non_answers(self, item: Item, coding: str | None) -> dict[int, str]:
+        """Recorded value → kind of the non-answers, in a coding (a coding that records scores
+        records only the non-answers that have one)."""
+        kinds = self.non_answers(item)
+        chosen = self.codings.get(coding) if coding is not None else None
+        if not kinds or chosen is None:
+            return kinds
+        scores = self.item_scores(item)
+        if chosen.records == "score":
+            return {scores[v]: kind for v, kind in kinds.items() if v in scores}
+        listed = chosen.values.get(item.id)
+        if listed is None and isinstance(item.options, str):
+            listed = chosen.values.get(item.options)
+        if listed is None:
+            return kinds
+        options = [o.value for o in self.item_options(item)]
+        return {r: kinds[v] for r, v in zip(listed, options, strict=False) if v in kinds}
 
     def citation(self, key: str) -> str:
         entry = self.sources.get(key)
@@ -793,7 +827,8 @@ FORMAT_KEYS: dict[str, dict[type[BaseModel], tuple[str, ...]]] = {
         ContextVariable: ("type", "min", "max", "default", "source"),
         ContextCondition: ("gt", "gte", "lt", "lte"),
         ContextRef: ("context",),
-        Option: ("score",),
+        Option: ("score", "non_answer"),
+        MissingRule: ("fill",),
         Scale: ("band_tables", "decimals", "lookup"),
         Lookup: ("label", "table", "source"),
         LookupRow: ("score", "converted"),

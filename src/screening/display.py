@@ -258,7 +258,12 @@ def describe_instrument(inst: Instrument) -> dict[str, Any]:
             "reverse": item.reverse,
             "asked_always": item.ask_if is None,
             "options": [
-                {"value": o.value, "label": o.label, "score": inst.item_scores(item)[o.value]}
+                {
+                    "value": o.value,
+                    "label": o.label,
+                    "score": inst.item_scores(item).get(o.value),
+                    "non_answer": o.non_answer,
+                }
                 for o in inst.item_options(item)
             ],
         }

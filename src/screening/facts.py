@@ -21,7 +21,9 @@ def scale_is_integral(scale: Scale) -> bool:
         return scale.decimals == 0
     if scale.lookup is not None:
         return all(isinstance(v, int) for v in scale.lookup.values.values())
-    unrounded = scale.missing.prorate and scale.missing.rounding == "none"
+    unrounded = (
+        scale.missing.prorate and scale.missing.rounding == "none" and scale.missing.fill is None
+    )
     return scale.method == "sum" and isinstance(scale.multiplier, int) and not unrounded
 
 

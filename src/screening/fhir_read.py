@@ -741,6 +741,15 @@ def _by_weight(target: _Target, weight: _Weight) -> tuple[int | None, _Problem |
             FhirCode.UNKNOWN_ANSWER_WEIGHT,
             f"the weight {weight.value:g} is no score of item '{target.item.id}' ({scores})",
         )
+    sharing = [v for v, s in target.scores.items() if s == target.scores[value]]
+    if len(sharing) > 1:  # the answer is one of these; each scores the same
+        return value, _Problem(
+            FhirCode.SHARED_WEIGHT,
+            f"answer to item '{target.item.id}' given by its weight {weight.value:g} alone, "
+            f"which answers {', '.join(map(str, sharing))} share: read as {value} (they score "
+            "alike); send the answer's code to record which",
+            "warning",
+        )
     return value, None
 
 

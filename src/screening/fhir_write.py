@@ -377,15 +377,17 @@ def _design_note(text: str) -> Json:
 
 def _answer_options(inst: Instrument, item: Item, canon: Canon) -> list[Json]:
     """Each option a valueCoding, its score (reverse scoring applied) in an itemWeight extension
-    on the answerOption itself, where SDC, LHC-Forms and fhirpath.js's weight() look for it."""
+    on the answerOption itself, where SDC, LHC-Forms and fhirpath.js's weight() look for it. A
+    non-answer that scores nothing (declined, not applicable) has no weight, so a form's sum
+    leaves it out."""
     scores = inst.item_scores(item)
-    return [
-        {
-            "valueCoding": _answer_coding(inst, item, option, canon),
-            "extension": [_weight_extension(scores[option.value])],
-        }
-        for option in inst.item_options(item)
-    ]
+    out = []
+    for option in inst.item_options(item):
+        answer: Json = {"valueCoding": _answer_coding(inst, item, option, canon)}
+        if option.value in scores:
+            answer["extension"] = [_weight_extension(scores[option.value])]
+        out.append(answer)
+    return out
 
 
 def _enable_when(inst: Instrument, cond: Any, canon: Canon) -> tuple[list[Json], str | None] | None:

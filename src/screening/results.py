@@ -95,6 +95,8 @@ class ScoreResult(NamedTuple):
     provenance: Provenance
     undetermined_flags: tuple[FlagResult, ...] = ()
     """Flags that an unanswered (or unreadable) answer could raise: neither raised nor clear."""
+    non_answers: Mapping[str, str] = MappingProxyType({})
+    """Item → kind (declined, dont_know, not_applicable) of each answer that is a non-answer."""
 
     @property
     def flag_ids(self) -> list[str]:
@@ -113,6 +115,7 @@ class ScoreResult(NamedTuple):
             "scales": {name: s.to_dict() for name, s in self.scales.items()},
             "flags": [f.to_dict() for f in self.flags],
             "undetermined_flags": [f.to_dict() for f in self.undetermined_flags],
+            "non_answers": dict(self.non_answers),
             "classifications": dict(self.classifications),
             "issues": [i.to_dict() for i in self.issues],
             "provenance": self.provenance.to_dict(),

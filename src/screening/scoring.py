@@ -40,6 +40,7 @@ __all__ = [
     "check_value",
     "compile_instrument",
     "context_plan",
+    "non_answer_of",
     "plan_for",
     "score",
     "score_plan",
@@ -59,6 +60,8 @@ class ItemPlan(NamedTuple):
     score_when_skipped: bool
     accepted_when_skipped: frozenset[int]
     """Scores of the answers that agree with the skip (accepted, the item stays skipped)."""
+    non_answers: Mapping[int, str] = MappingProxyType({})
+    """Recorded value → kind (declined, ...) of the answers that are non-answers."""
 
 
 class ScalePlan(NamedTuple):
@@ -234,6 +237,7 @@ class Plan:
             inst.id, inst.definition_version, content_hash(inst), __version__, inst.default_coding
         )
         self.has_skip_logic = any(p.ask_if is not None for p in self.items)
+        self.has_non_answers = any(p.non_answers for p in self.items)
         self.lookups = tuple((p.id, p.scores, p) for p in self.items)
         self.coding = inst.default_coding
         """The coding this plan reads responses in (None: the instrument has no codings)."""
@@ -283,15 +287,17 @@ def _item_plan(inst: Instrument, index: int, coding: str | None = None) -> ItemP
     scores = inst.item_scores(item)
     recorded = inst.coded_scores(item, coding) if coding is not None else scores
     ask_if = compile_condition(item.ask_if) if item.ask_if is not None else None
+    kinds = inst.coded_non_answers(item, coding)
     return ItemPlan(
         item.id,
         MappingProxyType(recorded),
-        ", ".join(str(v) for v in recorded),
+        ", ".join(str(v) for v in [*recorded, *(k for k in kinds if k not in recorded)]),
         ask_if,
         describe(item.ask_if) if item.ask_if is not None else "",
         item.if_skipped,
         item.answered_when_skipped == "score",
         frozenset(scores[v] for v in item.accept_when_skipped if v in scores),
+        MappingProxyType(kinds),
     )
 
 
@@ -456,6 +462,8 @@ def check_value(item: ItemPlan, value: Any) -> tuple[int | None, Issue | None]:
         found = item.scores.get(whole)
         if found is not None:
             return found, None
+        if whole in item.non_answers:
+            return None, None  # a non-answer that scores nothing: the item counts as missing
     return None, make_issue(
         ResponseCode.INVALID_VALUE,
         item=item.id,
@@ -526,6 +534,7 @@ def score_plan(
             tuple(issues),
             plan.provenance,
             tuple(undetermined),
+            _non_answers(plan, responses) if plan.has_non_answers else _NO_NON_ANSWERS,
         ),
     )
     if issues and on_error == "raise":
@@ -553,6 +562,26 @@ def _with_tables(scale: ScalePlan, scaled: ScaleResult, ctx: Mapping[str, Any]) 
 
 
 _NO_ITEMS: Mapping[str, Any] = MappingProxyType({})
+_NO_NON_ANSWERS: Mapping[str, str] = MappingProxyType({})
+
+
+def non_answer_of(item: ItemPlan, value: Any) -> str | None:
+    """The kind of non-answer a recorded value is, or None."""
+    if value is None or _is_bool(value) or not isinstance(value, numbers.Real):
+        return None
+    whole = _whole(value)
+    return None if whole is None else item.non_answers.get(whole)
+
+
+def _non_answers(plan: Plan, responses: Mapping[str, Any]) -> Mapping[str, str]:
+    """Item → kind of each answer that is a non-answer (declined, ...)."""
+    found = {}
+    for item in plan.items:
+        if item.non_answers:
+            kind = non_answer_of(item, responses.get(item.id))
+            if kind is not None:
+                found[item.id] = kind
+    return MappingProxyType(found) if found else _NO_NON_ANSWERS
 
 
 def _flags(plan: Plan, env: Env) -> tuple[list[FlagResult], list[FlagResult]]:
@@ -590,11 +619,11 @@ def _read_plain(
         elif _is_missing(value):
             continue
         found, issue = check_value(item, value)
-        if issue is None:
-            scores[item_id] = found  # type: ignore[assignment]
-        else:
+        if issue is not None:
             issues.append(issue)
             bad.add(item_id)
+        elif found is not None:  # else a non-answer that scores nothing
+            scores[item_id] = found
     return scores, bad
 
 
@@ -610,7 +639,7 @@ def _read_items(
         value = get(item.id)
         if (
             item.ask_if is not None
-            and not (item.score_when_skipped and not (value is None or _is_missing(value)))
+            and not (item.score_when_skipped and _given(item, value))
             and item.ask_if(Env(scores, skipped, {}, ctx)) is False
         ):
             if skipped is _EMPTY:
@@ -628,19 +657,28 @@ def _read_items(
         elif _is_missing(value):
             continue
         found, issue = check_value(item, value)
-        if issue is None:
-            scores[item.id] = found  # type: ignore[assignment]
-        else:
+        if issue is not None:
             issues.append(issue)
             bad.add(item.id)
+        elif found is not None:  # else a non-answer that scores nothing
+            scores[item.id] = found
     return scores, skipped, bad
+
+
+def _given(item: ItemPlan, value: Any) -> bool:
+    """Whether a value answers the item: not blank, and not a non-answer that scores nothing."""
+    if value is None or _is_missing(value):
+        return False
+    kind = non_answer_of(item, value) if item.non_answers else None
+    return kind is None or _whole(value) in item.scores
 
 
 def _read_skipped(
     item: ItemPlan, value: Any, scores: dict[str, int], bad: set[str], issues: list[Issue]
 ) -> None:
     absent = value is None or _is_missing(value)
-    found = None if absent else check_value(item, value)[0]
+    found, issue = (None, None) if absent else check_value(item, value)
+    absent = absent or (found is None and issue is None)  # a non-answer that scores nothing
     if absent or (
         found is not None and (found == item.if_skipped or found in item.accepted_when_skipped)
     ):
@@ -731,7 +769,7 @@ def _score_scale(
         return _unscored(raw, answered, missing, n_skipped, missing_reason(scale, missing))
     if counted == 0:
         return _unscored(raw, answered, missing, n_skipped, ALL_SKIPPED)
-    prorated = missing > 0
+    prorated = missing > 0 and scale.steps.missing.fill is None  # a fill is not proration
     unrounded: float | None = None
     value: int | float = raw
     if not scale.plain:  # a mean, a lookup table, rounding to decimals: exactly, in order

@@ -124,9 +124,13 @@ class Missing(NamedTuple):
 
     max_missing: int
     half_up: bool
+    fill: int | None = None
+    """The score a missing item counts instead (no proration), where the source says so."""
 
     def row(self, raw: int, total: int, counted: int) -> int | float:
-        """The prorated sum of one response."""
+        """The prorated sum of one response (or the sum with each missing item filled)."""
+        if self.fill is not None:
+            return raw + self.fill * (total - counted)
         if self.half_up:  # exact half-up on the rational raw*total/counted, free of float error
             return (2 * raw * total + counted) // (2 * counted)
         return raw * total / counted
@@ -166,6 +170,8 @@ class Missing(NamedTuple):
                 value: int | float | Fraction
                 if mean:  # the mean of the counted items, exactly
                     value = Fraction(raw, total - k)
+                elif self.fill is not None:  # the k items left out each count the fill
+                    value = raw + self.fill * k
                 else:
                     value = raw if k == 0 else self.row(raw, total, total - k)
                 if best is None or sign * value > sign * best:
@@ -175,6 +181,11 @@ class Missing(NamedTuple):
     def words(self, items: int) -> str:
         if self.max_missing == 0:
             return "every item is required"
+        if self.fill is not None:
+            return (
+                f"up to {self.max_missing} of {items} items may be missing; each missing item "
+                f"scores {self.fill} (no proration)"
+            )
         rounding = "rounded half up" if self.half_up else "not rounded"
         return (
             f"up to {self.max_missing} of {items} items may be missing; the sum of the answered "
@@ -186,6 +197,8 @@ class Missing(NamedTuple):
         """The rule in a few words, for notes in exported forms."""
         if self.max_missing == 0:
             return "every item is required"
+        if self.fill is not None:
+            return f"at most {self.max_missing} item(s) missing, each scoring {self.fill}"
         return f"at most {self.max_missing} item(s) missing, prorated"
 
     def fhirpath(self, expr: str) -> str | None:
@@ -379,7 +392,25 @@ class ScaleSteps(NamedTuple):
     @property
     def plain(self) -> bool:
         """A sum, prorated and multiplied: the fused fast paths apply."""
-        return self.mean is None and self.lookup is None and self.decimals is None
+        return (
+            self.mean is None
+            and self.lookup is None
+            and self.decimals is None
+            and self.missing.fill is None
+        )
+
+    @property
+    def whole(self) -> bool:
+        """Whether every final score is a whole number (as `facts.scale_is_integral`)."""
+        if self.decimals is not None:
+            return self.decimals.places == 0
+        if self.lookup is not None:
+            return all(isinstance(v, int) for v in self.lookup.table.values())
+        if self.mean is not None:
+            return False
+        missing = self.missing
+        unrounded = missing.max_missing > 0 and not missing.half_up and missing.fill is None
+        return isinstance(self.multiply.factor, int) and not unrounded
 
     def exact(self, raw: int, counted: int, missing: int) -> Fraction:
         """The score of one response before any lookup and rounding, as an exact fraction."""
@@ -387,6 +418,8 @@ class ScaleSteps(NamedTuple):
             value = self.mean.exact(raw, counted)
         elif missing == 0:
             value = Fraction(raw)
+        elif self.missing.fill is not None:
+            value = Fraction(raw + self.missing.fill * missing)
         elif self.missing.half_up:
             value = Fraction(self.missing.row(raw, counted + missing, counted))
         else:
@@ -399,7 +432,7 @@ class ScaleSteps(NamedTuple):
             exact = exact_factor(self.lookup.row(int(exact)))
         if self.decimals is not None:
             return self.decimals.row(exact)
-        return int(exact) if exact.denominator == 1 else float(exact)
+        return int(exact) if self.whole else float(exact)
 
     def finish_array(self, raw: Any, counted: Any, missing: Any) -> tuple[Any, Any]:
         """`exact` then `finish` over many responses (int arrays; a row that counts nothing
@@ -420,6 +453,8 @@ class ScaleSteps(NamedTuple):
         missing = missing.astype(kind)
         if self.mean is not None:
             num, den = raw, counted
+        elif self.missing.fill is not None:
+            num, den = raw + self.missing.fill * missing, np.ones_like(raw)
         elif self.missing.half_up:
             num = np.where(missing > 0, self.missing.array(raw, counted + missing, counted), raw)
             den = np.ones_like(raw)
@@ -441,6 +476,8 @@ class ScaleSteps(NamedTuple):
         if self.decimals is not None:
             rounded = self.decimals.array(num, den)
             return rounded.astype(np.int64 if places == 0 else np.float64), before
+        if self.whole:  # a fill of a sum times a whole number: whole numbers
+            return (num // den).astype(np.int64), before
         return before, before
 
     def bounds(self) -> tuple[float, float] | None:
@@ -494,6 +531,8 @@ class ScaleSteps(NamedTuple):
         so."""
         if self.lookup is not None or self.decimals is not None:
             return None
+        if self.missing.fill:  # a missing item counts a score the form does not add
+            return None
         expr = self.sum.fhirpath()
         if self.mean is not None:
             if self.missing.max_missing:
@@ -529,7 +568,7 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
         skipped.append(item.if_skipped if item.ask_if is not None else None)
         options = [o.value for o in inst.item_options(item)]
         flips.append((min(options), max(options)) if item.reverse else None)
-        stated = any(o.score is not None for o in inst.item_options(item))
+        stated = any(o.score is not None or o.non_answer for o in inst.item_options(item))
         recodes.append(tuple(sorted(inst.item_scores(item).items())) if stated else None)
         gate = item.ask_if
         gates.append(
@@ -551,7 +590,7 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
             tuple(gates),
             tuple(recodes),
         ),
-        Missing(scale.missing.max_missing, scale.missing.rounding == "half_up"),
+        Missing(scale.missing.max_missing, scale.missing.rounding == "half_up", scale.missing.fill),
         Multiply(scale.multiplier),
         bands,
         tables,

@@ -165,6 +165,11 @@ def _summary(inst: Instrument, source_file: str) -> list[str]:
 
 
 def _scoring(inst: Instrument, item: Item) -> str:
+    if item.number is not None:
+        if not item.number.scores:
+            return "score = the number"
+        ranges = ", ".join(f"{r.min}-{r.max}→{r.score}" for r in item.number.scores)
+        return f"recoded: {ranges} (source: {cite(item.number.source)})"
     options = inst.item_options(item)
     if any(o.score is not None or o.non_answer for o in options):
         scores = inst.item_scores(item)
@@ -198,9 +203,12 @@ def _items(inst: Instrument) -> list[str]:
     header = ["#", "id", "label", *(["wording"] if show_text else []), "options", "scoring"]
     rows = []
     for number_, item in enumerate(inst.items, start=1):
-        options = (
-            f"`{item.options}`" if isinstance(item.options, str) else options_text(item.options)
-        )
+        if isinstance(item.options, str):
+            options = f"`{item.options}`"
+        elif item.options is not None:
+            options = options_text(item.options)
+        else:
+            options = _number_text(item)
         wording = [item.text or "-"] if show_text else []
         rows.append(
             [str(number_), f"`{item.id}`", item.label, *wording, options, _scoring(inst, item)]
@@ -241,6 +249,13 @@ def _option_sets(inst: Instrument) -> list[str]:
         ]
         lines += ["", f"### `{name}`", "", *table(header, rows)]
     return lines
+
+
+def _number_text(item: Item) -> str:
+    """A numeric item's answers: `a whole number from 0 to 365 (days)`."""
+    assert item.number is not None
+    unit = f" ({item.number.unit})" if item.number.unit else ""
+    return f"a whole number from {item.number.min} to {item.number.max}{unit}"
 
 
 def _option_score(option: Option) -> str:

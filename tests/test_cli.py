@@ -21,6 +21,7 @@ GOOD = DEFINITIONS / "good.yaml"
 SEVERAL = DEFINITIONS / "bad" / "several_problems.yaml"
 GCC_LINE = re.compile(r"^(?P<file>.+):(?P<line>\d+):(?P<col>\d+): error: (?P<code>[a-z_]+): .+$")
 BUILTINS = {
+    "asq",
     "asrs",
     "audit",
     "audit_c",
@@ -47,6 +48,7 @@ BUILTINS = {
     "phq8",
     "phq9",
     "phqa",
+    "psc17",
     "pss10",
     "sbqr",
     "scared",

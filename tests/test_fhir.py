@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import operator
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -165,13 +166,26 @@ def enabled(q_item: Mapping[str, Any], answers: Mapping[str, Json]) -> bool:
         return True
     results = []
     for condition in when:
-        answer = answers.get(condition["question"])
+        answer: Any = answers.get(condition["question"])
         if condition["operator"] == "exists":
             results.append((answer is not None) == condition["answerBoolean"])
+        elif "answerInteger" in condition:  # a numeric answer compared
+            compare = NUMBER_OPERATORS[condition["operator"]]
+            results.append(answer is not None and compare(answer, condition["answerInteger"]))
         else:
             assert condition["operator"] == "="
             results.append(answer is not None and _key(answer) == _key(condition["answerCoding"]))
     return all(results) if q_item.get("enableBehavior") == "all" else any(results)
+
+
+NUMBER_OPERATORS = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
 
 
 def _design_note(q_item: Mapping[str, Any]) -> bool:
@@ -188,15 +202,19 @@ def answered(link_id: str, **answer: Any) -> Json:
 
 @st.composite
 def answer_forms(draw: st.DrawFn, option: Json, value: int, yes_no: bool) -> Json:
-    """One of the ways an EHR may answer with this option."""
+    """One of the ways an EHR may answer with this option (a non-answer that scores nothing
+    has no weight to send)."""
     coding = copy.deepcopy(option["valueCoding"])
-    weight = option["extension"][0]["valueDecimal"]
-    forms = ["coding", "code only", "weight only", "ordinal only", "integer", "decimal"]
+    weighted = "extension" in option
+    weight = option["extension"][0]["valueDecimal"] if weighted else None
+    forms = ["coding", "code only", "integer", "decimal"]
+    if weighted:
+        forms += ["weight only", "ordinal only"]
     if yes_no:
         forms.append("boolean")
     form = draw(st.sampled_from(forms))
     if form == "coding":  # the option's weight copied into the answer, as some forms do
-        return {"valueCoding": {**coding, "extension": copy.deepcopy(option["extension"])}}
+        return {"valueCoding": {**coding, "extension": copy.deepcopy(option.get("extension", []))}}
     if form == "code only":
         return {"valueCoding": {"system": coding["system"], "code": coding["code"]}}
     if form in ("weight only", "ordinal only"):
@@ -237,13 +255,22 @@ def generated_responses(draw: st.DrawFn, instrument_id: str) -> tuple[Json, dict
             asked = truth is True
         if not asked or draw(st.integers(0, 9)) == 0:
             continue  # skipped, or left missing
+        if item.number is not None:  # a whole number: valueInteger
+            value = draw(st.integers(item.number.min, item.number.max))
+            direct[item.id] = value
+            scores[item.id] = item_plan.scores[value]
+            codings[item.id] = value  # type: ignore[assignment]  # enableWhen compares it
+            qr_items.append(answered(item.id, valueInteger=value))
+            continue
         options = q_items[item.id]["answerOption"]
         position = draw(st.integers(0, len(options) - 1))
         value = inst.item_options(item)[position].value
         direct[item.id] = value
-        scores[item.id] = item_plan.scores[value]
+        if value in item_plan.scores:  # else a non-answer that scores nothing: missing
+            scores[item.id] = item_plan.scores[value]
         codings[item.id] = options[position]["valueCoding"]
-        answer = draw(answer_forms(options[position], value, sorted(item_plan.scores) == [0, 1]))
+        yes_no = sorted(item_plan.scores) == [0, 1] and value in (0, 1)
+        answer = draw(answer_forms(options[position], value, yes_no))
         loinc = item.codes.loinc if item.codes else None
         link_id = draw(st.sampled_from([item.id, f"/{loinc}"] if loinc else [item.id]))
         qr_items.append({"linkId": link_id, "answer": [answer]})
@@ -274,19 +301,27 @@ def test_round_trip_scores_as_the_answers_do(instrument_id: str, data: st.DataOb
     scores = {item.id: item.scores for item in plan.items}
     # an answer sent by its weight alone, which several answers share, reads as the first of
     # them (a warning says so): the same score, perhaps another of the answers sharing it
-    assert {k: scores[k][v] for k, v in read.items()} == {
-        k: scores[k][v] for k, v in direct.items()
+    assert {k: scores[k].get(v) for k, v in read.items()} == {
+        k: scores[k].get(v) for k, v in direct.items()
     }
     shared = {k for k, table in scores.items() if len(set(table.values())) < len(table)}
     assert {k: v for k, v in read.items() if k not in shared} == {
         k: v for k, v in direct.items() if k not in shared
     }
-    expected = screening.score(instrument_id, direct, **context).to_dict()
-    assert screening.score(instrument_id, read, **context).to_dict() == expected
-    scored = fhir.score_questionnaire_response(instrument_id, response, **context).to_dict()
-    noted = [i for i in scored["issues"] if i["code"] == "shared_weight"]
-    scored["issues"] = [i for i in scored["issues"] if i["code"] != "shared_weight"]
-    assert scored == expected
+
+    def comparable(result: screening.ScoreResult) -> Json:
+        # which of the answers sharing a weight was meant is unknown (a refusal scoring as a
+        # yes): their non-answer kinds are not compared, nor the warning that says so
+        out = result.to_dict()
+        out["non_answers"] = {k: v for k, v in out["non_answers"].items() if k not in shared}
+        out["issues"] = [i for i in out["issues"] if i["code"] != "shared_weight"]
+        return out
+
+    expected = comparable(screening.score(instrument_id, direct, **context))
+    assert comparable(screening.score(instrument_id, read, **context)) == expected
+    result = fhir.score_questionnaire_response(instrument_id, response, **context)
+    noted = [i.to_dict() for i in result.issues if i.code == "shared_weight"]
+    assert comparable(result) == expected
     assert all(i["severity"] == "warning" for i in noted)
     # a warning exactly where an answer came by a weight that answers share
     assert {i["message"].split("'")[3] for i in noted} <= shared
@@ -299,19 +334,23 @@ def test_questionnaire_of_every_builtin(instrument_id: str) -> None:
     assert q["copyright"] == inst.license.notice
     assert q["version"] == inst.definition_version
     choices = [i for i in q["item"] if i["type"] == "choice"]
-    assert [i["linkId"] for i in choices] == [i.id for i in inst.items]
+    assert [i["linkId"] for i in choices] == [i.id for i in inst.items if i.number is None]
     scores = [i for i in q["item"] if i.get("readOnly")]
     assert [i["linkId"] for i in scores] == [f"scale.{name}" for name in inst.scales]
     plan = screening.scoring.plan_for(inst)
-    for item, q_item, item_plan in zip(inst.items, choices, plan.items, strict=True):
+    chosen = [(i, p) for i, p in zip(inst.items, plan.items, strict=True) if i.number is None]
+    for (item, item_plan), q_item in zip(chosen, choices, strict=True):
         expected_text = item.text if inst.license.redistribute_text and item.text else item.label
         assert q_item["text"] == expected_text
         if item.codes and item.codes.loinc:
             assert q_item["code"] == [{"system": fhir.LOINC, "code": item.codes.loinc}]
-        weights = [o["extension"][0]["valueDecimal"] for o in q_item["answerOption"]]
+        weights = [
+            o["extension"][0]["valueDecimal"] if "extension" in o else None
+            for o in q_item["answerOption"]
+        ]
         assert all("extension" not in o["valueCoding"] for o in q_item["answerOption"])
         values = [o.value for o in inst.item_options(item)]
-        assert weights == [item_plan.scores[v] for v in values]
+        assert weights == [item_plan.scores.get(v) for v in values]  # none: scores nothing
         for option, answer in zip(inst.item_options(item), q_item["answerOption"], strict=True):
             coding = answer["valueCoding"]
             if option.code:

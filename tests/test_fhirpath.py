@@ -155,7 +155,8 @@ def _response(
     skip_terms = 0
     answered_skipped: set[str] = set()
     for item, item_plan in zip(inst.items, plan.items, strict=True):
-        values = [o.value for o in inst.item_options(item)]
+        listed = [o.value for o in inst.item_options(item)]
+        values = [v for v in listed if v in item_plan.scores]  # a scoreless non-answer: none
         truth = (
             True
             if item_plan.ask_if is None
@@ -183,7 +184,10 @@ def _response(
         answers[item.id] = value
         if asked or item.answered_when_skipped == "score":
             scores[item.id] = item_plan.scores[value]
-        option = q_items[item.id]["answerOption"][values.index(value)]
+        if item.number is not None:  # a whole number: valueInteger
+            items.append({"linkId": item.id, "answer": [{"valueInteger": value}]})
+            continue
+        option = q_items[item.id]["answerOption"][listed.index(value)]
         coding = {k: option["valueCoding"][k] for k in ("system", "code")}  # the code alone
         items.append({"linkId": item.id, "answer": [{"valueCoding": coding}]})
     response = {"resourceType": "QuestionnaireResponse", "status": "completed", "item": items}

@@ -172,12 +172,84 @@ def test_non_answers_are_recorded_and_scored_as_their_options_say(
     assert bad.issues[0].message == "item 'scores_5' must be one of 0, 1, 9 (got 5)"
 
 
+def test_a_numeric_answer_within_bounds(inst: screening.Instrument) -> None:
+    # days of use gate the follow-up; recoded days: 0 -> 0, 1-9 -> 1, 10-30 -> 2
+    none = _score(inst, scores_7=0, scores_9=0).scales["used"]
+    assert (none.score, none.skipped) == (0, 1)
+    assert _score(inst, scores_7=12, scores_8=1, scores_9=10).scales["used"].score == 3
+    assert _score(inst, scores_7=1, scores_8=0, scores_9=9).scales["used"].score == 1
+    assert _score(inst, scores_7=365, scores_8=0, scores_9=30).scales["used"].score == 2
+    assert _score(inst, scores_7=12.0, scores_8=0, scores_9=1).scales["used"].score == 1
+    for item, value in (("scores_7", 366), ("scores_7", -1), ("scores_9", 31), ("scores_7", 2.5)):
+        issue = _score(inst, **{item: value}).issues[0]
+        assert issue.code == "invalid_value", (item, value)
+    assert _score(inst, scores_7=366).issues[0].message == (
+        "item 'scores_7' must be one of the whole numbers 0-365 (got 366)"
+    )
+    asked = _score(inst, scores_7=0, scores_8=1, scores_9=0).issues[0]
+    assert asked.code == "skipped_item_answered"
+
+
+def test_a_numeric_answer_in_forms(inst: screening.Instrument) -> None:
+    q = fhir.to_questionnaire(inst)
+    by_link = {item["linkId"]: item for item in q["item"]}
+    days = by_link["scores_7"]
+    assert days["type"] == "integer"
+    assert "answerOption" not in days
+    assert [e["valueInteger"] for e in days["extension"]] == [0, 365]
+    assert by_link["scores_8"]["enableWhen"] == [
+        {"question": "scores_7", "operator": ">", "answerInteger": 0}
+    ]
+    rows = {r["Variable / Field Name"]: r for r in redcap.redcap_rows(inst)}
+    assert rows["scores_7"]["Field Type"] == "text"
+    assert rows["scores_7"]["Text Validation Type OR Show Slider Number"] == "integer"
+    assert (rows["scores_7"]["Text Validation Min"], rows["scores_7"]["Text Validation Max"]) == (
+        "0",
+        "365",
+    )
+    assert rows["scores_8"]["Branching Logic (Show field only if...)"] == "[scores_7] > 0"
+    assert rows["scores_used"]["Choices, Calculations, OR Slider Labels"] == (
+        "sum([scores_8], if([scores_9]>=0 and [scores_9]<=0, 0, if([scores_9]>=1 and "
+        "[scores_9]<=9, 1, if([scores_9]>=10 and [scores_9]<=30, 2, ''))))"
+    )
+    # a QuestionnaireResponse answers it with valueInteger
+    response = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "completed",
+        "item": [
+            {"linkId": "scores_7", "answer": [{"valueInteger": 4}]},
+            {"linkId": "scores_9", "answer": [{"valueInteger": 12}]},
+        ],
+    }
+    assert fhir.read_questionnaire_response(inst, response) == {"scores_7": 4, "scores_9": 12}
+
+
+def test_a_sub_score_of_an_unscored_form_is_not_reported(inst: screening.Instrument) -> None:
+    # first_two (items 1 and 2, 5 + (6 - 1)) requires the mean of items 1-3
+    both = _score(inst, scores_1=5, scores_2=1, scores_3=4).scales["first_two"]
+    assert (both.score, both.valid) == (10, True)
+    unscored = _score(inst, scores_1=5, scores_2=1, scores_3=9)  # item 3 bad: no mean
+    assert unscored.scales["mean"].score is None
+    first = unscored.scales["first_two"]
+    assert (first.score, first.valid, first.reason) == (
+        None,
+        False,
+        "scored only with scale 'mean', which is unscored",
+    )
+    rows = [
+        {"scores_1": 5, "scores_2": 1, "scores_3": 4},
+        {"scores_1": 5, "scores_2": 1, "scores_3": 9},
+    ]
+    frame = screening.score_frame(inst, pd.DataFrame(rows), allow_missing_columns=True)
+    assert frame["first_two"].tolist() == [10, pd.NA]
+
+
 def test_exports_say_what_a_form_cannot_compute(inst: screening.Instrument) -> None:
     q = fhir.to_questionnaire(inst)
     by_link = {item["linkId"]: item for item in q["item"]}
-    for name in ("mean", "metric"):
+    for name in ("mean", "metric", "used"):
         item = by_link[f"scale.{name}"]
-        assert item["type"] == "decimal"
+        assert item["type"] == ("integer" if name == "used" else "decimal")
         urls = [e["url"] for e in item["extension"]]
         assert not any("calculatedExpression" in u for u in urls), name
         assert "cannot compute this score exactly" in item["extension"][-1]["valueMarkdown"]

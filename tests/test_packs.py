@@ -205,7 +205,7 @@ def test_an_unknown_id_names_the_packs_and_a_missing_search_folder(
     with pytest.raises(screening.UnknownInstrumentError) as caught:
         screening.load_instrument("demo_unknown")
     message = str(caught.value)
-    assert "no built-in instrument 'demo_unknown' (built-ins: asrs, audit" in message
+    assert "no built-in instrument 'demo_unknown' (built-ins: asq, asrs, audit" in message
     assert "nor one of an instrument pack (packs: demo_known)" in message
     assert f"SCREENING_PATH folder {tmp_path / 'typo'} does not exist" in message
     assert "register_folder" in message

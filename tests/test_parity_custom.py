@@ -358,6 +358,67 @@ def non_answer(draw: st.DrawFn, item: Mapping[str, Any], scores: list[int]) -> d
     return option
 
 
+def _recorded(item: Mapping[str, Any], option_sets: Mapping[str, list[int]]) -> list[int]:
+    """The values an item's answers record (its options', or its numbers')."""
+    if "number" in item:
+        return list(range(item["number"]["min"], item["number"]["max"] + 1))
+    if isinstance(item["options"], str):
+        return list(option_sets[item["options"]])
+    return [o["value"] for o in item["options"] if "non_answer" not in o]
+
+
+@st.composite
+def number_answer(draw: st.DrawFn) -> tuple[dict[str, Any], list[int]]:
+    """A numeric answer's bounds (maybe recoding ranges) and the scores it can take."""
+    low = draw(st.sampled_from([-3, 0, 0, 1]))
+    high = low + draw(st.integers(min_value=1, max_value=20))
+    number: dict[str, Any] = {"min": low, "max": high}
+    if not draw(st.booleans()):
+        return number, list(range(low, high + 1))
+    cut = draw(st.integers(min_value=low, max_value=high - 1))
+    top = draw(st.sampled_from([1, 5, -2]))
+    number["scores"] = [
+        {"min": low, "max": cut, "score": 0},
+        {"min": cut + 1, "max": high, "score": top},
+    ]
+    number["source"] = SOURCE
+    return number, sorted([0, top])
+
+
+def _choice_item(
+    draw: st.DrawFn,
+    item: dict[str, Any],
+    option_sets: Mapping[str, list[int]],
+    profile: Sequence[int] | None,
+    out: Items,
+) -> None:
+    """An item's options (its own or a shared set), maybe reversed, stating scores, or with a
+    non-answer."""
+    item_id = item["id"]
+    if draw(st.booleans()) and option_sets:
+        item["options"] = draw(st.sampled_from(sorted(option_sets)))
+        values = option_sets[item["options"]]
+    else:
+        values = draw(option_values(profile))
+        item["options"] = options(values)
+    out.scores[item_id] = sorted(values)
+    if draw(st.booleans()):
+        item["reverse"] = True
+        out.scores[item_id] = sorted(min(values) + max(values) - v for v in values)
+    elif not isinstance(item["options"], str) and draw(st.integers(0, 3)) == 0:
+        # answers sharing scores: each option states one of the item's values as its score
+        stated = [draw(st.sampled_from(values)) for _ in values]
+        if len(set(stated)) == 1:  # at least two scores, as any item has
+            stated[0] = next(v for v in values if v != stated[0])
+        item["options"] = [
+            {**option, "score": score}
+            for option, score in zip(item["options"], stated, strict=True)
+        ]
+        out.scores[item_id] = sorted(stated)
+    if not isinstance(item["options"], str) and draw(st.integers(0, 4)) == 0:
+        item["options"] = [*item["options"], draw(non_answer(item, out.scores[item_id]))]
+
+
 @st.composite
 def item_list(
     draw: st.DrawFn,
@@ -370,28 +431,11 @@ def item_list(
     for index in range(draw(st.integers(min_value=1, max_value=6))):
         item_id = f"q{index + 1}"
         item: dict[str, Any] = {"id": item_id, "label": f"item {index + 1}"}
-        if draw(st.booleans()) and option_sets:
-            item["options"] = draw(st.sampled_from(sorted(option_sets)))
-            values = option_sets[item["options"]]
+        if draw(st.integers(min_value=0, max_value=5)) == 0:
+            # a whole number within bounds, scored as itself or recoded by ranges
+            item["number"], out.scores[item_id] = draw(number_answer())
         else:
-            values = draw(option_values(profile))
-            item["options"] = options(values)
-        out.scores[item_id] = sorted(values)
-        if draw(st.booleans()):
-            item["reverse"] = True
-            out.scores[item_id] = sorted(min(values) + max(values) - v for v in values)
-        elif not isinstance(item["options"], str) and draw(st.integers(0, 3)) == 0:
-            # answers sharing scores: each option states one of the item's values as its score
-            stated = [draw(st.sampled_from(values)) for _ in values]
-            if len(set(stated)) == 1:  # at least two scores, as any item has
-                stated[0] = next(v for v in values if v != stated[0])
-            item["options"] = [
-                {**option, "score": score}
-                for option, score in zip(item["options"], stated, strict=True)
-            ]
-            out.scores[item_id] = sorted(stated)
-        if not isinstance(item["options"], str) and draw(st.integers(0, 4)) == 0:
-            item["options"] = [*item["options"], draw(non_answer(item, out.scores[item_id]))]
+            _choice_item(draw, item, option_sets, profile, out)
         if index > 0 and draw(st.integers(min_value=0, max_value=3)) == 0:
             earlier = [(i["id"], out.scores[i["id"]]) for i in out.items]
             item["ask_if"] = draw(condition(earlier, {}, has_context))
@@ -404,6 +448,7 @@ def item_list(
                 item["answered_when_skipped"] = when_skipped
             if when_skipped != "score" and draw(st.integers(min_value=0, max_value=2)) == 0:
                 # answers that agree with the skip: accepted, the item stays skipped
+                values = _recorded(item, option_sets)
                 accepted = st.lists(st.sampled_from(values), min_size=1, max_size=2, unique=True)
                 item["accept_when_skipped"] = draw(accepted)
         out.items.append(item)
@@ -581,7 +626,7 @@ def codings(
     lists = dict(option_sets) | {
         i["id"]: [o["value"] for o in i["options"]]
         for i in items
-        if not isinstance(i["options"], str)
+        if isinstance(i.get("options"), list)
     }
     values = {}
     for key in draw(st.lists(st.sampled_from(sorted(lists)), unique=True)) if lists else []:

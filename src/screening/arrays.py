@@ -532,7 +532,11 @@ def score_arrays(
     scale_env: dict[str, tuple[Any, Any]] = {}
     unscored: dict[str, tuple[Any, Any, Any]] = {}
     for scale in plan.scales:
-        arrays = _score_scale(scale, columns, skipped, const, aplan.sum_dtypes[scale.name])
+        arrays = _required(
+            scale,
+            _score_scale(scale, columns, skipped, const, aplan.sum_dtypes[scale.name]),
+            scale_env,
+        )
         scale_env[scale.name] = (arrays.final, arrays.valid)
         if scale.primary and arrays.valid is not const.true:
             row_ok &= arrays.valid
@@ -847,6 +851,15 @@ def _score_scale(
         invalid,
         counted,
     )
+
+
+def _required(
+    scale: Any, arrays: _ScaleArrays, scale_env: Mapping[str, tuple[Any, Any]]
+) -> _ScaleArrays:
+    """A scale scored only where the scale it requires is (if any)."""
+    if scale.requires is None:
+        return arrays
+    return arrays._replace(valid=arrays.valid & scale_env[scale.requires][1])
 
 
 def _complete(steps: Any, raw: Any, items: int, const: Constants) -> _ScaleArrays:

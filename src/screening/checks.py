@@ -13,6 +13,7 @@ from typing import Any
 
 from .codes import DefinitionCode
 from .definition import (
+    MAX_NUMBER_SPAN,
     Instrument,
     Item,
     Scale,
@@ -81,19 +82,36 @@ def _check_sources(inst: Instrument) -> Iterator[Issue]:
                     known=", ".join(sorted(inst.sources)),
                 )
 
+    for path, sources in _citations(inst):
+        yield from refs(path, sources)
+    for key in inst.sources:
+        if key not in used:
+            yield make_issue(
+                DefinitionCode.UNUSED_SOURCE, ("sources", key), severity="warning", key=key
+            )
+
+
+_CHANGE_RULES = ("reliable_change", "clinical_significance", "caseness", "response", "remission")
+
+
+def _citations(inst: Instrument) -> Iterator[tuple[Path, Any]]:
+    """Every place a definition cites sources, and what it cites there."""
     for name, scale in inst.scales.items():
         for at, sources in _scale_sources(scale):
-            yield from refs(("scales", name, *at), sources)
+            yield ("scales", name, *at), sources
+    for index, item in enumerate(inst.items):
+        if item.number is not None:
+            yield ("items", index, "number", "source"), item.number.source
     for i, flag in enumerate(inst.flags):
-        yield from refs(("flags", i, "source"), flag.source)
+        yield ("flags", i, "source"), flag.source
     for name, cls in inst.classifications.items():
-        yield from refs(("classifications", name, "source"), cls.source)
+        yield ("classifications", name, "source"), cls.source
     for i, case in enumerate(inst.cases):
-        yield from refs(("cases", i, "source"), case.source)
+        yield ("cases", i, "source"), case.source
     for name, var in inst.context.items():
-        yield from refs(("context", name, "source"), var.source)
+        yield ("context", name, "source"), var.source
     for name, coding in inst.codings.items():
-        yield from refs(("codings", name, "source"), coding.source)
+        yield ("codings", name, "source"), coding.source
     for name, spec in inst.change.items():
         for part in (
             "reliable_change",
@@ -104,12 +122,7 @@ def _check_sources(inst: Instrument) -> Iterator[Issue]:
         ):
             rule = getattr(spec, part)
             if rule is not None:
-                yield from refs(("change", name, part, "source"), rule.source)
-    for key in inst.sources:
-        if key not in used:
-            yield make_issue(
-                DefinitionCode.UNUSED_SOURCE, ("sources", key), severity="warning", key=key
-            )
+                yield ("change", name, part, "source"), rule.source
 
 
 def _scale_sources(scale: Scale) -> Iterator[tuple[Path, Any]]:
@@ -166,8 +179,9 @@ def _check_items(inst: Instrument) -> Iterator[Issue]:
                     name=item.options,
                     defined=_defined(sorted(inst.option_sets)),
                 )
-        else:
+        elif item.options is not None:
             yield from _check_option_list((*path, "options"), item.options)
+        yield from _check_answer_kind(path, item)
         yield from _check_skip_rules(inst, path, item)
         if item.reverse and any(o.score is not None for o in inst.item_options(item)):
             yield make_issue(DefinitionCode.SCORE_WITH_REVERSE, (*path, "reverse"), item_id=item.id)
@@ -175,6 +189,48 @@ def _check_items(inst: Instrument) -> Iterator[Issue]:
             yield make_issue(
                 DefinitionCode.TEXT_NOT_REDISTRIBUTABLE, (*path, "text"), item_id=item.id
             )
+
+
+def _check_answer_kind(path: Path, item: Item) -> Iterator[Issue]:
+    """An item has options or a numeric answer, not both; a number's bounds and recoding
+    ranges hold together."""
+    where = f"item '{item.id}'"
+    if item.options is None and item.number is None:
+        yield make_issue(DefinitionCode.MISSING_KEY, path, where=where, key="options")
+        return
+    if item.number is None:
+        return
+    at: Path = (*path, "number")
+    if item.options is not None:
+        yield make_issue(
+            DefinitionCode.INVALID_VALUE,
+            at,
+            where=where,
+            detail="an item has options or a number, not both",
+            got="both",
+        )
+    number = item.number
+    if not 0 <= number.max - number.min <= MAX_NUMBER_SPAN:
+        yield make_issue(
+            DefinitionCode.INVALID_VALUE,
+            (*at, "max"),
+            where=where,
+            detail=f"max must be from min to min + {MAX_NUMBER_SPAN}",
+            got=number.max,
+        )
+        return
+    if number.scores:
+        covered = sorted(v for r in number.scores for v in range(r.min, r.max + 1))
+        if covered != list(range(number.min, number.max + 1)):
+            yield make_issue(
+                DefinitionCode.INVALID_VALUE,
+                (*at, "scores"),
+                where=where,
+                detail=f"the score ranges must cover {number.min}-{number.max} once each",
+                got=", ".join(f"{r.min}-{r.max}" for r in number.scores),
+            )
+        if number.source is None:  # a recoding is a scoring rule: cited
+            yield make_issue(DefinitionCode.MISSING_KEY, at, where=f"{where}: number", key="source")
 
 
 def _check_skip_rules(inst: Instrument, path: Path, item: Item) -> Iterator[Issue]:
@@ -283,6 +339,7 @@ def _check_scales(inst: Instrument) -> Iterator[Issue]:
                 scale=name,
                 multiplier=scale.multiplier,
             )
+        yield from _check_requires(inst, name, scale, path)
         yield from _check_lookup(inst, name, scale, path)
         yield from _check_band_tables(inst, name, scale)
 
@@ -386,6 +443,40 @@ def _finer_edges(name: str, bands: list[Any], path: Path, places: int) -> Iterat
 def _at(value: Fraction, places: int) -> str:
     """A score at the scale's precision (`3.00`; `4` for whole numbers)."""
     return f"{float(value):.{places}f}" if places else number(float(value))
+
+
+def _check_requires(inst: Instrument, name: str, scale: Scale, path: Path) -> Iterator[Issue]:
+    """A scale requires a scale listed before it, and is itself a secondary one."""
+    if scale.requires is None:
+        return
+    at: Path = (*path, "requires")
+    names = list(inst.scales)
+    if scale.requires not in inst.scales:
+        yield make_issue(
+            DefinitionCode.UNKNOWN_SCALE,
+            at,
+            owner=f"scale '{name}'",
+            verb="requires",
+            scale=scale.requires,
+            defined=", ".join(names),
+        )
+    elif names.index(scale.requires) >= names.index(name):
+        yield make_issue(
+            DefinitionCode.INVALID_VALUE,
+            at,
+            where=f"scales.{name}",
+            detail="requires names a scale listed before it",
+            got=scale.requires,
+        )
+    if scale.role != "secondary":
+        yield make_issue(
+            DefinitionCode.INVALID_VALUE,
+            at,
+            where=f"scales.{name}",
+            detail="only a secondary scale requires another (a primary one decides the "
+            "result's validity itself)",
+            got=scale.requires,
+        )
 
 
 def _check_lookup(inst: Instrument, name: str, scale: Scale, path: Path) -> Iterator[Issue]:

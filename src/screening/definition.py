@@ -319,14 +319,43 @@ class Option(Model):
     score where the source says so (ASQ: a refusal is considered positive)."""
 
 
+class NumberScore(Model):
+    """A range of numeric answers and the score it counts (CRAFFT-style recoding)."""
+
+    min: StrictInt
+    max: StrictInt
+    score: StrictInt
+
+
+class NumberAnswer(Model):
+    """An item answered with a whole number within bounds (CRAFFT 2.1 Part A: days in the past
+    12 months, 0-365), instead of a choice of options."""
+
+    min: StrictInt = Field(ge=-MAX_VALUE, le=MAX_VALUE)
+    max: StrictInt = Field(ge=-MAX_VALUE, le=MAX_VALUE)
+    unit: str | None = None
+    """What the number counts (`days`)."""
+    scores: list[NumberScore] = Field(default_factory=list)
+    """Cited ranges recoding the answer to a score, covering min-max; none: the score is the
+    number itself."""
+    source: Sources | None = None
+    """Required with `scores`."""
+
+
+MAX_NUMBER_SPAN = 10_000
+"""The widest range of a numeric answer (each whole number in it is an accepted answer)."""
+
+
 class Item(Model):
     id: Id
     label: str = Field(min_length=1, max_length=80)
     """A short neutral label, always present."""
     text: str | None = None
     """Published wording, only where the licence permits redistribution."""
-    options: Annotated[str, Field(min_length=1)] | list[Option]
-    """The name of an option set, or the item's own options."""
+    options: Annotated[str, Field(min_length=1)] | list[Option] | None = None
+    """The name of an option set, or the item's own options (one of `options` and `number`)."""
+    number: NumberAnswer | None = None
+    """A whole-number answer within bounds, instead of options (format 1.1)."""
     reverse: StrictBool = False
     """Scored as (lowest + highest option value) - value."""
     ask_if: Condition | None = None
@@ -421,6 +450,10 @@ class Scale(Model):
     column `<scale>_band_<name>`); without `bands`, the first that applies gives the band."""
     role: Literal["primary", "secondary"] = "primary"
     """A secondary scale (a sub-score) does not decide the result's validity."""
+    requires: str | None = None
+    """A secondary scale scored only when this scale, listed before it, is (format 1.1): the
+    sub-scores of a form that is invalid as a whole are not reported (PSC-17: four or more
+    blank items make the questionnaire invalid)."""
     source: Sources
     codes: Codes | None = None
 
@@ -644,6 +677,7 @@ class Instrument(Model):
 
     _compiled: Any = PrivateAttr(default=None)
     _by_id: dict[str, Item] | None = PrivateAttr(default=None)
+    _numbers: dict[str, list[Option]] | None = PrivateAttr(default=None)
 
     @field_validator("format_version")
     @classmethod
@@ -664,10 +698,27 @@ class Instrument(Model):
         return self._by_id.get(item_id)
 
     def item_options(self, item: Item) -> list[Option]:
-        """The options of an item, resolving a named option set."""
+        """The options of an item, resolving a named option set; a numeric item's are the
+        whole numbers within its bounds."""
         if isinstance(item.options, str):
             return self.option_sets.get(item.options, [])
-        return item.options
+        if item.options is not None:
+            return item.options
+        number = item.number
+        if number is None or not 0 <= number.max - number.min <= MAX_NUMBER_SPAN:
+            return []  # no answers (checked: missing_key, invalid_value)
+        if self._numbers is None:
+            self._numbers = {}
+        found = self._numbers.get(item.id)
+        if found is None:
+            scored = {v: r.score for r in number.scores for v in range(r.min, r.max + 1)}
+            found = self._numbers[item.id] = [
+                Option.model_construct(
+                    value=v, label=str(v), code=None, score=scored.get(v), non_answer=None
+                )
+                for v in range(number.min, number.max + 1)
+            ]
+        return found
 
     def item_scores(self, item: Item) -> dict[int, int]:
         """Option value → score: the option's stated `score`, else its value, reverse scoring
@@ -829,7 +880,10 @@ FORMAT_KEYS: dict[str, dict[type[BaseModel], tuple[str, ...]]] = {
         ContextRef: ("context",),
         Option: ("score", "non_answer"),
         MissingRule: ("fill",),
-        Scale: ("band_tables", "decimals", "lookup"),
+        Item: ("number",),
+        NumberAnswer: ("min", "max", "unit", "scores", "source"),
+        NumberScore: ("min", "max", "score"),
+        Scale: ("band_tables", "decimals", "lookup", "requires"),
         Lookup: ("label", "table", "source"),
         LookupRow: ("score", "converted"),
         Instrument: ("codings", "respondent"),

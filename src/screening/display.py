@@ -257,7 +257,10 @@ def describe_instrument(inst: Instrument) -> dict[str, Any]:
             "text": item.text,
             "reverse": item.reverse,
             "asked_always": item.ask_if is None,
-            "options": [
+            "number": None if item.number is None else item.number.model_dump(mode="json"),
+            "options": []
+            if item.number is not None
+            else [
                 {
                     "value": o.value,
                     "label": o.label,
@@ -364,7 +367,10 @@ def instrument_text(inst: Instrument) -> str:
         lines.append(f"context {name} ({needed})" + (f": {values}" if values else ""))
     lines.append("items:")
     for item in inst.items:
-        values = ", ".join(f"{o.value}={o.label}" for o in inst.item_options(item))
+        if item.number is not None:
+            values = f"a whole number {item.number.min}-{item.number.max}"
+        else:
+            values = ", ".join(f"{o.value}={o.label}" for o in inst.item_options(item))
         flags = " (reverse-scored)" if item.reverse else ""
         lines.append(f"  {item.id}: {item.text or item.label}{flags} [{values}]")
     for name, scale in inst.scales.items():

@@ -50,6 +50,8 @@ class _Target(NamedTuple):
     scores: Mapping[int, int]
     """option value → score."""
     yes_no: bool
+    values: frozenset[int] = frozenset()
+    """Every value an answer may record (a non-answer that scores nothing included)."""
 
 
 class _Problem(NamedTuple):
@@ -464,7 +466,8 @@ def _target(inst: Instrument, item: Item, canon: Canon) -> _Target:
     for v, s in scores.items():  # answers sharing a score: any of them scores the same
         by_score.setdefault(s, v)
     yes_no = sorted(scores) == [0, 1]
-    return _Target(item, by_coding, by_bare_code, by_score, scores, yes_no)
+    values = frozenset(o.value for o in options)
+    return _Target(item, by_coding, by_bare_code, by_score, scores, yes_no, values)
 
 
 def _candidate_codes(
@@ -573,7 +576,10 @@ def _decode(
     """An answer's option value, or a problem saying why it cannot be read (with a value: a
     warning about how it was read)."""
     item = target.item
-    allowed = ", ".join(str(v) for v in target.scores)
+    if target.item.number is not None:
+        allowed = f"the whole numbers {target.item.number.min}-{target.item.number.max}"
+    else:
+        allowed = ", ".join(str(o.value) for o in inst.item_options(target.item))
     if kind == "valueCoding":
         return _decode_coding(inst, target, raw, form_item, canon or _canon(None))
     if kind == "valueBoolean":
@@ -599,7 +605,7 @@ def _decode(
                 else FhirCode.INVALID_ANSWER,
                 f"{kind} must be a whole number, one of {allowed} (got {_short(raw)})",
             )
-        if number not in target.scores:
+        if number not in target.values:
             return None, _Problem(
                 FhirCode.INVALID_VALUE,
                 f"item '{item.id}' must be one of {allowed} (got {kind} {number})",

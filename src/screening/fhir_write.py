@@ -37,7 +37,7 @@ from .fhir_common import (
     _reference,
 )
 from .results import FlagResult, ScaleResult, ScoreResult
-from .rules import AnswerSets, answers_of, describe
+from .rules import AnswerSets, answers_of, describe, number_tests
 from .steps import steps_of
 
 __all__ = [
@@ -394,8 +394,19 @@ def _enable_when(inst: Instrument, cond: Any, canon: Canon) -> tuple[list[Json],
     """enableWhen and enableBehavior for a skip condition, or None when enableWhen cannot say
     it: an item comparison (as the equalities its options meet), a disjunction of them (any),
     or a conjunction of single equalities (all)."""
+    numbers = number_tests(inst, cond)
+    if numbers is not None:  # a numeric answer compared: enableWhen's own operators
+        enable = [
+            {"question": item_id, "operator": _OPERATORS[op], "answerInteger": operand}
+            for item_id, op, operand in numbers.tests
+        ]
+        return enable, (numbers.join if len(enable) > 1 else None)
     answers = answers_of(inst, cond)
     return None if answers is None else _enable(inst, answers, canon)
+
+
+_OPERATORS = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+"""The condition language's comparisons as enableWhen operators."""
 
 
 def _enable(
@@ -438,7 +449,7 @@ def _question(inst: Instrument, item: Item, canon: Canon) -> Json:
     loinc = _loinc(item.codes)
     if loinc is not None:
         question["code"] = [{"system": LOINC, "code": loinc}]
-    question.update({"text": text, "type": "choice"})
+    question.update({"text": text, "type": "choice" if item.number is None else "integer"})
     if item.ask_if is not None:
         enable = _enable_when(inst, item.ask_if, canon)
         if enable is None:
@@ -452,8 +463,19 @@ def _question(inst: Instrument, item: Item, canon: Canon) -> Json:
             question["enableWhen"] = enable[0]
             if enable[1] is not None:
                 question["enableBehavior"] = enable[1]
-    question["answerOption"] = _answer_options(inst, item, canon)
+    if item.number is None:
+        question["answerOption"] = _answer_options(inst, item, canon)
+    else:  # a whole number within bounds
+        bounds = [
+            {"url": MIN_VALUE, "valueInteger": item.number.min},
+            {"url": MAX_VALUE, "valueInteger": item.number.max},
+        ]
+        question["extension"] = [*question.get("extension", []), *bounds]
     return question
+
+
+MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
+MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
 
 
 def _score_item(inst: Instrument, name: str, scale: Scale) -> Json:
@@ -469,7 +491,7 @@ def _score_item(inst: Instrument, name: str, scale: Scale) -> Json:
     said = steps.words()
     if expression is None:
         what = "Not calculated here: a form cannot compute this score exactly (" + (
-            "; ".join(said) + ")"
+            "; ".join(steps.unexpressed()) + ")"
         )
     else:
         what = "The sum of the answered items' weights" + (

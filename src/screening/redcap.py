@@ -14,7 +14,7 @@ from typing import Any
 
 from .definition import Instrument, Item, Scale
 from .loading import load_instrument
-from .rules import AnswerSets, answers_of, describe
+from .rules import AnswerSets, answers_of, describe, number_tests
 from .steps import steps_of
 
 __all__ = [
@@ -60,6 +60,9 @@ def _row(**fields: str) -> Row:
         "note": "Field Note",
         "branching": "Branching Logic (Show field only if...)",
         "annotation": "Field Annotation",
+        "validation": "Text Validation Type OR Show Slider Number",
+        "min": "Text Validation Min",
+        "max": "Text Validation Max",
     }
     row = dict.fromkeys(REDCAP_COLUMNS, "")
     for key, value in fields.items():
@@ -88,8 +91,18 @@ def _branching(inst: Instrument, cond: Any) -> str | None:
     """REDCap branching logic for a skip condition, or None where it cannot be said: the
     answers it accepts (`[item] = 'v'`, REDCap stores option values) joined by and/or at any
     depth."""
+    numbers = number_tests(inst, cond)
+    if numbers is not None:  # a numeric answer compared: REDCap's own comparisons
+        parts = [
+            f"[{item_id}] {_OPERATORS[op]} {operand}" for item_id, op, operand in numbers.tests
+        ]
+        joiner = " or " if numbers.join == "any" else " and "
+        return parts[0] if len(parts) == 1 else "(" + joiner.join(parts) + ")"
     answers = answers_of(inst, cond)
     return None if answers is None else _logic(answers)
+
+
+_OPERATORS = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
 def _logic(answers: AnswerSets) -> str:
@@ -105,13 +118,18 @@ def _logic(answers: AnswerSets) -> str:
 
 def _item_row(inst: Instrument, item: Item, first: bool) -> Row:
     text = item.text if inst.license.redistribute_text and item.text else item.label
-    fields: dict[str, str] = {
-        "name": item.id,
-        "form": inst.id,
-        "type": "radio",
-        "label": _one_line(text),
-        "choices": _choices(inst, item),
-    }
+    fields: dict[str, str] = {"name": item.id, "form": inst.id, "label": _one_line(text)}
+    if item.number is None:
+        fields.update({"type": "radio", "choices": _choices(inst, item)})
+    else:  # a whole number within bounds
+        fields.update(
+            {
+                "type": "text",
+                "validation": "integer",
+                "min": str(item.number.min),
+                "max": str(item.number.max),
+            }
+        )
     if first:
         fields["section"] = inst.name + (f": {inst.timeframe}" if inst.timeframe else "")
     if item.ask_if is not None:

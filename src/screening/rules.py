@@ -38,6 +38,7 @@ __all__ = [
     "Env",
     "Evaluator",
     "Kind",
+    "NumberTests",
     "PathKey",
     "Ref",
     "Truth",
@@ -52,6 +53,7 @@ __all__ = [
     "item_tests",
     "kleene_all",
     "kleene_any",
+    "number_tests",
     "predicate",
     "referenced",
     "vector_predicate",
@@ -574,8 +576,43 @@ def item_tests(cond: Any) -> list[tuple[str, Callable[[Any], bool]]]:
 
 
 def answers_of(inst: Instrument, cond: Any) -> AnswerSets | None:
-    """The answers a condition accepts, or None where answer sets cannot say it."""
-    return KINDS[type(cond)].answers(inst, cond)
+    """The answers a condition accepts, or None where answer sets cannot say it (or a numeric
+    answer is compared: a form says that as a comparison, `number_tests`)."""
+    found = KINDS[type(cond)].answers(inst, cond)
+    return None if found is not None and _numeric(inst, found) else found
+
+
+def _numeric(inst: Instrument, answers: AnswerSets) -> bool:
+    if answers.join == "item":
+        item = inst.item_by_id(answers.item)
+        return item is not None and item.number is not None
+    return any(_numeric(inst, part) for part in answers.parts)
+
+
+class NumberTests(NamedTuple):
+    """A skip condition on numeric answers as comparisons a form can state: (item, comparison,
+    number) each, joined by `any` or `all` (None: one comparison)."""
+
+    tests: tuple[tuple[str, str, int | float], ...]
+    join: Literal["any", "all"] | None
+
+
+def number_tests(inst: Instrument, cond: Any) -> NumberTests | None:
+    """A condition of comparisons of numeric answers (not recoded), alone or joined by one
+    `any` or `all`, as forms state them; else None."""
+    if isinstance(cond, ItemCondition):
+        item = inst.item_by_id(cond.item)
+        if item is None or item.number is None or item.number.scores or cond.op == "in":
+            return None
+        return NumberTests(((cond.item, cond.op, cond.operand),), None)
+    if isinstance(cond, AnyCondition | AllCondition):
+        children = cond.any if isinstance(cond, AnyCondition) else cond.all
+        parts = [number_tests(inst, child) for child in children]
+        if any(p is None or p.join is not None for p in parts):
+            return None
+        tests = tuple(t for p in parts if p is not None for t in p.tests)
+        return NumberTests(tests, ("any" if isinstance(cond, AnyCondition) else "all"))
+    return None
 
 
 _SYMBOLS = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "in": "in"}

@@ -81,6 +81,8 @@ class ScalePlan(NamedTuple):
     """The alternative band tables, compiled."""
     plain: bool = True
     """A sum, prorated and multiplied (no mean, lookup or rounding to decimals)."""
+    requires: str | None = None
+    """A scale listed before this one that must be scored for this one to be."""
 
 
 class TablePlan(NamedTuple):
@@ -291,7 +293,7 @@ def _item_plan(inst: Instrument, index: int, coding: str | None = None) -> ItemP
     return ItemPlan(
         item.id,
         MappingProxyType(recorded),
-        ", ".join(str(v) for v in [*recorded, *(k for k in kinds if k not in recorded)]),
+        _allowed(item, recorded, kinds),
         ask_if,
         describe(item.ask_if) if item.ask_if is not None else "",
         item.if_skipped,
@@ -299,6 +301,13 @@ def _item_plan(inst: Instrument, index: int, coding: str | None = None) -> ItemP
         frozenset(scores[v] for v in item.accept_when_skipped if v in scores),
         MappingProxyType(kinds),
     )
+
+
+def _allowed(item: Any, recorded: Mapping[int, int], kinds: Mapping[int, str]) -> str:
+    """The values an item takes, as messages list them."""
+    if item.number is not None:
+        return f"the whole numbers {item.number.min}-{item.number.max}"
+    return ", ".join(str(v) for v in [*recorded, *(k for k in kinds if k not in recorded)])
 
 
 def _scale_plan(inst: Instrument, name: str, scale: Any) -> ScalePlan:
@@ -326,6 +335,7 @@ def _scale_plan(inst: Instrument, name: str, scale: Any) -> ScalePlan:
             for t in steps.tables
         ),
         steps.plain,
+        scale.requires,
     )
 
 
@@ -503,8 +513,8 @@ def score_plan(
     scales_valid = True
     for scale in plan.scales:
         scaled = _score_scale(scale, scores, skipped, bad)
-        if scale.tables:
-            scaled = _with_tables(scale, scaled, ctx)
+        if scale.requires is not None or scale.tables:
+            scaled = _completed(scale, scaled, scale_results, ctx)
         scale_results[scale.name] = scaled
         scale_scores[scale.name] = scaled.score
         if scale.primary and not scaled.valid:
@@ -540,6 +550,20 @@ def score_plan(
     if issues and on_error == "raise":
         raise ResponseError(issues, result)
     return result
+
+
+def _completed(
+    scale: ScalePlan,
+    scaled: ScaleResult,
+    results: Mapping[str, ScaleResult],
+    ctx: Mapping[str, Any],
+) -> ScaleResult:
+    """A scale's result unscored where a scale it requires is, then with its band tables."""
+    required = scale.requires
+    if required is not None and scaled.valid and not results[required].valid:
+        why = f"scored only with scale '{required}', which is unscored"
+        scaled = _unscored(scaled.raw, scaled.answered, scaled.missing, scaled.skipped, why)
+    return _with_tables(scale, scaled, ctx) if scale.tables else scaled
 
 
 def _with_tables(scale: ScalePlan, scaled: ScaleResult, ctx: Mapping[str, Any]) -> ScaleResult:

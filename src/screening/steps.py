@@ -54,6 +54,9 @@ class SumItems(NamedTuple):
     recodes: tuple[tuple[tuple[int, int], ...] | None, ...] = ()
     """For an item whose options state their scores (several answers sharing one score): its
     (value, score) pairs, else None."""
+    ranges: tuple[tuple[tuple[int, int, int], ...] | None, ...] = ()
+    """For a numeric item: its recoding ranges (lowest, highest, score), () when the score is
+    the number; None for an item with options."""
 
     def words(self) -> str:
         return f"the sum of their scores ({len(self.items)} items)"
@@ -82,13 +85,18 @@ class SumItems(NamedTuple):
     def redcap(self, shown_when: Sequence[str | None]) -> str:
         """`sum(...)` over the fields (REDCap stores option values): a reversed item as lowest +
         highest minus the answer, a skipped item's score where its branching can be said."""
-        terms = []
+        terms: list[str] = []
         recodes = self.recodes or (None,) * len(self.items)
         for item_id, flip, skipped, shown, recode in zip(
             self.items, self.reversed_, self.if_skipped, shown_when, recodes, strict=True
         ):
             term = f"[{item_id}]" if flip is None else f"({flip[0] + flip[1]}-[{item_id}])"
-            if recode is not None:  # the stated scores, one answer at a time
+            ranged = self.ranges[len(terms)] if self.ranges else None
+            if ranged:  # a numeric answer recoded by ranges
+                term = "''"
+                for low, high, points in reversed(ranged):
+                    term = f"if([{item_id}]>={low} and [{item_id}]<={high}, {points}, {term})"
+            elif recode is not None:  # the stated scores, one answer at a time
                 term = "''"
                 for value, points in reversed(recode):
                     term = f"if([{item_id}]='{value}', {points}, {term})"
@@ -524,6 +532,21 @@ class ScaleSteps(NamedTuple):
             out.append(self.decimals.words())
         return out
 
+    def unexpressed(self) -> list[str]:
+        """Why a form cannot compute the score, in words (empty: it can)."""
+        why = []
+        if self.mean is not None and self.missing.max_missing:
+            why.append("the mean of the answered items")
+        if self.lookup is not None:
+            why.append(self.lookup.words())
+        if self.decimals is not None:
+            why.append(self.decimals.words() + ", exactly")
+        if self.missing.fill:
+            why.append(f"a missing item scoring {self.missing.fill}")
+        if any(r is not None for r in self.sum.ranges):
+            why.append("a numeric answer, which has no weight to sum")
+        return why
+
     def fhirpath(self) -> str | None:
         """The score as a form can compute it: the weights' sum (or their mean over every
         item), times the multiplier; None where a form cannot (a lookup table, exact
@@ -532,6 +555,8 @@ class ScaleSteps(NamedTuple):
         if self.lookup is not None or self.decimals is not None:
             return None
         if self.missing.fill:  # a missing item counts a score the form does not add
+            return None
+        if any(r is not None for r in self.sum.ranges):  # a number has no weight to sum
             return None
         expr = self.sum.fhirpath()
         if self.mean is not None:
@@ -557,6 +582,7 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
     lows, highs, optional, skipped, flips = [], [], [], [], []
     gates: list[tuple[str, str, Any] | None] = []
     recodes: list[tuple[tuple[int, int], ...] | None] = []
+    ranges: list[tuple[tuple[int, int, int], ...] | None] = []
     for item_id in scale.items:
         values = item_score_values(inst, item_id)
         item = inst.item_by_id(item_id)
@@ -568,8 +594,13 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
         skipped.append(item.if_skipped if item.ask_if is not None else None)
         options = [o.value for o in inst.item_options(item)]
         flips.append((min(options), max(options)) if item.reverse else None)
-        stated = any(o.score is not None or o.non_answer for o in inst.item_options(item))
-        recodes.append(tuple(sorted(inst.item_scores(item).items())) if stated else None)
+        if item.number is not None:  # a whole number: its ranges, not one entry per value
+            ranges.append(tuple((r.min, r.max, r.score) for r in item.number.scores))
+            recodes.append(None)
+        else:
+            ranges.append(None)
+            stated = any(o.score is not None or o.non_answer for o in inst.item_options(item))
+            recodes.append(tuple(sorted(inst.item_scores(item).items())) if stated else None)
         gate = item.ask_if
         gates.append(
             (gate.item, gate.op, gate.operand) if isinstance(gate, ItemCondition) else None
@@ -589,6 +620,7 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
             tuple(flips),
             tuple(gates),
             tuple(recodes),
+            tuple(ranges),
         ),
         Missing(scale.missing.max_missing, scale.missing.rounding == "half_up", scale.missing.fill),
         Multiply(scale.multiplier),

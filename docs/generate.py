@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from screening import fhir_write
 from screening.codes import MEANINGS, DefinitionCode
 from screening.definition import (
     ChangeSpec,
@@ -41,13 +42,7 @@ from screening.steps import scale_range
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_A_DIAGNOSIS = "A screening score is not a diagnosis."
-RESPONDENTS = {
-    "self": "the person assessed (self-report)",
-    "clinician": "a clinician (clinician-rated or interview)",
-    "parent": "a parent or carer, about the child",
-    "teacher": "a teacher, about the child",
-    "informant": "an informant who knows the person",
-}
+RESPONDENTS = fhir_write.RESPONDENTS  # who answers, in words: one wording everywhere
 TIMES = "\u00d7"  # the multiplication sign
 
 

@@ -297,6 +297,13 @@ def test_a_mean_over_every_item_is_computed_by_a_form() -> None:
 def test_the_respondent_is_shown(inst: screening.Instrument) -> None:
     assert inst.respondent == "parent"
     assert "respondent: parent" in display.instrument_text(inst)
+    first = fhir.to_questionnaire(inst)["item"][0]
+    assert first == {
+        "linkId": "instrument.respondent",
+        "text": "Respondent: a parent or carer, about the child",
+        "type": "display",
+    }
+    assert display.describe_instrument(inst)["respondent"] == "parent"
 
 
 # --- the checker ----------------------------------------------------------------------------------

@@ -474,6 +474,15 @@ def _question(inst: Instrument, item: Item, canon: Canon) -> Json:
     return question
 
 
+RESPONDENTS = {
+    "self": "the person assessed (self-report)",
+    "clinician": "a clinician (clinician-rated or interview)",
+    "parent": "a parent or carer, about the child",
+    "teacher": "a teacher, about the child",
+    "informant": "an informant who knows the person",
+}
+"""Who answers, in words (the definition's `respondent`)."""
+
 MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
 MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
 
@@ -577,6 +586,15 @@ def to_questionnaire(instrument: Instrument | str, *, canonical_base: str | None
         q["code"] = [{"system": LOINC, "code": loinc}]
     items = [_question(inst, item, canon) for item in inst.items]
     items += [_score_item(inst, name, scale) for name, scale in inst.scales.items()]
+    if inst.respondent is not None:
+        items.insert(
+            0,
+            {
+                "linkId": "instrument.respondent",
+                "text": f"Respondent: {RESPONDENTS[inst.respondent]}",
+                "type": "display",
+            },
+        )
     if inst.timeframe is not None:
         items.insert(
             0,

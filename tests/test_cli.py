@@ -28,6 +28,7 @@ BUILTINS = {
     "brs",
     "cage_aid",
     "core10",
+    "crafft",
     "cssrs_screener",
     "dass21",
     "dast10",

@@ -136,6 +136,8 @@ def _check_questionnaire(q: Mapping[str, Any]) -> None:
             assert link_ids.index(source["linkId"]) < index, "asked before"
             if condition["operator"] == "exists":
                 assert isinstance(condition["answerBoolean"], bool), "que-7"
+            elif source["type"] == "integer":  # a numeric answer compared as a number
+                assert isinstance(condition["answerInteger"], int), "que-7"
             else:
                 options = [_key(o["valueCoding"]) for o in source["answerOption"]]
                 assert _key(condition["answerCoding"]) in options

@@ -224,6 +224,23 @@ def test_a_numeric_answer_in_forms(inst: screening.Instrument) -> None:
     assert fhir.read_questionnaire_response(inst, response) == {"scores_7": 4, "scores_9": 12}
 
 
+def test_a_scale_counts_its_items_meeting_a_test(inst: screening.Instrument) -> None:
+    # items scoring 4 or more: 5, 6 - 1 = 5 and 4 meet it; 3, 6 - 3 = 3 and 3 do not
+    agreed = _score(inst, scores_1=5, scores_2=1, scores_3=4).scales["agreed"]
+    assert (agreed.score, agreed.band, agreed.raw) == (3, "most", 3)
+    assert _score(inst, scores_1=3, scores_2=3, scores_3=3).scales["agreed"].score == 0
+    one = _score(inst, scores_1=4, scores_2=3, scores_3=3).scales["agreed"]
+    assert (one.score, one.band) == (1, "few")
+    two = _score(inst, scores_1=4, scores_2=2, scores_3=1).scales["agreed"]  # 6 - 2 = 4
+    assert (two.score, two.band) == (2, "most")
+    assert _score(inst, scores_1=4, scores_2=2).scales["agreed"].score is None  # one missing
+    rows = {r["Variable / Field Name"]: r for r in redcap.redcap_rows(inst)}
+    assert rows["scores_agreed"]["Choices, Calculations, OR Slider Labels"] == (
+        "sum(if(([scores_1]) >= 4, 1, 0), if(((6-[scores_2])) >= 4, 1, 0), "
+        "if(([scores_3]) >= 4, 1, 0))"
+    )
+
+
 def test_a_sub_score_of_an_unscored_form_is_not_reported(inst: screening.Instrument) -> None:
     # first_two (items 1 and 2, 5 + (6 - 1)) requires the mean of items 1-3
     both = _score(inst, scores_1=5, scores_2=1, scores_3=4).scales["first_two"]
@@ -247,9 +264,9 @@ def test_a_sub_score_of_an_unscored_form_is_not_reported(inst: screening.Instrum
 def test_exports_say_what_a_form_cannot_compute(inst: screening.Instrument) -> None:
     q = fhir.to_questionnaire(inst)
     by_link = {item["linkId"]: item for item in q["item"]}
-    for name in ("mean", "metric", "used"):
+    for name in ("mean", "metric", "used", "agreed"):
         item = by_link[f"scale.{name}"]
-        assert item["type"] == ("integer" if name == "used" else "decimal")
+        assert item["type"] == ("integer" if name in ("used", "agreed") else "decimal")
         urls = [e["url"] for e in item["extension"]]
         assert not any("calculatedExpression" in u for u in urls), name
         assert "cannot compute this score exactly" in item["extension"][-1]["valueMarkdown"]

@@ -264,6 +264,10 @@ def final_range(
     conversion table, rounding to decimals; found state by state like `reachable_range`."""
     rule = scale.get("missing") or {}
     factor = Fraction(repr(scale.get("multiplier") or 1))
+    if "count" in scale:  # each item scores 1 where its score meets the test, else 0
+        scores = {
+            i: sorted({int(holds(scale["count"], v)) for v in scores[i]}) for i in scale["items"]
+        }
     if scale.get("method") == "mean":
         means = []
         members = scale["items"]
@@ -467,13 +471,11 @@ def scale_of(
     if rule is not None:
         scale["missing"] = rule
     rule = rule or {}
-    lo, hi = reachable_range(
-        members,
-        items.scores,
-        items.skippable,
-        rule.get("max_missing", 0),
-        rule.get("rounding", "half_up") == "half_up",
-        rule.get("fill"),
+    if draw(st.integers(min_value=0, max_value=5)) == 0:
+        # a count of the items whose score meets a test (each 1 or 0)
+        scale["count"] = draw(comparison(sorted({v for i in members for v in items.scores[i]})))
+    lo, hi = (
+        float(x) for x in final_range({**scale, "multiplier": 1}, items.scores, items.skippable)
     )
     multiplier = draw(st.sampled_from(MULTIPLIERS))
     if draw(st.integers(min_value=0, max_value=2)) == 0:

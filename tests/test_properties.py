@@ -21,7 +21,8 @@ def valid_responses(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     inst = screening.load_instrument(instrument_id)
     responses: dict[str, Any] = {}
     for item in inst.items:
-        values = [o.value for o in inst.item_options(item)]
+        scored = inst.item_scores(item)  # a non-answer that scores nothing is no answer here
+        values = [o.value for o in inst.item_options(item) if o.value in scored]
         responses[item.id] = draw(st.sampled_from(values))
     # drop answers to items the skip logic skips, earlier items first; a skipped item's
     # comparisons are false, and it scores what the source gives a skipped item, if anything
@@ -112,7 +113,8 @@ def test_risk_flags_survive_a_bad_item(
     ctx = context_for(instrument_id)
     clean = screening.score(instrument_id, responses, **ctx)
     victim = data.draw(st.sampled_from(sorted(responses)))
-    spoiled = screening.score(instrument_id, {**responses, victim: 99}, on_error="invalid", **ctx)
+    # a fraction is never an answer (99 may be one: days in a year)
+    spoiled = screening.score(instrument_id, {**responses, victim: 2.5}, on_error="invalid", **ctx)
     assert spoiled.valid is False
     for flag in clean.flags:
         if victim not in flag.items and not _flag_reads(inst, flag.id, victim):

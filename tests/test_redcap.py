@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import operator
 import re
 from collections.abc import Mapping
 
@@ -58,6 +59,12 @@ def test_dictionary_of_every_builtin(instrument_id: str) -> None:
     items, calcs = rows[: len(inst.items)], rows[len(inst.items) :]
     for item, row in zip(inst.items, items, strict=True):
         assert row[NAME] == item.id
+        if item.number is not None:  # a whole number: a text field validated as an integer
+            assert row[TYPE] == "text"
+            assert row["Text Validation Type OR Show Slider Number"] == "integer"
+            bounds = (row["Text Validation Min"], row["Text Validation Max"])
+            assert bounds == (str(item.number.min), str(item.number.max))
+            continue
         assert row[TYPE] == "radio"
         choices = [part.split(", ", 1) for part in row[CHOICES].split(" | ")]
         options = inst.item_options(item)
@@ -191,7 +198,15 @@ def test_a_pipe_in_an_option_label_is_refused() -> None:
 
 # --- branching logic agrees with ask_if -------------------------------------------------------
 
-_TOKEN = re.compile(r"\s*(?:(\()|(\))|(and|or)\b|\[(\w+)\] (=|<>) '([^']*)')")
+_TOKEN = re.compile(r"\s*(?:(\()|(\))|(and|or)\b|\[(\w+)\] (=|<>|>=|<=|>|<) (?:'([^']*)'|(-?\d+)))")
+_NUMBER_TESTS = {
+    "=": operator.eq,
+    "<>": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
 
 
 def evaluate(logic: str, values: Mapping[str, int]) -> bool:
@@ -218,6 +233,9 @@ def evaluate(logic: str, values: Mapping[str, int]) -> bool:
             value, i = expression(i + 1)
             assert tokens[i][1]
             return value, i + 1
+        if token[6] is not None:  # a numeric answer compared as a number; blank: false
+            given = values.get(token[3])
+            return given is not None and _NUMBER_TESTS[token[4]](given, int(token[6])), i + 1
         answer = str(values[token[3]]) if token[3] in values else ""
         return (answer == token[5]) if token[4] == "=" else (answer != token[5]), i + 1
 

@@ -787,11 +787,11 @@ def _score_scale(
 ) -> _ScaleArrays:
     """The arrays of one scale over every row."""
     n = const.n
-    cols = [columns[item_id] for item_id in scale.items]
+    steps = scale.steps
+    cols = _counted([columns[item_id] for item_id in scale.items], steps.counting)
     raw = cols[0].scores.astype(sum_dtype)  # wide enough for the scale's reachable range
     for col in cols[1:]:
         raw += col.scores  # unknown items score 0 here
-    steps = scale.steps
     if all(c.complete for c in cols) and not any(i in skipped for i in scale.items):
         return _complete(steps, raw, len(cols), const)
     final: Any = steps.multiply.array(raw) if steps.plain else None
@@ -851,6 +851,13 @@ def _score_scale(
         invalid,
         counted,
     )
+
+
+def _counted(cols: list[Column], counting: Any) -> list[Column]:
+    """The columns as a counting scale reads them: 1 where a known score meets its test."""
+    if counting is None:
+        return cols
+    return [c._replace(scores=counting.array(c.scores, c.known)) for c in cols]
 
 
 def _required(

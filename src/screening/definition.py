@@ -151,6 +151,10 @@ class _Comparison(Model):
         return self.operand_of(self.op)
 
 
+class ScoreTest(_Comparison):
+    """A comparison of an item's score, for a scale that counts its items meeting it."""
+
+
 class ItemCondition(_Comparison):
     """Compares an item's score (after reverse scoring) with a number."""
 
@@ -436,6 +440,10 @@ class Scale(Model):
     Scale); a missing item is left out of the mean."""
     multiplier: Number = Field(default=1, le=1000)
     """Applied after summing and proration (DASS-21 x2, WHO-5 percentage x4)."""
+    count: ScoreTest | None = None
+    """The scale counts its items whose score meets this comparison (format 1.1): a derived
+    count (the number of PHQ-15 symptoms bothering a lot, `{gte: 2}`), each counted item
+    scoring 1, with the missing-data rule as for a sum."""
     decimals: StrictInt | None = Field(default=None, ge=0, le=6)
     """The final score rounded half up to this many decimal places (format 1.1); bands are
     then written at that precision (BRS: 1.00-2.99)."""
@@ -754,9 +762,7 @@ class Instrument(Model):
             return scores
         if chosen.records == "score":
             return {score: score for score in sorted(set(scores.values()))}
-        listed = chosen.values.get(item.id)
-        if listed is None and isinstance(item.options, str):
-            listed = chosen.values.get(item.options)
+        listed = _listed(chosen, item)
         if listed is None:
             return scores
         options = [o.value for o in self.item_options(item)]
@@ -774,9 +780,7 @@ class Instrument(Model):
         scores = self.item_scores(item)
         if chosen.records == "score":
             return {scores[v]: kind for v, kind in kinds.items() if v in scores}
-        listed = chosen.values.get(item.id)
-        if listed is None and isinstance(item.options, str):
-            listed = chosen.values.get(item.options)
+        listed = _listed(chosen, item)
         if listed is None:
             return kinds
         options = [o.value for o in self.item_options(item)]
@@ -821,6 +825,15 @@ for _model in (AnyCondition, AllCondition, NotCondition):
 
 
 # --- format versions --------------------------------------------------------------------------
+
+
+def _listed(coding: Coding, item: Item) -> list[int] | None:
+    """The values a coding records an item's options as (by item, else by its option set)."""
+    listed = coding.values.get(item.id)
+    if listed is None and isinstance(item.options, str):
+        listed = coding.values.get(item.options)
+    return listed
+
 
 FORMAT_KEYS: dict[str, dict[type[BaseModel], tuple[str, ...]]] = {
     "1.0": {
@@ -883,7 +896,7 @@ FORMAT_KEYS: dict[str, dict[type[BaseModel], tuple[str, ...]]] = {
         Item: ("number",),
         NumberAnswer: ("min", "max", "unit", "scores", "source"),
         NumberScore: ("min", "max", "score"),
-        Scale: ("band_tables", "decimals", "lookup", "requires"),
+        Scale: ("band_tables", "decimals", "lookup", "requires", "count"),
         Lookup: ("label", "table", "source"),
         LookupRow: ("score", "converted"),
         Instrument: ("codings", "respondent"),

@@ -15,7 +15,7 @@ from typing import Any
 from .definition import Instrument, Item, Scale
 from .loading import load_instrument
 from .rules import AnswerSets, answers_of, describe, number_tests
-from .steps import steps_of
+from .steps import REDCAP_OPERATORS, steps_of
 
 __all__ = [
     "REDCAP_COLUMNS",
@@ -94,15 +94,13 @@ def _branching(inst: Instrument, cond: Any) -> str | None:
     numbers = number_tests(inst, cond)
     if numbers is not None:  # a numeric answer compared: REDCap's own comparisons
         parts = [
-            f"[{item_id}] {_OPERATORS[op]} {operand}" for item_id, op, operand in numbers.tests
+            f"[{item_id}] {REDCAP_OPERATORS[op]} {operand}"
+            for item_id, op, operand in numbers.tests
         ]
         joiner = " or " if numbers.join == "any" else " and "
         return parts[0] if len(parts) == 1 else "(" + joiner.join(parts) + ")"
     answers = answers_of(inst, cond)
     return None if answers is None else _logic(answers)
-
-
-_OPERATORS = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
 def _logic(answers: AnswerSets) -> str:

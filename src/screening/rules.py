@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .definition import Instrument
 
 __all__ = [
+    "COMPARE",
     "KINDS",
     "AnswerSets",
     "Env",
@@ -50,6 +51,7 @@ __all__ = [
     "compile_vector",
     "count_truth",
     "describe",
+    "describe_comparison",
     "item_tests",
     "kleene_all",
     "kleene_any",
@@ -83,7 +85,7 @@ class Env:
 
 Evaluator = Callable[[Env], Truth]
 
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "eq": operator.eq,
     "ne": operator.ne,
     "gt": operator.gt,
@@ -92,6 +94,7 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "lte": operator.le,
     "in": lambda value, options: value in options,
 }
+"""Each comparison as a function; all but `in` serve numpy arrays too."""
 
 
 def predicate(cmp: _Comparison | ContextCondition) -> Callable[[Any], bool]:
@@ -102,7 +105,7 @@ def predicate(cmp: _Comparison | ContextCondition) -> Callable[[Any], bool]:
 
 
 def _bind(op: str, operand: Any) -> Callable[[Any], bool]:
-    fn = _OPS[op]
+    fn = COMPARE[op]
     return lambda value: fn(value, operand)
 
 
@@ -121,7 +124,7 @@ def _item(cond: ItemCondition) -> Evaluator:
 def _scale(cond: ScaleCondition) -> Evaluator:
     scale = cond.scale
     if isinstance(cond.operand, ContextRef):  # a cut-point chosen per call
-        fn, name = _OPS[cond.op], cond.operand.context
+        fn, name = COMPARE[cond.op], cond.operand.context
 
         def against_context(env: Env) -> Truth:
             value, bound = env.scales.get(scale), env.context.get(name)
@@ -269,7 +272,7 @@ def _item_vec(cond: ItemCondition) -> VEvaluator:
 def _scale_vec(cond: ScaleCondition) -> VEvaluator:
     scale = cond.scale
     if isinstance(cond.operand, ContextRef):  # a cut-point chosen per call
-        fn, name = _OPS[cond.op], cond.operand.context
+        fn, name = COMPARE[cond.op], cond.operand.context
 
         def against_context(env: VEnv) -> VTruth:
             scores, known = env.scales[scale]
@@ -616,6 +619,11 @@ def number_tests(inst: Instrument, cond: Any) -> NumberTests | None:
 
 
 _SYMBOLS = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "in": "in"}
+
+
+def describe_comparison(subject: str, op: str, operand: Any) -> str:
+    """`score ≥ 2`: a comparison in the words the docs and notes use."""
+    return _describe_cmp(subject, op, operand)
 
 
 def _describe_cmp(subject: str, op: str, operand: Any) -> str:

@@ -749,8 +749,11 @@ def _tally(
 ) -> _Tally:
     raw = answered = missing = n_skipped = scored_skips = 0
     invalid: list[str] = []
+    count = scale.steps.counting
     for item_id in scale.items:
         value = scores.get(item_id)
+        if count is not None and value is not None:  # a counted item scores 1 or 0
+            value = count.point(value)
         if item_id in bad:
             invalid.append(item_id)
         elif item_id in skipped:

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from .definition import Instrument, ItemCondition, Scale
 from .facts import item_score_values
+from .rules import COMPARE, describe, describe_comparison
 from .text import number
 
 __all__ = [
@@ -82,7 +83,7 @@ class SumItems(NamedTuple):
             expr += f".combine(iif({answered}, {{}}, iif({skipped_now}, {skipped}, {{}})))"
         return f"{expr}.sum()"
 
-    def redcap(self, shown_when: Sequence[str | None]) -> str:
+    def redcap(self, shown_when: Sequence[str | None], count: Count | None = None) -> str:
         """`sum(...)` over the fields (REDCap stores option values): a reversed item as lowest +
         highest minus the answer, a skipped item's score where its branching can be said."""
         terms: list[str] = []
@@ -100,14 +101,16 @@ class SumItems(NamedTuple):
                 term = "''"
                 for value, points in reversed(recode):
                     term = f"if([{item_id}]='{value}', {points}, {term})"
+            if count is not None:  # the item counts 1 where its score meets the test
+                term = count.redcap(term)
             if skipped is not None and shown is not None:
                 term = f"if({shown}, {term}, {skipped})"
             terms.append(term)
         return "sum(" + ", ".join(terms) + ")"
 
-    def redcap_mean(self, shown_when: Sequence[str | None]) -> str:
+    def redcap_mean(self, shown_when: Sequence[str | None], count: Count | None = None) -> str:
         """REDCap's `mean(...)` over the same terms: blank fields are left out, as here."""
-        return "mean(" + self.redcap(shown_when)[len("sum(") :]
+        return "mean(" + self.redcap(shown_when, count)[len("sum(") :]
 
 
 def _answers(item_id: str) -> str:
@@ -238,6 +241,45 @@ class Multiply(NamedTuple):
 
     def redcap(self, expr: str) -> str:
         return f"{expr}*{number(self.factor)}" if self.factor != 1 else expr
+
+
+class Count(NamedTuple):
+    """A count of the items whose score meets a comparison: each such item scores 1, any
+    other 0, before the sum (and the missing-data rule) as usual."""
+
+    op: str
+    operand: Any
+
+    def point(self, score: int) -> int:
+        """1 where the score meets the comparison, else 0."""
+        if self.op == "in":
+            return int(score in self.operand)
+        return int(COMPARE[self.op](score, self.operand))
+
+    def array(self, scores: Any, known: Any) -> Any:
+        """1 where a known score meets the comparison (int8), else 0."""
+        import numpy as np
+
+        hits: Any = (
+            np.isin(scores, self.operand)
+            if self.op == "in"
+            else COMPARE[self.op](scores, self.operand)
+        )
+        return (hits & known).astype(np.int8)
+
+    def words(self) -> str:
+        return f"the number of items whose {describe_comparison('score', self.op, self.operand)}"
+
+    def redcap(self, term: str) -> str:
+        if self.op == "in":
+            test = " or ".join(f"({term}) = {v}" for v in self.operand)
+        else:
+            test = f"({term}) {REDCAP_OPERATORS[self.op]} {self.operand}"
+        return f"if({test}, 1, 0)"
+
+
+REDCAP_OPERATORS = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+"""The condition language's comparisons in REDCap's calculations and branching logic."""
 
 
 class Mean(NamedTuple):
@@ -372,8 +414,6 @@ class BandTableStep(NamedTuple):
 
     def words(self) -> str:
         """Where it applies, in words."""
-        from .rules import describe
-
         return "everywhere" if self.when is None else f"when {describe(self.when)}"
 
     def fhirpath(self, expr: str) -> None:
@@ -396,6 +436,8 @@ class ScaleSteps(NamedTuple):
     mean: Mean | None = None
     lookup: Lookup | None = None
     decimals: Decimals | None = None
+    counting: Count | None = None
+    """The scale counts its items meeting a test (`count` in the definition)."""
 
     @property
     def plain(self) -> bool:
@@ -405,6 +447,7 @@ class ScaleSteps(NamedTuple):
             and self.lookup is None
             and self.decimals is None
             and self.missing.fill is None
+            and self.counting is None
         )
 
     @property
@@ -523,7 +566,9 @@ class ScaleSteps(NamedTuple):
 
     def words(self) -> list[str]:
         """The steps after the sum, in words (empty for a plain sum)."""
-        out = [self.mean.words()] if self.mean is not None else []
+        out = [self.counting.words()] if self.counting is not None else []
+        if self.mean is not None:
+            out.append(self.mean.words())
         if self.multiply.factor != 1:
             out.append(f"multiplied by {number(self.multiply.factor)}")
         if self.lookup is not None:
@@ -545,6 +590,8 @@ class ScaleSteps(NamedTuple):
             why.append(f"a missing item scoring {self.missing.fill}")
         if any(r is not None for r in self.sum.ranges):
             why.append("a numeric answer, which has no weight to sum")
+        if self.counting is not None:
+            why.append(self.counting.words())
         return why
 
     def fhirpath(self) -> str | None:
@@ -558,6 +605,8 @@ class ScaleSteps(NamedTuple):
             return None
         if any(r is not None for r in self.sum.ranges):  # a number has no weight to sum
             return None
+        if self.counting is not None:  # a form sums weights, not items meeting a test
+            return None
         expr = self.sum.fhirpath()
         if self.mean is not None:
             if self.missing.max_missing:
@@ -570,9 +619,9 @@ class ScaleSteps(NamedTuple):
         if self.lookup is not None:
             return None
         if self.mean is not None:
-            expr = self.sum.redcap_mean(shown_when)
+            expr = self.sum.redcap_mean(shown_when, self.counting)
         else:
-            expr = self.sum.redcap(shown_when)
+            expr = self.sum.redcap(shown_when, self.counting)
         expr = self.multiply.redcap(expr)
         return self.decimals.redcap(expr) if self.decimals is not None else expr
 
@@ -605,6 +654,14 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
         gates.append(
             (gate.item, gate.op, gate.operand) if isinstance(gate, ItemCondition) else None
         )
+    count = Count(scale.count.op, scale.count.operand) if scale.count is not None else None
+    if count is not None:  # each item scores 1 where it meets the test: its range is 0 or 1
+        for index, item_id in enumerate(scale.items):
+            points = {count.point(v) for v in item_score_values(inst, item_id)}
+            lows[index], highs[index] = min(points), max(points)
+            skip = skipped[index]
+            if skip is not None:
+                skipped[index] = count.point(skip)
     bands = _bands(scale.bands, scale.decimals) if scale.bands else None
     tables = tuple(
         BandTableStep(name, _bands(table.bands, scale.decimals), table.when, table.label)
@@ -629,6 +686,7 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
         Mean() if scale.method == "mean" else None,
         Lookup(scale.lookup.values, scale.lookup.label) if scale.lookup is not None else None,
         Decimals(scale.decimals) if scale.decimals is not None else None,
+        count,
     )
 
 

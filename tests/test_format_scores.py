@@ -291,6 +291,14 @@ def test_exports_say_what_a_form_cannot_compute(inst: screening.Instrument) -> N
     )
 
 
+def test_observations_carry_a_fractional_scale_as_a_quantity(inst: screening.Instrument) -> None:
+    result = _score(inst, scores_1=3, scores_2=3, scores_3=3, scores_4=1)  # mean 3.00
+    observations = {o["code"]["coding"][0]["code"]: o for o in fhir.to_observations(inst, result)}
+    assert observations["scores.mean"]["valueQuantity"]["value"] == 3.0
+    assert "valueInteger" not in observations["scores.mean"]
+    assert observations["scores.shared"]["valueInteger"] == 1
+
+
 def test_a_mean_over_every_item_is_computed_by_a_form() -> None:
     text = DEFINITION.replace("    missing: {max_missing: 1, source: src}\n", "").replace(
         "    decimals: 2\n", "", 1

@@ -61,8 +61,10 @@ def _scale_code(inst: Instrument, name: str, scale: Scale, canon: Canon) -> Json
     return {"coding": [coding], "text": label}
 
 
-def _value(score_value: int | float) -> Json:
-    if isinstance(score_value, int) or float(score_value).is_integer():
+def _value(score_value: int | float, whole: bool) -> Json:
+    """valueInteger for a scale of whole numbers; valueQuantity for one that scores fractions,
+    even where this score is whole (a BRS mean of 4.00)."""
+    if whole:
         return {"valueInteger": int(score_value)}
     return {
         "valueQuantity": {
@@ -142,7 +144,7 @@ def _observation(
         obs["dataAbsentReason"] = _absent_reason(scaled)
         notes.append(f"Not scored: {scaled.reason}.")
     else:
-        obs.update(_value(scaled.score))
+        obs.update(_value(scaled.score, scale_is_integral(inst.scales[name])))
         if scaled.band is not None:
             obs["interpretation"] = [{"text": scaled.band}]
         tables = inst.scales[name].band_tables
@@ -183,7 +185,8 @@ def to_observations(
 
     `code` is the scale's LOINC code, else `SCORE_SYSTEM` `<instrument>.<scale>` (under
     `canonical_base` when given, see `CANONICAL_BASE`); the score is
-    `valueInteger` when whole, else `valueQuantity` in `{score}`; the band is the
+    `valueInteger` for a scale of whole numbers, else `valueQuantity` in `{score}` (a mean, a
+    conversion table or decimals, even where one score is whole); the band is the
     interpretation's text (there is no standard code set for bands). A prorated score says so in
     a note. An unscored scale is emitted, not dropped, so the gap is visible: no value, a
     `dataAbsentReason` (error: an invalid answer; not-applicable: every item skipped; unknown:

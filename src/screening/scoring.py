@@ -83,6 +83,9 @@ class ScalePlan(NamedTuple):
     """A sum, prorated and multiplied (no mean, lookup or rounding to decimals)."""
     requires: str | None = None
     """A scale listed before this one that must be scored for this one to be."""
+    fast: bool = True
+    """A complete response is its plain sum times the multiplier (a plain scale, or one whose
+    only other step is a fill for missing items, with a whole multiplier)."""
 
 
 class TablePlan(NamedTuple):
@@ -336,6 +339,11 @@ def _scale_plan(inst: Instrument, name: str, scale: Any) -> ScalePlan:
         ),
         steps.plain,
         scale.requires,
+        steps.plain
+        or (
+            steps._replace(missing=steps.missing._replace(fill=None)).plain
+            and isinstance(scale.multiplier, int)
+        ),
     )
 
 
@@ -775,7 +783,7 @@ def _score_scale(
     skipped: set[str] | frozenset[str],
     bad: set[str],
 ) -> ScaleResult:
-    if not bad and not skipped and scale.plain:
+    if not bad and not skipped and scale.fast:
         try:
             raw = sum([scores[i] for i in scale.items])
         except KeyError:

@@ -80,7 +80,7 @@ class ScalePlan(NamedTuple):
     tables: tuple[TablePlan, ...] = ()
     """The alternative band tables, compiled."""
     plain: bool = True
-    """A sum, prorated and multiplied (no mean, lookup or rounding to decimals)."""
+    """A sum, prorated and multiplied (no mean, count, fill, lookup or rounding to decimals)."""
     requires: str | None = None
     """A scale listed before this one that must be scored for this one to be."""
     fast: bool = True

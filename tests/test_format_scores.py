@@ -261,6 +261,21 @@ def test_a_sub_score_of_an_unscored_form_is_not_reported(inst: screening.Instrum
     assert frame["first_two"].tolist() == [10, pd.NA]
 
 
+def test_a_score_coding_names_a_non_answer_only_by_a_score_of_its_own() -> None:
+    # recording scores, a 1 for scores_5 is a yes or a refusal (both score 1): not "declined";
+    # a 9 recorded for scores_6 is no score at all
+    codings = (
+        "respondent: parent\ncodings:\n"
+        "  listed: {label: as listed, default: true, source: src}\n"
+        "  scores: {label: scores, records: score, source: src}"
+    )
+    inst = screening.parse_instrument(DEFINITION.replace("respondent: parent", codings), "s.yaml")
+    said = screening.score(inst, {"scores_5": 1}, coding="scores", on_error="invalid")
+    assert dict(said.non_answers) == {}
+    assert said.flag_ids == ["asked_yes"]
+    assert dict(_score(inst, scores_5=9).non_answers) == {"scores_5": "declined"}  # as listed
+
+
 def test_exports_say_what_a_form_cannot_compute(inst: screening.Instrument) -> None:
     q = fhir.to_questionnaire(inst)
     by_link = {item["linkId"]: item for item in q["item"]}

@@ -778,8 +778,13 @@ class Instrument(Model):
         if not kinds or chosen is None:
             return kinds
         scores = self.item_scores(item)
-        if chosen.records == "score":
-            return {scores[v]: kind for v, kind in kinds.items() if v in scores}
+        if chosen.records == "score":  # a recorded score names the non-answer only if its own
+            shared = list(scores.values())
+            return {
+                scores[v]: kind
+                for v, kind in kinds.items()
+                if v in scores and shared.count(scores[v]) == 1
+            }
         listed = _listed(chosen, item)
         if listed is None:
             return kinds

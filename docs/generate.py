@@ -269,9 +269,9 @@ def _skip_text(item: Item) -> str:
     else:
         text += "not missing and has no score: scales leave it out and conditions on it are false."
     answered = " An answer given although it was skipped is"
-    agreeing = [str(v) for v in item.accept_when_skipped]
+    agreeing = [f"the answer {v}" for v in item.accept_when_skipped]
     if item.if_skipped is not None:
-        agreeing.append(f"scores {item.if_skipped}")
+        agreeing.append(f"an answer scoring {item.if_skipped}")
     if item.answered_when_skipped == "score":
         text += f"{answered} scored as given."
     elif agreeing:

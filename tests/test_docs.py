@@ -144,7 +144,7 @@ def test_reverse_scoring_and_skip_logic_in_words() -> None:
     cssrs = _page("cssrs_screener")
     assert "`cssrs_screener_3` is asked only when cssrs_screener_2 = 1." in cssrs
     assert "has no score: scales leave it out" in cssrs
-    assert "is an error unless it is 0 (agreeing with the skip)." in cssrs
+    assert "is an error unless it is the answer 0 (agreeing with the skip)." in cssrs
     audit = _page("audit")
     assert "An answer given although it was skipped is scored as given." in audit
 

@@ -26,6 +26,7 @@ BUILTINS = {
     "audit",
     "audit_c",
     "brs",
+    "bvc",
     "cage_aid",
     "core10",
     "crafft",

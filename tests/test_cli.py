@@ -50,6 +50,7 @@ BUILTINS = {
     "phq8",
     "phq9",
     "phqa",
+    "promis_dep8a",
     "psc17",
     "pss10",
     "sbqr",

@@ -17,7 +17,7 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 from .definition import Instrument, ItemCondition, Scale
-from .facts import item_score_values
+from .facts import item_score_values, scale_is_integral
 from .rules import COMPARE, describe, describe_comparison
 from .text import number
 
@@ -438,6 +438,8 @@ class ScaleSteps(NamedTuple):
     decimals: Decimals | None = None
     counting: Count | None = None
     """The scale counts its items meeting a test (`count` in the definition)."""
+    whole: bool = True
+    """Whether every final score is a whole number (`facts.scale_is_integral`)."""
 
     @property
     def plain(self) -> bool:
@@ -449,19 +451,6 @@ class ScaleSteps(NamedTuple):
             and self.missing.fill is None
             and self.counting is None
         )
-
-    @property
-    def whole(self) -> bool:
-        """Whether every final score is a whole number (as `facts.scale_is_integral`)."""
-        if self.decimals is not None:
-            return self.decimals.places == 0
-        if self.lookup is not None:
-            return all(isinstance(v, int) for v in self.lookup.table.values())
-        if self.mean is not None:
-            return False
-        missing = self.missing
-        unrounded = missing.max_missing > 0 and not missing.half_up and missing.fill is None
-        return isinstance(self.multiply.factor, int) and not unrounded
 
     def exact(self, raw: int, counted: int, missing: int) -> Fraction:
         """The score of one response before any lookup and rounding, as an exact fraction."""
@@ -687,6 +676,7 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
         Lookup(scale.lookup.values, scale.lookup.label) if scale.lookup is not None else None,
         Decimals(scale.decimals) if scale.decimals is not None else None,
         count,
+        scale_is_integral(scale),
     )
 
 

@@ -39,6 +39,7 @@ from screening.loading import load_instrument
 from screening.rules import describe
 from screening.schema import instrument_schema
 from screening.steps import scale_range
+from screening.text import at_places, number
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_A_DIAGNOSIS = "A screening score is not a diagnosis."
@@ -56,11 +57,6 @@ def cell(text: str) -> str:
 
 def one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def number(value: float) -> str:
-    """`4`, not `4.0`; fractions as written."""
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
@@ -182,7 +178,7 @@ def _scoring(inst: Instrument, item: Item) -> str:
 
 def edge(value: float, scale: Scale) -> str:
     """A score as the scale writes it: `3.00` at two decimal places, `4` for whole numbers."""
-    return f"{value:.{scale.decimals}f}" if scale.decimals else number(value)
+    return at_places(value, scale.decimals)
 
 
 def _items(inst: Instrument) -> list[str]:

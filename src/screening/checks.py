@@ -24,7 +24,7 @@ from .errors import Issue, PathPart, make_issue
 from .facts import item_score_values, scale_is_integral, scale_precision
 from .rules import KINDS, Ref, walk
 from .steps import exact_factor, scale_range, steps_of
-from .text import number
+from .text import at_places, number
 
 Path = tuple[PathPart, ...]
 
@@ -393,7 +393,7 @@ def _check_bands(
                     relation="overlaps" if band.min <= previous.max else "leaves a gap after",
                     previous=previous.label,
                     previous_end=number(previous.max),
-                    expected=_at(expected, places),
+                    expected=at_places(expected, places),
                 )
     bounds = scale_range(inst, scale)
     if bounds is None:
@@ -408,7 +408,7 @@ def _check_bands(
             side="start",
             given=number(first.min),
             extreme="lowest",
-            reachable=_at(exact_factor(lo), places),
+            reachable=at_places(exact_factor(lo), places),
         )
     if last.max != hi:
         yield make_issue(
@@ -418,7 +418,7 @@ def _check_bands(
             side="end",
             given=number(last.max),
             extreme="highest",
-            reachable=_at(exact_factor(hi), places),
+            reachable=at_places(exact_factor(hi), places),
         )
 
 
@@ -438,11 +438,6 @@ def _finer_edges(name: str, bands: list[Any], path: Path, places: int) -> Iterat
                     given=number(getattr(band, side)),
                     precision=precision,
                 )
-
-
-def _at(value: Fraction, places: int) -> str:
-    """A score at the scale's precision (`3.00`; `4` for whole numbers)."""
-    return f"{float(value):.{places}f}" if places else number(float(value))
 
 
 def _check_requires(inst: Instrument, name: str, scale: Scale, path: Path) -> Iterator[Issue]:

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from .text import at_places
+
 if TYPE_CHECKING:
     from .definition import Instrument, Scale
     from .results import FlagResult, ScaleResult, ScoreResult
@@ -231,7 +233,7 @@ def _missing_text(scale: Scale) -> str:
 
 def _edge(value: float, scale: Scale) -> str:
     """A band edge as the scale writes it (`3.00` at two decimals)."""
-    return f"{value:.{scale.decimals}f}" if scale.decimals else _number(value)
+    return at_places(value, scale.decimals)
 
 
 def _how(scale: Scale) -> str:

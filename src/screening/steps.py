@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from .definition import Instrument, ItemCondition, Scale
 from .facts import item_score_values, scale_is_integral
 from .rules import COMPARE, describe, describe_comparison
-from .text import number
+from .text import at_places, number
 
 __all__ = [
     "BandTableStep",
@@ -393,7 +393,7 @@ class Bands(NamedTuple):
 
     def edge(self, value: float) -> str:
         """An edge as written: `3.00` at two places, `4` for whole numbers."""
-        return f"{value:.{self.places}f}" if self.places else number(value)
+        return at_places(value, self.places)
 
     def fhirpath(self, expr: str) -> None:
         return None  # an exported form shows the score; the band is the scorer's

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-__all__ = ["number"]
+from fractions import Fraction
+
+__all__ = ["at_places", "number"]
 
 
 def number(value: float) -> str:
     """`4`, not `4.0`; fractions as written (`2.5`)."""
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def at_places(value: float | Fraction, places: int | None) -> str:
+    """A score as a scale writes it: `3.00` at two decimal places, `4` for whole numbers."""
+    return f"{float(value):.{places}f}" if places else number(float(value))

@@ -245,8 +245,7 @@ def _option_sets(inst: Instrument) -> list[str]:
 def _number_text(item: Item) -> str:
     """A numeric item's answers: `a whole number from 0 to 365 (days)`."""
     assert item.number is not None
-    unit = f" ({item.number.unit})" if item.number.unit else ""
-    return f"a whole number from {item.number.min} to {item.number.max}{unit}"
+    return item.number.words
 
 
 def _option_score(option: Option) -> str:

@@ -345,6 +345,17 @@ class NumberAnswer(Model):
     source: Sources | None = None
     """Required with `scores`."""
 
+    @property
+    def allowed(self) -> str:
+        """The answers it takes, as messages list them: `the whole numbers 0-365`."""
+        return f"the whole numbers {self.min}-{self.max}"
+
+    @property
+    def words(self) -> str:
+        """The answers it takes, for pages: `a whole number from 0 to 365 (days)`."""
+        unit = f" ({self.unit})" if self.unit else ""
+        return f"a whole number from {self.min} to {self.max}{unit}"
+
 
 MAX_NUMBER_SPAN = 10_000
 """The widest range of a numeric answer (each whole number in it is an accepted answer)."""

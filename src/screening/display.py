@@ -370,7 +370,7 @@ def instrument_text(inst: Instrument) -> str:
     lines.append("items:")
     for item in inst.items:
         if item.number is not None:
-            values = f"a whole number {item.number.min}-{item.number.max}"
+            values = item.number.words
         else:
             values = ", ".join(f"{o.value}={o.label}" for o in inst.item_options(item))
         flags = " (reverse-scored)" if item.reverse else ""

@@ -577,7 +577,7 @@ def _decode(
     warning about how it was read)."""
     item = target.item
     if target.item.number is not None:
-        allowed = f"the whole numbers {target.item.number.min}-{target.item.number.max}"
+        allowed = target.item.number.allowed
     else:
         allowed = ", ".join(str(o.value) for o in inst.item_options(target.item))
     if kind == "valueCoding":

@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple, SupportsInt, cast
 
 from ._version import __version__
 from .codes import UNDETERMINED_REASON, ResponseCode, RowCode, render
-from .definition import Instrument
+from .definition import Instrument, Item
 from .errors import Issue, ResponseError, make_issue
 from .facts import scale_is_integral
 from .loading import content_hash, is_builtin, load_instrument, looks_like_id
@@ -306,10 +306,10 @@ def _item_plan(inst: Instrument, index: int, coding: str | None = None) -> ItemP
     )
 
 
-def _allowed(item: Any, recorded: Mapping[int, int], kinds: Mapping[int, str]) -> str:
+def _allowed(item: Item, recorded: Mapping[int, int], kinds: Mapping[int, str]) -> str:
     """The values an item takes, as messages list them."""
     if item.number is not None:
-        return f"the whole numbers {item.number.min}-{item.number.max}"
+        return item.number.allowed
     return ", ".join(str(v) for v in [*recorded, *(k for k in kinds if k not in recorded)])
 
 

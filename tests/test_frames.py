@@ -102,7 +102,9 @@ def frames(draw: st.DrawFn) -> tuple[str, pd.DataFrame, dict[str, Any]]:
             elif kind == "missing":
                 cells.append(None if column_kind == "object" else np.nan)
             elif kind == "out_of_range":
-                cells.append(draw(st.sampled_from([max(values) + 1, min(values) - 1, 99])))
+                cells.append(
+                    draw(st.sampled_from([max(values) + 1, min(values) - 1, 99, -128, 300]))
+                )
             elif kind == "fraction":
                 cells.append(values[0] + 0.5)
             else:

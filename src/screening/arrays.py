@@ -260,17 +260,25 @@ def read_column(
 
 def _read_floats(floats: Any, table: _ItemTable, const: Constants) -> Column:
     """Floats, NaN for missing → scores; a fraction or a value past the options is bad."""
-    missing = np.isnan(floats)
     with np.errstate(invalid="ignore"):
         small = floats.astype(table.dtype)  # a value the dtype cannot hold fails below
     whole = floats == small  # false for NaN, fractions and out-of-range values
-    if not missing.any() and whole.all():
+    odd = np.flatnonzero(~whole)
+    if not len(odd):
         return _read_integers(small, table, const)
+    # two passes over the floats (the cast and the comparison); the blanks are found among
+    # the few cells that are not whole numbers
+    missing = np.zeros(len(floats), dtype=bool)
+    missing[odd] = np.isnan(floats[odd])
     if table.low_bits is not None:
-        candidates = np.where(whole, small, 0)
-        if not int(np.bitwise_or.reduce(candidates)) & ~table.low_bits:
-            # every whole number is an option: the blanks are the only gaps
-            return Column(candidates, whole, missing, ~missing & ~whole, False)
+        small[odd] = 0  # `small` is this call's own copy
+        stray = small & ~small.dtype.type(table.low_bits)
+        if not stray.any():
+            # every whole number is an option: the blanks and fractions are the only gaps
+            return Column(small, whole, missing, ~missing & ~whole, False)
+        off = stray != 0  # a whole number that is no option (negative ones included)
+        small[off] = 0
+        return Column(small, whole & ~off, missing, ~missing & (~whole | off), False)
     col = _read_integers(np.where(whole, small, table.lo - 1), table, const)
     return Column(col.scores, col.known, missing, ~missing & ~col.known, False)
 

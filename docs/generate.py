@@ -1,7 +1,8 @@
 """Generate the instrument reference pages and the JSON Schema from the definitions.
 
-    python docs/generate.py           # write docs/instruments/*.md, docs/instrument.schema.json
-                                      # and the code table of docs/format.md
+    python docs/generate.py           # write docs/instruments/*.md, docs/instrument.schema.json,
+                                      # the code table of docs/format.md and the built-ins'
+                                      # pre-parsed entries (src/screening/prechecked/*.json)
     python docs/generate.py --check   # exit 1 naming each stale file; write nothing
 
 Everything here is derived from `instruments/*.yaml`, the format models and the issue codes
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from screening import fhir_write
+from screening import fhir_write, prechecked
 from screening.codes import MEANINGS, DefinitionCode
 from screening.definition import (
     ChangeSpec,
@@ -40,6 +41,7 @@ from screening.rules import describe
 from screening.schema import instrument_schema
 from screening.steps import scale_range
 from screening.text import at_places, number
+from screening.yamlsafe import parse_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_A_DIAGNOSIS = "A screening score is not a diagnosis."
@@ -739,6 +741,9 @@ def outputs(root: Path = ROOT) -> dict[Path, str]:
     out: dict[Path, str] = {}
     for path in sorted((root / "instruments").glob("*.yaml")):
         inst = load_instrument(path)
+        entry = prechecked.entry(path.read_bytes(), parse_yaml(path.read_bytes()).data)
+        if entry is not None:
+            out[_prechecked(root) / f"{path.stem}.json"] = entry
         instruments.append(inst)
         source_file = path.relative_to(root).as_posix()
         out[root / "docs" / "instruments" / f"{inst.id}.md"] = render_instrument(inst, source_file)
@@ -750,12 +755,17 @@ def outputs(root: Path = ROOT) -> dict[Path, str]:
     return out
 
 
+def _prechecked(root: Path) -> Path:
+    return root / "src" / "screening" / prechecked.FOLDER.name
+
+
 def _orphans(generated: dict[Path, str], root: Path) -> list[Path]:
-    """Pages under docs/instruments/ that nothing generates any more."""
-    folder = root / "docs" / "instruments"
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob("*.md") if p not in generated)
+    """Pages under docs/instruments/ and pre-parsed built-ins that nothing generates any more."""
+    found = []
+    for folder, pattern in ((root / "docs" / "instruments", "*.md"), (_prechecked(root), "*.json")):
+        if folder.is_dir():
+            found += [p for p in folder.glob(pattern) if p not in generated]
+    return sorted(found)
 
 
 def stale(root: Path = ROOT) -> list[Path]:

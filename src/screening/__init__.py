@@ -3,21 +3,11 @@
 A screening score is not a diagnosis.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._extras import register_accessor_when_pandas_loads
 from ._version import __version__
 from .cases import CaseFailure, run_cases
-from .change import (
-    ChangeResult,
-    ClinicalSignificanceResult,
-    PairedChangeResult,
-    ReliableChangeResult,
-    clinical_significance,
-    paired_change,
-    reliable_change,
-)
-from .change import change as measure_change
 from .definition import Instrument
 from .errors import DefinitionError, Issue, ResponseError
 from .loading import (
@@ -33,7 +23,32 @@ from .loading import (
 from .results import FlagResult, Provenance, ScaleResult, ScoreResult
 from .scoring import score
 
+if TYPE_CHECKING:  # imported on first use below: scoring one response needs none of them
+    from .change import (
+        ChangeResult,
+        ClinicalSignificanceResult,
+        PairedChangeResult,
+        ReliableChangeResult,
+        change_frame,
+        client_summary,
+        clinical_significance,
+        group_outcomes,
+        paired_change,
+        reliable_change,
+    )
+    from .change import change as measure_change
+    from .frames import arrow_schema, issues_frame, output_schema, score_frame
+    from .plot import plot_trajectory
+    from .report import client_report, client_reports
+
 _LAZY = {
+    "ChangeResult": "change",
+    "ClinicalSignificanceResult": "change",
+    "PairedChangeResult": "change",
+    "ReliableChangeResult": "change",
+    "clinical_significance": "change",
+    "paired_change": "change",
+    "reliable_change": "change",
     "score_frame": "frames",
     "issues_frame": "frames",
     "output_schema": "frames",
@@ -48,12 +63,20 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    # the DataFrame API imports pandas (and the plot matplotlib): only when it is asked for,
-    # so that scoring one response stays light
+    # the DataFrame API imports pandas (and the plot matplotlib), and change measures are a
+    # module of their own: only when asked for, so that scoring one response stays light
     if name in _LAZY:
         from importlib import import_module
 
         return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    if name == "measure_change":
+        from .change import change
+
+        return change
+    if name == "change":  # the module, as `screening.change` read before it was lazy
+        from importlib import import_module
+
+        return import_module(".change", __name__)
     raise AttributeError(f"module 'screening' has no attribute {name!r}")
 
 

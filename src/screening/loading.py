@@ -13,11 +13,12 @@ from collections.abc import Iterable
 from importlib import resources
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
 
 from pydantic import BaseModel, Discriminator, Tag, ValidationError
 from pydantic_core import ErrorDetails
 
+from . import prechecked
 from ._version import __version__
 from .checks import check_instrument
 from .codes import DefinitionCode
@@ -47,7 +48,9 @@ from .definition import (
     key_arrived,
 )
 from .errors import DefinitionError, Issue, format_path, make_issue
-from .yamlsafe import ParsedYaml, parse_yaml, read_yaml
+
+if TYPE_CHECKING:  # the YAML reader (ruamel.yaml) is imported when a file is parsed
+    from .yamlsafe import ParsedYaml
 
 InstrumentRef = "Instrument | str | os.PathLike[str]"
 
@@ -299,7 +302,7 @@ def _by_id(instrument_id: str) -> Instrument:
     if source.kind == "built-in":
         cached = _BUILTINS.get(instrument_id)
         if cached is None:
-            cached = _BUILTINS[instrument_id] = _from_path(source.path)
+            cached = _BUILTINS[instrument_id] = _builtin(source.path)
         return cached
     inst = _from_path(source.path)  # re-read when the file changes
     if inst.id != instrument_id:
@@ -308,6 +311,15 @@ def _by_id(instrument_id: str) -> Instrument:
             f"addressed by id is named after it: rename the file {inst.id}{source.path.suffix}"
         )
     return inst
+
+
+def _builtin(path: Path) -> Instrument:
+    """A built-in from its pre-parsed entry when the file is unchanged (no YAML parse: the
+    first score in a fresh process), else parsed and checked from the file."""
+    data = prechecked.read(path)
+    if data is None:
+        return _from_path(path)
+    return Instrument.model_validate(data)
 
 
 def is_builtin(inst: Instrument) -> bool:
@@ -357,6 +369,8 @@ def check_parsed(
     text: str | bytes, file: str | None = None
 ) -> tuple[Instrument | None, list[Issue], ParsedYaml]:
     """`check_text`, also returning the parsed document to locate further issues in."""
+    from .yamlsafe import parse_yaml
+
     parsed = parse_yaml(text, file)
     inst, issues = _check(parsed, file)
     return inst, issues, parsed
@@ -365,6 +379,8 @@ def check_parsed(
 def check_file(path: Path) -> tuple[Instrument | None, list[Issue], ParsedYaml]:
     """`check_parsed` for a file, read safely (`yamlsafe.read_yaml`): only a regular file, its
     size checked before reading. Raises `OSError` when it cannot be opened or read."""
+    from .yamlsafe import read_yaml
+
     parsed = read_yaml(path)
     inst, issues = _check(parsed, str(path))
     return inst, issues, parsed
@@ -701,6 +717,8 @@ def content_hash(inst: Instrument) -> str:
 
 def apply_overlay(inst: Instrument, path: Path) -> Instrument:
     """Item wording from the user's licensed copy, laid over a definition."""
+    from .yamlsafe import read_yaml
+
     parsed = read_yaml(path)
     issues = list(parsed.issues)
     wording: dict[str, Any] = {}

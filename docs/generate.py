@@ -442,11 +442,17 @@ def _scale(inst: Instrument, name: str, scale: Scale) -> list[str]:
     if scale.multiplier != 1:
         factor = f"{TIMES} {number(scale.multiplier)}"
         lines.append(f"- Multiplier: {factor}, applied after summing and any proration.")
-    if scale.lookup is not None:
-        pairs = ", ".join(f"{k}→{number(v)}" for k, v in scale.lookup.values.items())
-        what = scale.lookup.label or "the converted score"
+    for lookup in scale.lookups:
+        pairs = ", ".join(f"{k}→{number(v)}" for k, v in lookup.values.items())
+        what = lookup.label or "the converted score"
+        where = f", where {describe(lookup.when)}" if lookup.when is not None else ""
         lines.append(
-            f"- Conversion table to {what} (source: {cite(scale.lookup.source)}): {pairs}."
+            f"- Conversion table to {what}{where} (source: {cite(lookup.source)}): {pairs}."
+        )
+    if scale.lookups and (len(scale.lookups) > 1 or scale.lookups[0].when is not None):
+        lines.append(
+            "- The first conversion table whose context applies converts the score; where none "
+            "does, the scale is unscored."
         )
     if scale.decimals is not None:
         places = scale.decimals

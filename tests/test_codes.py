@@ -244,6 +244,8 @@ def test_warnings_are_the_codes_documented_as_warnings() -> None:
 def test_the_code_table_of_the_format_is_generated_from_the_meanings(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "instruments", tmp_path / "instruments")
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    prechecked = Path("src") / "screening" / "prechecked"
+    shutil.copytree(ROOT / prechecked, tmp_path / prechecked)
     page = tmp_path / "docs" / "format.md"
     text = page.read_text(encoding="utf-8")
     for code in DefinitionCode:

@@ -72,9 +72,16 @@ def test_check_mode_names_each_stale_file_and_writing_fixes_it(
     (tmp_path / "docs" / "instrument.schema.json").unlink()
     orphan = tmp_path / "docs" / "instruments" / "retired.md"
     orphan.write_text("an instrument that is gone\n", encoding="utf-8")
+    entries = tmp_path / "src" / "screening" / "prechecked"
+    shutil.copytree(ROOT / "src" / "screening" / "prechecked", entries)
+    (entries / "retired.json").write_text("{}\n", encoding="utf-8")
+    (entries / "gad7.json").unlink()
 
     assert generate.main(["--check"], root=tmp_path) == 1
     err = capsys.readouterr().err
+    assert "stale: src/screening/prechecked/retired.json" in err
+    assert "stale: src/screening/prechecked/gad7.json" in err
+    assert "stale: src/screening/prechecked/phq9.json" not in err
     assert "stale: docs/instruments/phq9.md" in err
     assert "stale: docs/instrument.schema.json" in err
     assert "stale: docs/instruments/retired.md" in err
@@ -83,6 +90,10 @@ def test_check_mode_names_each_stale_file_and_writing_fixes_it(
 
     assert generate.main([], root=tmp_path) == 0
     assert not orphan.exists()
+    assert not (entries / "retired.json").exists()
+    assert (entries / "gad7.json").read_bytes() == (
+        ROOT / "src" / "screening" / "prechecked" / "gad7.json"
+    ).read_bytes()
     assert generate.stale(tmp_path) == []
     assert page.read_bytes() == (ROOT / "docs" / "instruments" / "phq9.md").read_bytes()
 

@@ -293,9 +293,11 @@ def final_range(
         )
         lo, hi = Fraction(repr(low)) * factor, Fraction(repr(high)) * factor
     lookup = scale.get("lookup")
-    if lookup is not None:
-        table = {row["score"]: Fraction(repr(row["converted"])) for row in lookup["table"]}
-        reached = [table[k] for k in range(int(lo), int(hi) + 1)]
+    if lookup is not None:  # one table, or several chosen by context: whichever applies
+        reached = []
+        for one in lookup if isinstance(lookup, list) else [lookup]:
+            table = {row["score"]: Fraction(repr(row["converted"])) for row in one["table"]}
+            reached += [table[k] for k in range(int(lo), int(hi) + 1)]
         lo, hi = min(reached), max(reached)
     if scale.get("decimals") is not None:
         lo, hi = half_up(lo, scale["decimals"]), half_up(hi, scale["decimals"])
@@ -495,7 +497,8 @@ def scale_of(
     kinds = ["sum", "sum", *mean, *(["lookup", "lookup"] if tabulable else [])]
     kind = draw(st.sampled_from(kinds))
     if kind != "sum":
-        return draw(finished_scale(scale, items, kind, (int(lo * factor), int(hi * factor))))
+        whole = (int(lo * factor), int(hi * factor))
+        return draw(finished_scale(scale, items, kind, whole, context=context))
     if isinstance(factor, int) and not unrounded and draw(st.booleans()):
         # bands only where every score is whole, over exactly the range the scores reach
         edges = (int(lo) * factor, int(hi) * factor)
@@ -508,10 +511,17 @@ def scale_of(
 
 @st.composite
 def finished_scale(
-    draw: st.DrawFn, scale: dict[str, Any], items: Items, kind: str, whole: tuple[int, int]
+    draw: st.DrawFn,
+    scale: dict[str, Any],
+    items: Items,
+    kind: str,
+    whole: tuple[int, int],
+    *,
+    context: bool = False,
 ) -> tuple[dict[str, Any], tuple[float, float]]:
-    """A scale made a mean or given a conversion table over the whole-number range it reaches,
-    maybe rounded to decimals, with bands at that precision."""
+    """A scale made a mean or given a conversion table (or, with context, tables chosen by
+    it) over the whole-number range it reaches, maybe rounded to decimals, with bands at that
+    precision."""
     if kind == "mean":
         scale["method"] = "mean"
     else:
@@ -519,12 +529,22 @@ def finished_scale(
             st.integers(min_value=-1000, max_value=1000),
             st.integers(min_value=-100_000, max_value=100_000).map(lambda k: k / 100),
         )
-        scale["lookup"] = {
-            "source": SOURCE,
-            "table": [
-                {"score": k, "converted": draw(converted)} for k in range(whole[0], whole[1] + 1)
-            ],
-        }
+        tables = [
+            {
+                "source": SOURCE,
+                "table": [
+                    {"score": k, "converted": draw(converted)}
+                    for k in range(whole[0], whole[1] + 1)
+                ],
+            }
+            for _ in range(draw(st.integers(min_value=1, max_value=3)) if context else 1)
+        ]
+        if len(tables) > 1 or (context and draw(st.booleans())):
+            for table in tables[:-1] if draw(st.booleans()) else tables:  # the last: maybe all
+                table["when"] = draw(st.sampled_from(WHEN))
+            scale["lookup"] = tables
+        else:
+            scale["lookup"] = tables[0]
     places = draw(st.sampled_from([None, 0, 1, 2, 3]))
     if places is not None:
         scale["decimals"] = places

@@ -33,6 +33,7 @@ EXTRA_FILES = [
     DEFINITIONS / "features.yaml",
     DEFINITIONS / "good.yaml",
     DEFINITIONS / "scores.yaml",
+    DEFINITIONS / "normed.yaml",
 ]
 CHANGE = (DEFINITIONS / "good.yaml").read_text(encoding="utf-8") + (
     "change:\n"

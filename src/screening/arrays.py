@@ -21,6 +21,7 @@ from .rules import VEnv, compile_vector
 from .scoring import (
     ALL_SKIPPED,
     CODING,
+    NO_TABLE,
     ItemPlan,
     Plan,
     _describe_value,
@@ -149,6 +150,13 @@ class ArrayPlan:
                     self.bands[scale.name] = _Bands(lo, codes.astype(np.int16))
         self.prorating = {
             s.name for s in plan.scales if s.max_missing > 0 and s.steps.missing.fill is None
+        }
+        self.lookups = {  # where each conversion table chosen by context applies
+            scale.name: tuple(
+                compile_vector(t.when) if t.when is not None else None for t in scale.steps.lookups
+            )
+            for scale in plan.scales
+            if scale.steps.lookups
         }
         self.band_tables = {
             scale.name: tuple(
@@ -486,9 +494,10 @@ class Why(NamedTuple):
     skipped: dict[str, Any]
     """Item id → rows where skip logic skipped it (an answer there is skipped_item_answered)."""
     any_bad: Any
-    scales: dict[str, tuple[Any, Any, Any]]
+    scales: dict[str, tuple[Any, Any, Any, Any]]
     """Primary scale → (unscored for missing items, not a bad answer; missing counts; nothing
-    counted), on rows where it is unscored."""
+    counted; no conversion table for the row's context, or None), on rows where it is
+    unscored."""
     undetermined: dict[str, Any]
     """Classification → rows where it is undetermined."""
     plan: Plan | None = None
@@ -538,19 +547,17 @@ def score_arrays(
 
     out: dict[str, OutColumn] = {}
     scale_env: dict[str, tuple[Any, Any]] = {}
-    unscored: dict[str, tuple[Any, Any, Any]] = {}
+    unscored: dict[str, tuple[Any, Any, Any, Any]] = {}
     for scale in plan.scales:
-        arrays = _required(
-            scale,
-            _score_scale(scale, columns, skipped, const, aplan.sum_dtypes[scale.name]),
-            scale_env,
+        arrays, no_table = _scale_arrays(
+            aplan, scale, columns, skipped, scale_env=scale_env, const=const, ctx=ctx
         )
         scale_env[scale.name] = (arrays.final, arrays.valid)
         if scale.primary and arrays.valid is not const.true:
             row_ok &= arrays.valid
             short = ~arrays.valid & ~arrays.bad  # unscored for missing items, not a bad answer
             if short.any():
-                unscored[scale.name] = (short, arrays.missing, arrays.counted == 0)
+                unscored[scale.name] = (short, arrays.missing, arrays.counted == 0, no_table)
         out.update(_scale_columns(aplan, scale, const, arrays, ctx))
 
     env = VEnv(n, items, skipped, scale_env, ctx)
@@ -861,6 +868,69 @@ def _score_scale(
     )
 
 
+def _scale_arrays(
+    aplan: ArrayPlan,
+    scale: Any,
+    columns: Mapping[str, Column],
+    skipped: Mapping[str, Any],
+    *,
+    scale_env: Mapping[str, tuple[Any, Any]],
+    const: Constants,
+    ctx: Mapping[str, tuple[Any, Any]],
+) -> tuple[_ScaleArrays, Any]:
+    """A scale's arrays (unscored where a scale it requires is), and the rows no conversion
+    table applies to (None: every row has one, or the scale needs none)."""
+    whens = aplan.lookups.get(scale.name)
+    sum_dtype = aplan.sum_dtypes[scale.name]
+    if not whens:
+        scored, no_table = _score_scale(scale, columns, skipped, const, sum_dtype), None
+    else:
+        env = VEnv(const.n, {}, {}, {}, ctx)  # a table is chosen by context only
+        scored, no_table = _score_chosen(
+            scale, whens, env, columns, skipped, const=const, sum_dtype=sum_dtype
+        )
+    return _required(scale, scored, scale_env), no_table
+
+
+def _score_chosen(
+    scale: Any,
+    whens: tuple[Any, ...],
+    env: VEnv,
+    columns: Mapping[str, Column],
+    skipped: Mapping[str, Any],
+    *,
+    const: Constants,
+    sum_dtype: Any,
+) -> tuple[_ScaleArrays, Any]:
+    """A scale converted by the table each row's context chooses (`scoring.chosen_table`),
+    and the rows otherwise scored that no table applies to (unscored)."""
+    n = const.n
+    choice = np.full(n, -1, dtype=np.int16)
+    decided = np.zeros(n, dtype=bool)  # a table chosen, or an earlier one undetermined
+    for index, when in enumerate(whens):
+        holds, unknown = (const.true, const.false) if when is None else when(env)
+        choice[~decided & holds] = index
+        decided |= holds | unknown
+    scored = []
+    for index in range(len(whens)):
+        if index == 0 or (choice == index).any():
+            variant = scale._replace(steps=scale.steps.chosen(index))
+            scored.append((index, _score_scale(variant, columns, skipped, const, sum_dtype)))
+    first = scored[0][1]
+    final = np.zeros(n, dtype=np.result_type(*(a.final for _, a in scored)))
+    for index, arrays in scored:
+        rows = choice == index
+        final[rows] = arrays.final[rows]
+    none = choice < 0
+    whole = first._replace(
+        final=final,
+        valid=first.valid & ~none,
+        bad=const.false if first.bad is None else first.bad,  # every item answered: none bad
+        counted=first.answered if first.counted is None else first.counted,
+    )
+    return whole, none & first.valid
+
+
 def _counted(cols: list[Column], counting: Any) -> list[Column]:
     """The columns as a counting scale reads them: 1 where a known score meets its test."""
     if counting is None:
@@ -1069,11 +1139,18 @@ def _scale_parts(plan: Plan, why: Why, messages: _Messages) -> list[_Part]:
     for scale in plan.scales:
         if scale.name not in why.scales:
             continue
-        short, missing, nothing = why.scales[scale.name]
+        short, missing, nothing, no_table = why.scales[scale.name]
         positions = np.flatnonzero(short)
         counts = missing[positions]
         ids = np.empty(len(positions), dtype=np.int64)
+        tableless = no_table[positions] if no_table is not None else None
+        if tableless is not None and tableless.any():  # scored but for its context
+            text = render(RowCode.SCALE_UNSCORED, {"scale": scale.name, "reason": NO_TABLE})
+            ids[tableless] = messages.id(text)
+            counts = np.where(tableless, -1, counts)
         for count in np.unique(counts).tolist():
+            if count < 0:
+                continue
             over = count > scale.max_missing
             reason = missing_reason(scale, count) if over else ALL_SKIPPED
             text = render(RowCode.SCALE_UNSCORED, {"scale": scale.name, "reason": reason})

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
+from itertools import pairwise
 from typing import Any
 
 from .codes import DefinitionCode
@@ -16,6 +17,7 @@ from .definition import (
     MAX_NUMBER_SPAN,
     Instrument,
     Item,
+    Lookup,
     Scale,
     is_identifier,
     source_keys,
@@ -131,8 +133,8 @@ def _scale_sources(scale: Scale) -> Iterator[tuple[Path, Any]]:
     yield ("missing", "source"), scale.missing.source
     for table_name, table in scale.band_tables.items():
         yield ("band_tables", table_name, "source"), table.source
-    if scale.lookup is not None:
-        yield ("lookup", "source"), scale.lookup.source
+    for at, lookup in scale.lookup_paths():
+        yield (*at, "source"), lookup.source
 
 
 def _check_options(inst: Instrument) -> Iterator[Issue]:
@@ -475,20 +477,38 @@ def _check_requires(inst: Instrument, name: str, scale: Scale, path: Path) -> It
 
 
 def _check_lookup(inst: Instrument, name: str, scale: Scale, path: Path) -> Iterator[Issue]:
-    """A conversion table reads whole numbers and lists exactly the scores the scale reaches."""
+    """Conversion tables read whole numbers and list exactly the scores the scale reaches; of
+    several, each but the last says where it applies."""
     if scale.lookup is None:
         return
-    at: Path = (*path, "lookup")
     before = scale.model_copy(update={"lookup": None, "decimals": None, "bands": []})
     if not scale_is_integral(before):
-        yield make_issue(DefinitionCode.LOOKUP_ON_FRACTIONAL_SCALE, at, scale=name)
+        yield make_issue(DefinitionCode.LOOKUP_ON_FRACTIONAL_SCALE, (*path, "lookup"), scale=name)
         return
+    found = scale.lookup_paths()
+    for (at, table), following in pairwise(found):
+        if table.when is None:
+            yield make_issue(
+                DefinitionCode.LOOKUP_WHEN,
+                (*path, *following[0]),
+                scale=name,
+                table=following[0][-1],
+                problem=f"never applies: table {at[-1]}, before it, has no `when` and applies "
+                "everywhere",
+            )
     steps = steps_of(inst, scale)
     reach = None if steps is None else steps.before_lookup()
     if reach is None:
         return
+    for at, table in found:
+        yield from _lookup_rows(name, (*path, *at), table, reach)
+
+
+def _lookup_rows(
+    name: str, at: Path, lookup: Lookup, reach: tuple[float, float]
+) -> Iterator[Issue]:
     lo, hi = int(reach[0]), int(reach[1])
-    rows = [row.score for row in scale.lookup.table]
+    rows = [row.score for row in lookup.table]
     listed = set(rows)
     absent = [s for s in range(lo, hi + 1) if s not in listed]
     beyond = sorted(s for s in listed if not lo <= s <= hi)
@@ -654,6 +674,12 @@ def walk_conditions(inst: Instrument) -> Iterator[tuple[Path, Any]]:
         for table_name, table in scale.band_tables.items()
         if table.when is not None
     ]
+    roots += [
+        (("scales", name, *at, "when"), table.when)
+        for name, scale in inst.scales.items()
+        for at, table in scale.lookup_paths()
+        if table.when is not None
+    ]
     for root, cond in roots:
         for key, node in walk(cond):
             yield (*root, *key), node
@@ -675,6 +701,16 @@ def _check_conditions(inst: Instrument) -> Iterator[Issue]:
     for path, cond in walk_conditions(inst):
         asker = path[1] if path[0] == "items" else None
         for ref in KINDS[type(cond)].refs(cond):
+            if path[0] == "scales" and path[2] == "lookup" and ref.kind != "context":
+                yield make_issue(
+                    DefinitionCode.LOOKUP_WHEN,
+                    (*path, ref.key),
+                    scale=path[1],
+                    table=path[3] if isinstance(path[3], int) else 0,
+                    problem=f"is chosen by context only; its condition reads {ref.kind} "
+                    f"'{ref.name}'",
+                )
+                continue
             if path[0] == "scales" and ref.kind != "context":  # a band table's `when`
                 yield make_issue(
                     DefinitionCode.BAND_TABLE_WHEN,

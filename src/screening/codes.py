@@ -75,6 +75,7 @@ class DefinitionCode(StrEnum):
     INVALID_MULTIPLIER = "invalid_multiplier"
     LOOKUP_ON_FRACTIONAL_SCALE = "lookup_on_fractional_scale"
     LOOKUP_RANGE = "lookup_range"
+    LOOKUP_WHEN = "lookup_when"
     BANDS_ON_FRACTIONAL_SCALE = "bands_on_fractional_scale"
     BAND_PRECISION = "band_precision"
     BAND_ORDER = "band_order"
@@ -246,6 +247,9 @@ _DEFINITION_MEANINGS: dict[DefinitionCode, str] = {
     "it can be a fraction (a mean, a fractional multiplier, unrounded proration)",
     DefinitionCode.LOOKUP_RANGE: "a conversion table that does not list exactly the scores the "
     "scale reaches",
+    DefinitionCode.LOOKUP_WHEN: "of several conversion tables, one whose `when` reads an item or "
+    "a scale (a table is chosen by context only), or one that never applies (an earlier table "
+    "without `when` applies everywhere)",
     DefinitionCode.BAND_ORDER: "a band whose `min` is above its `max`",
     DefinitionCode.BANDS_NOT_CONTIGUOUS: "a gap or an overlap between bands",
     DefinitionCode.BANDS_RANGE: "bands that do not cover exactly the scale's reachable range",
@@ -395,6 +399,7 @@ _DEFINITION_TEMPLATES: dict[DefinitionCode, str] = {
     "fractional multiplier)",
     DefinitionCode.LOOKUP_RANGE: "scale '{scale}': the conversion table must list every score "
     "from {lowest} to {highest}; {problem}",
+    DefinitionCode.LOOKUP_WHEN: "scale '{scale}': conversion table {table} {problem}",
     DefinitionCode.BAND_ORDER: "scale '{scale}': band '{band}' has min {min} above max {max}",
     DefinitionCode.BANDS_NOT_CONTIGUOUS: "scale '{scale}': band '{band}' starts at {start}, which "
     "{relation} band '{previous}' (ends at {previous_end}); it must start at {expected}",

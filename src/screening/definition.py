@@ -430,6 +430,9 @@ class Lookup(Model):
 
     label: str | None = None
     """What the converted score is (`metric score`)."""
+    when: Condition | None = None
+    """Where this table applies, by context only (norms by sex and age): of a list of tables,
+    the first that applies converts the score; none: the scale is unscored."""
     table: list[LookupRow] = Field(min_length=1)
     """Each score and its converted score, as the source prints them."""
     source: Sources
@@ -458,9 +461,10 @@ class Scale(Model):
     decimals: StrictInt | None = Field(default=None, ge=0, le=6)
     """The final score rounded half up to this many decimal places (format 1.1); bands are
     then written at that precision (BRS: 1.00-2.99)."""
-    lookup: Lookup | None = None
+    lookup: Lookup | list[Lookup] | None = None
     """A published conversion table applied to the whole-number score (format 1.1): SWEMWBS
-    raw to metric score."""
+    raw to metric score; or a list of tables, each with the context it applies in (`when`),
+    tried in order (T-scores normed by sex and age)."""
     missing: MissingRule = MissingRule()
     bands: list[Band] = Field(default_factory=list)
     """The default band table: the scale's `band`."""
@@ -475,6 +479,19 @@ class Scale(Model):
     blank items make the questionnaire invalid)."""
     source: Sources
     codes: Codes | None = None
+
+    @property
+    def lookups(self) -> list[Lookup]:
+        """The conversion tables, in order (one, several chosen by context, or none)."""
+        if self.lookup is None:
+            return []
+        return self.lookup if isinstance(self.lookup, list) else [self.lookup]
+
+    def lookup_paths(self) -> list[tuple[tuple[str | int, ...], Lookup]]:
+        """Each conversion table with its key path under the scale (`lookup` or `lookup.N`)."""
+        if isinstance(self.lookup, list):
+            return [(("lookup", index), table) for index, table in enumerate(self.lookup)]
+        return [(("lookup",), self.lookup)] if self.lookup is not None else []
 
 
 class Flag(Model):
@@ -913,7 +930,7 @@ FORMAT_KEYS: dict[str, dict[type[BaseModel], tuple[str, ...]]] = {
         NumberAnswer: ("min", "max", "unit", "scores", "source"),
         NumberScore: ("min", "max", "score"),
         Scale: ("band_tables", "decimals", "lookup", "requires", "count"),
-        Lookup: ("label", "table", "source"),
+        Lookup: ("label", "when", "table", "source"),
         LookupRow: ("score", "converted"),
         Instrument: ("codings", "respondent"),
     },

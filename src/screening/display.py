@@ -240,11 +240,28 @@ def _how(scale: Scale) -> str:
     """How the score is made, beyond a (multiplied) sum of the items' scores: `mean, 2
     decimal(s); ` (empty for a sum)."""
     parts = ["mean"] if scale.method == "mean" else []
-    if scale.lookup is not None:
-        parts.append(f"converted by table to {scale.lookup.label or 'another score'}")
+    if scale.lookups:
+        what = scale.lookups[0].label or "another score"
+        chosen = " chosen by context" if len(scale.lookups) > 1 or scale.lookups[0].when else ""
+        parts.append(f"converted by table{chosen} to {what}")
     if scale.decimals is not None:
         parts.append(f"{scale.decimals} decimal(s)")
     return ", ".join(parts) + "; " if parts else ""
+
+
+def _lookup(scale: Scale) -> Any:
+    """A scale's conversion table (or, where context chooses, its tables) as plain data."""
+    from .rules import describe
+
+    tables = [
+        {
+            "label": t.label,
+            **({"when": describe(t.when)} if t.when is not None else {}),
+            "table": [[r.score, r.converted] for r in t.table],
+        }
+        for t in scale.lookups
+    ]
+    return tables if isinstance(scale.lookup, list) else (tables[0] if tables else None)
 
 
 def describe_instrument(inst: Instrument) -> dict[str, Any]:
@@ -290,12 +307,7 @@ def describe_instrument(inst: Instrument) -> dict[str, Any]:
             "method": scale.method,
             "multiplier": scale.multiplier,
             "decimals": scale.decimals,
-            "lookup": None
-            if scale.lookup is None
-            else {
-                "label": scale.lookup.label,
-                "table": [[r.score, r.converted] for r in scale.lookup.table],
-            },
+            "lookup": _lookup(scale),
             "bands": [{"min": b.min, "max": b.max, "label": b.label} for b in scale.bands],
             "band_tables": {
                 table_name: {

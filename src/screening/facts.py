@@ -19,8 +19,8 @@ def scale_is_integral(scale: Scale) -> bool:
     """Whether every final score is a whole number."""
     if scale.decimals is not None:
         return scale.decimals == 0
-    if scale.lookup is not None:
-        return all(isinstance(v, int) for v in scale.lookup.values.values())
+    if scale.lookups:
+        return all(isinstance(v, int) for t in scale.lookups for v in t.values.values())
     unrounded = (
         scale.missing.prorate and scale.missing.rounding == "none" and scale.missing.fill is None
     )

@@ -153,12 +153,12 @@ def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
     calc = steps.redcap(shown)
     stopped = ""
     if calc is None:  # a conversion table: REDCap computes the score the table reads
-        assert steps.lookup is not None
-        calc = steps._replace(lookup=None, decimals=None).redcap(shown)
+        assert steps.lookup is not None or steps.lookups
+        calc = steps._replace(lookup=None, lookups=(), decimals=None).redcap(shown)
         assert calc is not None
         stopped = (
             f"; this is the score before the published conversion table: it is not "
-            f"{steps.lookup.words()}"
+            f"{steps.lookup_words()}"
         )
     recoded = any(r is not None for r in steps.sum.recodes)
     skipped = [

@@ -12,7 +12,7 @@ import math
 import numbers
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, SupportsInt, cast
 
@@ -86,6 +86,8 @@ class ScalePlan(NamedTuple):
     fast: bool = True
     """A complete response is its plain sum times the multiplier (a plain scale, or one whose
     only other step is a fill for missing items, with a whole multiplier)."""
+    lookups: tuple[Evaluator | None, ...] = ()
+    """Where each of the conversion tables chosen by context applies (`steps.lookups`)."""
 
 
 class TablePlan(NamedTuple):
@@ -344,6 +346,7 @@ def _scale_plan(inst: Instrument, name: str, scale: Any) -> ScalePlan:
             steps._replace(missing=steps.missing._replace(fill=None)).plain
             and isinstance(scale.multiplier, int)
         ),
+        tuple(compile_condition(t.when) if t.when is not None else None for t in steps.lookups),
     )
 
 
@@ -520,7 +523,11 @@ def score_plan(
     reasons: list[str] = [i.message for i in issues] if issues else []
     scales_valid = True
     for scale in plan.scales:
-        scaled = _score_scale(scale, scores, skipped, bad)
+        scaled = (
+            _score_chosen(scale, scores, skipped, bad, ctx)
+            if scale.lookups
+            else _score_scale(scale, scores, skipped, bad)
+        )
         if scale.requires is not None or scale.tables:
             scaled = _completed(scale, scaled, scale_results, ctx)
         scale_results[scale.name] = scaled
@@ -558,6 +565,39 @@ def score_plan(
     if issues and on_error == "raise":
         raise ResponseError(issues, result)
     return result
+
+
+NO_TABLE = "no conversion table applies to its context"
+
+
+def chosen_table(whens: Sequence[Any], results: Sequence[Any]) -> int | None:
+    """Which of the conversion tables chosen by context converts a score: the first whose
+    condition holds, unless an earlier one is undetermined (a context value not given); None:
+    none applies. `results` are the conditions' values, True, False or None, in order."""
+    for index, (when, holds) in enumerate(zip(whens, results, strict=True)):
+        if when is None or holds is True:
+            return index
+        if holds is None:
+            return None
+    return None
+
+
+def _score_chosen(
+    scale: ScalePlan,
+    scores: Mapping[str, int],
+    skipped: set[str] | frozenset[str],
+    bad: set[str],
+    ctx: Mapping[str, Any],
+) -> ScaleResult:
+    """A scale converted by the table its context chooses; unscored where none applies."""
+    env = Env(_NO_ITEMS, _EMPTY, _NO_ITEMS, ctx)  # a table is chosen by context only
+    results = [None if when is None else when(env) for when in scale.lookups]
+    index = chosen_table(scale.lookups, results)
+    steps = scale.steps.chosen(0 if index is None else index)
+    scaled = _score_scale(scale._replace(steps=steps), scores, skipped, bad)
+    if index is None and scaled.valid:
+        return _unscored(scaled.raw, scaled.answered, scaled.missing, scaled.skipped, NO_TABLE)
+    return scaled
 
 
 def _completed(

@@ -336,6 +336,8 @@ class Lookup(NamedTuple):
 
     table: Mapping[int, int | float]
     label: str | None = None
+    when: Any = None
+    """Where the table applies (a context condition of the definition), or None: everywhere."""
 
     def row(self, score: int) -> int | float:
         return self.table[score]
@@ -440,6 +442,9 @@ class ScaleSteps(NamedTuple):
     """The scale counts its items meeting a test (`count` in the definition)."""
     whole: bool = True
     """Whether every final score is a whole number (`facts.scale_is_integral`)."""
+    lookups: tuple[Lookup, ...] = ()
+    """Conversion tables chosen by context, in order (then `lookup` is None): the scorer
+    finishes a response with `chosen(i)`, the steps of the table that applies to it."""
 
     @property
     def plain(self) -> bool:
@@ -447,10 +452,15 @@ class ScaleSteps(NamedTuple):
         return (
             self.mean is None
             and self.lookup is None
+            and not self.lookups
             and self.decimals is None
             and self.missing.fill is None
             and self.counting is None
         )
+
+    def chosen(self, index: int) -> ScaleSteps:
+        """The steps with the `index`-th of the tables chosen by context as their lookup."""
+        return self._replace(lookup=self.lookups[index], lookups=())
 
     def exact(self, raw: int, counted: int, missing: int) -> Fraction:
         """The score of one response before any lookup and rounding, as an exact fraction."""
@@ -480,6 +490,7 @@ class ScaleSteps(NamedTuple):
         lookup and rounding (float64)."""
         import numpy as np
 
+        assert not self.lookups  # the caller finishes with the table chosen: `chosen(i)`
         factor = exact_factor(self.multiply.factor)
         places = self.decimals.places if self.decimals is not None else 0
         widest = len(self.sum.items) * sum(
@@ -528,6 +539,9 @@ class ScaleSteps(NamedTuple):
         bottom = self.missing.bounds(self.sum, highest=False, mean=mean)
         if top is None or bottom is None:
             return None
+        if self.lookups:  # whichever table applies
+            reached = [self.chosen(i).bounds() for i in range(len(self.lookups))]
+            return min(r[0] for r in reached if r), max(r[1] for r in reached if r)
         factor = exact_factor(self.multiply.factor)
         low, high = exact_factor(bottom) * factor, exact_factor(top) * factor
         if self.lookup is not None:
@@ -560,19 +574,30 @@ class ScaleSteps(NamedTuple):
             out.append(self.mean.words())
         if self.multiply.factor != 1:
             out.append(f"multiplied by {number(self.multiply.factor)}")
-        if self.lookup is not None:
-            out.append(self.lookup.words())
+        if self.lookup is not None or self.lookups:
+            out.append(self.lookup_words())
         if self.decimals is not None:
             out.append(self.decimals.words())
         return out
+
+    def lookup_words(self) -> str:
+        """The conversion table (or tables chosen by context), in words."""
+        if self.lookup is not None:
+            return self.lookup.words()
+        what = self.lookups[0].label or "the converted score"
+        many = len(self.lookups) > 1
+        return (
+            f"converted to {what} by the published table for its context "
+            f"({len(self.lookups)} table{'s' if many else ''}, chosen by context)"
+        )
 
     def unexpressed(self) -> list[str]:
         """Why a form cannot compute the score, in words (empty: it can)."""
         why = []
         if self.mean is not None and self.missing.max_missing:
             why.append("the mean of the answered items")
-        if self.lookup is not None:
-            why.append(self.lookup.words())
+        if self.lookup is not None or self.lookups:
+            why.append(self.lookup_words())
         if self.decimals is not None:
             why.append(self.decimals.words() + ", exactly")
         if self.missing.fill:
@@ -588,7 +613,7 @@ class ScaleSteps(NamedTuple):
         item), times the multiplier; None where a form cannot (a lookup table, exact
         rounding). The missing-data rule and the bands are left to the scorer, and a note says
         so."""
-        if self.lookup is not None or self.decimals is not None:
+        if self.lookup is not None or self.lookups or self.decimals is not None:
             return None
         if self.missing.fill:  # a missing item counts a score the form does not add
             return None
@@ -605,7 +630,7 @@ class ScaleSteps(NamedTuple):
 
     def redcap(self, shown_when: Sequence[str | None]) -> str | None:
         """REDCap's calculation, or None where it cannot say it (a lookup table)."""
-        if self.lookup is not None:
+        if self.lookup is not None or self.lookups:
             return None
         if self.mean is not None:
             expr = self.sum.redcap_mean(shown_when, self.counting)
@@ -652,6 +677,7 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
             if skip is not None:
                 skipped[index] = count.point(skip)
     bands = _bands(scale.bands, scale.decimals) if scale.bands else None
+    lookups = tuple(Lookup(t.values, t.label, t.when) for t in scale.lookups)
     tables = tuple(
         BandTableStep(name, _bands(table.bands, scale.decimals), table.when, table.label)
         for name, table in scale.band_tables.items()
@@ -673,10 +699,11 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
         bands,
         tables,
         Mean() if scale.method == "mean" else None,
-        Lookup(scale.lookup.values, scale.lookup.label) if scale.lookup is not None else None,
+        lookups[0] if len(lookups) == 1 and lookups[0].when is None else None,
         Decimals(scale.decimals) if scale.decimals is not None else None,
         count,
         scale_is_integral(scale),
+        () if len(lookups) == 1 and lookups[0].when is None else lookups,
     )
 
 

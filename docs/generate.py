@@ -396,6 +396,8 @@ def _context(inst: Instrument) -> list[str]:
 
 def _missing_text(inst: Instrument, scale: Scale) -> str:
     rule, count = scale.missing, len(scale.items)
+    if scale.scales is not None:
+        return "each scale listed applies its own rule; where one is unscored, so is this one."
     if rule.max_missing == 0:
         return "every item is required; with any item missing the scale is not scored."
     rounding = "rounded half up" if rule.rounding == "half_up" else "not rounded"
@@ -439,6 +441,13 @@ def _scale(inst: Instrument, name: str, scale: Scale) -> list[str]:
         "",
         f"- Items ({len(scale.items)}): {items}; {how}.",
     ]
+    if scale.scales is not None:
+        parts = ", ".join(f"`{s}`" for s in scale.scales)
+        what = "their highest score" if scale.method == "max" else "the sum of their scores"
+        lines[-1] = (
+            f"- Scales ({len(scale.scales)}): {parts}; {what}, scored only where every one of "
+            "them is."
+        )
     if scale.multiplier != 1:
         factor = f"{TIMES} {number(scale.multiplier)}"
         lines.append(f"- Multiplier: {factor}, applied after summing and any proration.")

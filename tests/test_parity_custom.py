@@ -304,6 +304,22 @@ def final_range(
     return lo, hi
 
 
+def written_range(
+    scales: Mapping[str, Any],
+    name: str,
+    scores: Mapping[str, list[int]],
+    optional: set[str],
+) -> tuple[Fraction, Fraction]:
+    """`final_range` of a written scale, through the scales a scale over scales lists."""
+    written = scales[name]
+    if "scales" not in written:
+        return final_range(written, scores, optional)
+    reach = [written_range(scales, part, scores, optional) for part in written["scales"]]
+    if written.get("method") == "max":
+        return max(r[0] for r in reach), max(r[1] for r in reach)
+    return sum((r[0] for r in reach), Fraction(0)), sum((r[1] for r in reach), Fraction(0))
+
+
 @st.composite
 def decimal_bands(draw: st.DrawFn, lo: Fraction, hi: Fraction, places: int) -> list[dict[str, Any]]:
     """Contiguous bands from lo to hi at `places` decimals (edges one step apart)."""
@@ -591,6 +607,9 @@ def definitions(draw: st.DrawFn) -> dict[str, Any]:
     ranges: dict[str, tuple[float, float]] = {}
     for number in range(draw(st.integers(min_value=1, max_value=3))):
         scales[f"s{number}"], ranges[f"s{number}"] = draw(scale_of(items, has_context))
+    whole = [name for name, scale in scales.items() if scores_whole_numbers(scale)]
+    if whole and draw(st.integers(min_value=0, max_value=2)) == 0:
+        scales["over"], ranges["over"] = draw(scale_over(whole, ranges))
     everything = [(i["id"], items.scores[i["id"]]) for i in items.items]
     flags = [
         {
@@ -637,6 +656,35 @@ def definitions(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.integers(min_value=0, max_value=3)) == 0:
         definition["codings"] = draw(codings(option_sets, items.items))
     return definition
+
+
+def scores_whole_numbers(scale: Mapping[str, Any]) -> bool:
+    """Whether a generated scale scores whole numbers only (a sum, maybe prorated half up,
+    times a whole multiplier)."""
+    rule = scale.get("missing", {})
+    unrounded = rule.get("prorate") and rule.get("rounding") == "none"
+    finished = any(k in scale for k in ("method", "decimals", "lookup"))
+    return not finished and not unrounded and isinstance(scale.get("multiplier", 1), int)
+
+
+@st.composite
+def scale_over(
+    draw: st.DrawFn, names: list[str], ranges: Mapping[str, tuple[float, float]]
+) -> tuple[dict[str, Any], tuple[float, float]]:
+    """A scale over 1-3 of the scales before it: their sum or their highest score."""
+    parts = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
+    lows, highs = [int(ranges[p][0]) for p in parts], [int(ranges[p][1]) for p in parts]
+    scale: dict[str, Any] = {"scales": parts, "source": SOURCE}
+    if draw(st.booleans()):
+        scale["method"] = "max"
+        lo, hi = max(lows), max(highs)
+    else:
+        lo, hi = sum(lows), sum(highs)
+    if draw(st.booleans()):
+        scale["role"] = draw(st.sampled_from(["primary", "secondary"]))
+    if draw(st.booleans()):
+        scale["bands"] = draw(bands(lo, hi))
+    return scale, (lo, hi)
 
 
 @st.composite
@@ -864,8 +912,7 @@ def test_every_score_lies_in_its_reachable_range_and_band(drawn: Drawn) -> None:
             value = result.scales[name].score
             if value is None:
                 continue
-            written = drawn.definition["scales"][name]
-            lo, hi = final_range(written, scores, optional)
+            lo, hi = written_range(drawn.definition["scales"], name, scores, optional)
             where = (responses, name, value)
             assert lo - 1e-9 <= value <= hi + 1e-9, where
             if scale.bands:

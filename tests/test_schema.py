@@ -34,6 +34,7 @@ EXTRA_FILES = [
     DEFINITIONS / "good.yaml",
     DEFINITIONS / "scores.yaml",
     DEFINITIONS / "normed.yaml",
+    DEFINITIONS / "derived.yaml",
 ]
 CHANGE = (DEFINITIONS / "good.yaml").read_text(encoding="utf-8") + (
     "change:\n"

@@ -29,6 +29,7 @@ from .scoring import (
     check_value,
     missing_reason,
     non_answer_of,
+    over_unscored,
     plan_for,
 )
 
@@ -494,9 +495,10 @@ class Why(NamedTuple):
     skipped: dict[str, Any]
     """Item id → rows where skip logic skipped it (an answer there is skipped_item_answered)."""
     any_bad: Any
-    scales: dict[str, tuple[Any, Any, Any, Any]]
+    scales: dict[str, tuple[Any, Any, Any, list[tuple[Any, str]]]]
     """Primary scale → (unscored for missing items, not a bad answer; missing counts; nothing
-    counted; no conversion table for the row's context, or None), on rows where it is
+    counted; other reasons as (rows, reason), which come first: no conversion table for the
+    row's context, the scales a scale over scales lists unscored), on rows where it is
     unscored."""
     undetermined: dict[str, Any]
     """Classification → rows where it is undetermined."""
@@ -547,40 +549,50 @@ def score_arrays(
 
     out: dict[str, OutColumn] = {}
     scale_env: dict[str, tuple[Any, Any]] = {}
-    unscored: dict[str, tuple[Any, Any, Any, Any]] = {}
+    unscored: dict[str, tuple[Any, Any, Any, list[tuple[Any, str]]]] = {}
+    done: dict[str, _ScaleArrays] = {}
     for scale in plan.scales:
-        arrays, no_table = _scale_arrays(
-            aplan, scale, columns, skipped, scale_env=scale_env, const=const, ctx=ctx
+        arrays, others = _scale_arrays(
+            aplan, scale, columns, skipped, done=done, const=const, ctx=ctx
         )
+        done[scale.name] = arrays
         scale_env[scale.name] = (arrays.final, arrays.valid)
         if scale.primary and arrays.valid is not const.true:
             row_ok &= arrays.valid
             short = ~arrays.valid & ~arrays.bad  # unscored for missing items, not a bad answer
             if short.any():
-                unscored[scale.name] = (short, arrays.missing, arrays.counted == 0, no_table)
+                unscored[scale.name] = (short, arrays.missing, arrays.counted == 0, others)
         out.update(_scale_columns(aplan, scale, const, arrays, ctx))
 
     env = VEnv(n, items, skipped, scale_env, ctx)
-    undetermined: dict[str, Any] = {}
     for flag_id, when in aplan.flags:
         true, unknown = when(env)  # undetermined (an answer it reads is missing): null
         out[f"flag_{flag_id}"] = OutColumn("bool", true, unknown & ~true)
+    undetermined = _classify(aplan, env, out)
+    for codes in undetermined.values():
+        row_ok &= ~codes
+    out.update(_non_answer_column(plan, non_answers, n))
+    out["valid"] = OutColumn("bool", row_ok, _no_nulls(n))
+    why = Why(context_status, bad_items, skipped, any_bad, unscored, undetermined, plan)
+    return Scored(out, row_ok, why)
+
+
+def _classify(aplan: ArrayPlan, env: VEnv, out: dict[str, OutColumn]) -> dict[str, Any]:
+    """Each classification's column into `out`; the rows where each is undetermined (only
+    classifications with such rows)."""
+    undetermined: dict[str, Any] = {}
     for name, rules, labels in aplan.classifications:
-        codes = np.full(n, len(labels) - 1, dtype=np.int16)  # otherwise
-        decided = np.zeros(n, dtype=bool)
+        codes = np.full(env.n, len(labels) - 1, dtype=np.int16)  # otherwise
+        decided = np.zeros(env.n, dtype=bool)
         for code, when in enumerate(rules):
             true, unknown = when(env)
             codes[~decided & true] = code
             codes[~decided & unknown & ~true] = -1  # undetermined: never a guess
             decided |= true | unknown
-        row_ok &= codes >= 0
         if (codes < 0).any():
             undetermined[name] = codes < 0
         out[name] = _labels(codes, labels)
-    out.update(_non_answer_column(plan, non_answers, n))
-    out["valid"] = OutColumn("bool", row_ok, _no_nulls(n))
-    why = Why(context_status, bad_items, skipped, any_bad, unscored, undetermined, plan)
-    return Scored(out, row_ok, why)
+    return undetermined
 
 
 def _read_item(
@@ -874,22 +886,69 @@ def _scale_arrays(
     columns: Mapping[str, Column],
     skipped: Mapping[str, Any],
     *,
-    scale_env: Mapping[str, tuple[Any, Any]],
+    done: Mapping[str, _ScaleArrays],
     const: Constants,
     ctx: Mapping[str, tuple[Any, Any]],
-) -> tuple[_ScaleArrays, Any]:
-    """A scale's arrays (unscored where a scale it requires is), and the rows no conversion
-    table applies to (None: every row has one, or the scale needs none)."""
+) -> tuple[_ScaleArrays, list[tuple[Any, str]]]:
+    """A scale's arrays (unscored where a scale it requires is), and the reasons, as (rows,
+    reason), of rows unscored for want of a conversion table or of the scales it lists."""
     whens = aplan.lookups.get(scale.name)
     sum_dtype = aplan.sum_dtypes[scale.name]
-    if not whens:
-        scored, no_table = _score_scale(scale, columns, skipped, const, sum_dtype), None
+    others: list[tuple[Any, str]] = []
+    if scale.combine is not None:
+        scored, others = _score_combined(scale.combine, done, const, sum_dtype)
+    elif not whens:
+        scored = _score_scale(scale, columns, skipped, const, sum_dtype)
     else:
         env = VEnv(const.n, {}, {}, {}, ctx)  # a table is chosen by context only
-        scored, no_table = _score_chosen(
+        scored, none = _score_chosen(
             scale, whens, env, columns, skipped, const=const, sum_dtype=sum_dtype
         )
-    return _required(scale, scored, scale_env), no_table
+        others = [(none, NO_TABLE)]
+    if scale.requires is not None:
+        scored = scored._replace(valid=scored.valid & done[scale.requires].valid)
+    return scored, others
+
+
+def _score_combined(
+    combine: Any, done: Mapping[str, _ScaleArrays], const: Constants, sum_dtype: Any
+) -> tuple[_ScaleArrays, list[tuple[Any, str]]]:
+    """A scale over scales: the sum or the highest of their scores where every one is scored,
+    and the reasons of the other rows (the scales listed that are unscored there)."""
+    n = const.n
+    parts = [done[name] for name in combine.scales]
+    valid = np.ones(n, dtype=bool)
+    pattern = np.zeros(n, dtype=np.int64)  # bit i: the i-th scale listed is unscored
+    for bit, part in enumerate(parts):
+        if part.valid is not const.true:
+            valid &= part.valid
+            pattern |= (~part.valid).astype(np.int64) << bit
+    answered = sum(p.answered.astype(np.int16) for p in parts)
+    missing = sum(p.missing.astype(np.int16) for p in parts)
+    prorated = np.zeros(n, dtype=bool)
+    bad = np.zeros(n, dtype=bool)
+    for part in parts:
+        if part.prorated is not None:
+            prorated |= part.prorated
+        if part.bad is not None and part.bad is not const.false:
+            bad |= part.bad
+    final = combine.array([np.where(p.valid, p.final, 0) for p in parts], sum_dtype)
+    final[~valid] = 0
+    others = []
+    for code in np.unique(pattern[~valid]).tolist():
+        names = [name for bit, name in enumerate(combine.scales) if code >> bit & 1]
+        others.append((pattern == code, over_unscored(names)))
+    arrays = _ScaleArrays(
+        final,
+        const.true if valid.all() else valid,
+        answered,
+        missing,
+        prorated,
+        None,
+        bad,
+        answered,
+    )
+    return arrays, others
 
 
 def _score_chosen(
@@ -936,15 +995,6 @@ def _counted(cols: list[Column], counting: Any) -> list[Column]:
     if counting is None:
         return cols
     return [c._replace(scores=counting.array(c.scores, c.known)) for c in cols]
-
-
-def _required(
-    scale: Any, arrays: _ScaleArrays, scale_env: Mapping[str, tuple[Any, Any]]
-) -> _ScaleArrays:
-    """A scale scored only where the scale it requires is (if any)."""
-    if scale.requires is None:
-        return arrays
-    return arrays._replace(valid=arrays.valid & scale_env[scale.requires][1])
 
 
 def _complete(steps: Any, raw: Any, items: int, const: Constants) -> _ScaleArrays:
@@ -1139,15 +1189,16 @@ def _scale_parts(plan: Plan, why: Why, messages: _Messages) -> list[_Part]:
     for scale in plan.scales:
         if scale.name not in why.scales:
             continue
-        short, missing, nothing, no_table = why.scales[scale.name]
+        short, missing, nothing, others = why.scales[scale.name]
         positions = np.flatnonzero(short)
         counts = missing[positions]
         ids = np.empty(len(positions), dtype=np.int64)
-        tableless = no_table[positions] if no_table is not None else None
-        if tableless is not None and tableless.any():  # scored but for its context
-            text = render(RowCode.SCALE_UNSCORED, {"scale": scale.name, "reason": NO_TABLE})
-            ids[tableless] = messages.id(text)
-            counts = np.where(tableless, -1, counts)
+        for rows, reason in others:  # scored but for its context, or for the scales it lists
+            here = rows[positions] & (counts >= 0)
+            if here.any():
+                text = render(RowCode.SCALE_UNSCORED, {"scale": scale.name, "reason": reason})
+                ids[here] = messages.id(text)
+                counts = np.where(here, -1, counts)
         for count in np.unique(counts).tolist():
             if count < 0:
                 continue

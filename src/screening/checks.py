@@ -290,60 +290,138 @@ def _check_skip_rules(inst: Instrument, path: Path, item: Item) -> Iterator[Issu
 def _check_scales(inst: Instrument) -> Iterator[Issue]:
     if not inst.scales and not inst.classifications:
         yield make_issue(DefinitionCode.NOTHING_SCORED, ("scales",))
-    known = {i.id for i in inst.items}
     for name, scale in inst.scales.items():
         path: Path = ("scales", name)
         if not is_identifier(name):
             yield make_issue(DefinitionCode.INVALID_NAME, path, kind="scale", name=name)
-        for index, item_id in enumerate(scale.items):
-            if item_id not in known:
-                yield make_issue(
-                    DefinitionCode.UNKNOWN_ITEM,
-                    (*path, "items", index),
-                    owner=f"scale '{name}'",
-                    verb="lists",
-                    item_id=item_id,
-                    scale=name,
-                )
-        for dup, (first, _) in _repeats(scale.items).items():
+        if scale.scales is None and not scale.items:
             yield make_issue(
-                DefinitionCode.DUPLICATE_ITEM, (*path, "items", first), scale=name, item_id=dup
+                DefinitionCode.SCALE_PARTS, path, scale=name, problem="lists no items and no scales"
             )
-        rule = scale.missing
-        if rule.max_missing >= len(scale.items):
+        elif scale.scales is not None:
+            yield from _check_over_scales(inst, name, scale, path)
+            yield from _check_requires(inst, name, scale, path)
+            yield from _check_band_tables(inst, name, scale)
+        else:
+            yield from _check_item_scale(inst, name, scale, path)
+
+
+def _check_item_scale(inst: Instrument, name: str, scale: Scale, path: Path) -> Iterator[Issue]:
+    """A scale over items: its items, its missing-data rule and steps, its bands."""
+    known = {i.id for i in inst.items}
+    if scale.method == "max":
+        yield make_issue(
+            DefinitionCode.SCALE_PARTS,
+            (*path, "method"),
+            scale=name,
+            problem="is the highest of scales (max), but lists items: list `scales`",
+        )
+    for index, item_id in enumerate(scale.items):
+        if item_id not in known:
             yield make_issue(
-                DefinitionCode.MAX_MISSING_TOO_LARGE,
-                (*path, "missing", "max_missing"),
+                DefinitionCode.UNKNOWN_ITEM,
+                (*path, "items", index),
+                owner=f"scale '{name}'",
+                verb="lists",
+                item_id=item_id,
                 scale=name,
-                max_missing=rule.max_missing,
-                count=len(scale.items),
             )
-        if rule.fill is not None and (rule.prorate or scale.method == "mean"):
+    for dup, (first, _) in _repeats(scale.items).items():
+        yield make_issue(
+            DefinitionCode.DUPLICATE_ITEM, (*path, "items", first), scale=name, item_id=dup
+        )
+    rule = scale.missing
+    if rule.max_missing >= len(scale.items):
+        yield make_issue(
+            DefinitionCode.MAX_MISSING_TOO_LARGE,
+            (*path, "missing", "max_missing"),
+            scale=name,
+            max_missing=rule.max_missing,
+            count=len(scale.items),
+        )
+    if rule.fill is not None and (rule.prorate or scale.method == "mean"):
+        yield make_issue(
+            DefinitionCode.INVALID_VALUE,
+            (*path, "missing", "fill"),
+            where=f"scales.{name}.missing",
+            detail="a missing item either counts the fill or is prorated (or left out of a "
+            "mean), not both",
+            got=rule.fill,
+        )
+    fills = rule.fill is not None or scale.method == "mean"
+    if rule.max_missing > 0 and not rule.prorate and not fills:
+        yield make_issue(
+            DefinitionCode.MISSING_WITHOUT_PRORATION, (*path, "missing", "prorate"), scale=name
+        )
+    if rule.max_missing > 0 and rule.source is None:
+        yield make_issue(DefinitionCode.UNCITED_RULE, (*path, "missing"), scale=name)
+    if scale.multiplier <= 0:
+        yield make_issue(
+            DefinitionCode.INVALID_MULTIPLIER,
+            (*path, "multiplier"),
+            scale=name,
+            multiplier=scale.multiplier,
+        )
+    yield from _check_requires(inst, name, scale, path)
+    yield from _check_lookup(inst, name, scale, path)
+    yield from _check_band_tables(inst, name, scale)
+
+
+_ITEM_STEPS = (
+    ("items", "lists items too"),
+    ("count", "counts items"),
+    ("missing", "has a missing-data rule (each scale it lists has its own)"),
+    ("lookup", "has a conversion table"),
+    ("decimals", "rounds to decimals"),
+    ("multiplier", "has a multiplier"),
+)
+
+
+def _check_over_scales(inst: Instrument, name: str, scale: Scale, path: Path) -> Iterator[Issue]:
+    """A scale over scales: only scales listed before it, each once, scoring whole numbers,
+    and none of an item scale's steps."""
+    assert scale.scales is not None
+    for key, problem in _ITEM_STEPS:
+        if key in scale.model_fields_set:
+            yield make_issue(DefinitionCode.SCALE_PARTS, (*path, key), scale=name, problem=problem)
+    if scale.method == "mean":
+        yield make_issue(
+            DefinitionCode.SCALE_PARTS,
+            (*path, "method"),
+            scale=name,
+            problem="is a mean: a scale over scales is their sum or their highest (max)",
+        )
+    names = list(inst.scales)
+    for index, part in enumerate(scale.scales):
+        at: Path = (*path, "scales", index)
+        if part not in inst.scales:
             yield make_issue(
-                DefinitionCode.INVALID_VALUE,
-                (*path, "missing", "fill"),
-                where=f"scales.{name}.missing",
-                detail="a missing item either counts the fill or is prorated (or left out of a "
-                "mean), not both",
-                got=rule.fill,
+                DefinitionCode.UNKNOWN_SCALE,
+                at,
+                owner=f"scale '{name}'",
+                verb="lists",
+                scale=part,
+                defined=_defined(inst.scales),
             )
-        fills = rule.fill is not None or scale.method == "mean"
-        if rule.max_missing > 0 and not rule.prorate and not fills:
+        elif names.index(part) >= names.index(name):
             yield make_issue(
-                DefinitionCode.MISSING_WITHOUT_PRORATION, (*path, "missing", "prorate"), scale=name
-            )
-        if rule.max_missing > 0 and rule.source is None:
-            yield make_issue(DefinitionCode.UNCITED_RULE, (*path, "missing"), scale=name)
-        if scale.multiplier <= 0:
-            yield make_issue(
-                DefinitionCode.INVALID_MULTIPLIER,
-                (*path, "multiplier"),
+                DefinitionCode.SCALE_PARTS,
+                at,
                 scale=name,
-                multiplier=scale.multiplier,
+                problem=f"lists scale '{part}', which is not defined before it",
             )
-        yield from _check_requires(inst, name, scale, path)
-        yield from _check_lookup(inst, name, scale, path)
-        yield from _check_band_tables(inst, name, scale)
+        elif part in scale.scales[:index]:
+            yield make_issue(
+                DefinitionCode.SCALE_PARTS, at, scale=name, problem=f"lists '{part}' twice"
+            )
+        elif not scale_is_integral(inst.scales[part]):
+            yield make_issue(
+                DefinitionCode.SCALE_PARTS,
+                at,
+                scale=name,
+                problem=f"lists scale '{part}', whose score can be a fraction (sums and "
+                "highest scores are of whole numbers)",
+            )
 
 
 def _check_band_tables(inst: Instrument, name: str, scale: Scale) -> Iterator[Issue]:

@@ -76,6 +76,7 @@ class DefinitionCode(StrEnum):
     LOOKUP_ON_FRACTIONAL_SCALE = "lookup_on_fractional_scale"
     LOOKUP_RANGE = "lookup_range"
     LOOKUP_WHEN = "lookup_when"
+    SCALE_PARTS = "scale_parts"
     BANDS_ON_FRACTIONAL_SCALE = "bands_on_fractional_scale"
     BAND_PRECISION = "band_precision"
     BAND_ORDER = "band_order"
@@ -247,6 +248,10 @@ _DEFINITION_MEANINGS: dict[DefinitionCode, str] = {
     "it can be a fraction (a mean, a fractional multiplier, unrounded proration)",
     DefinitionCode.LOOKUP_RANGE: "a conversion table that does not list exactly the scores the "
     "scale reaches",
+    DefinitionCode.SCALE_PARTS: "a scale that lists neither items nor scales (or both), a scale "
+    "over scales with a step of an item scale (a missing-data rule, a count, a table, "
+    "decimals, a multiplier, a mean), or one listing a scale not defined before it, twice, or "
+    "scoring fractions",
     DefinitionCode.LOOKUP_WHEN: "of several conversion tables, one whose `when` reads an item or "
     "a scale (a table is chosen by context only), or one that never applies (an earlier table "
     "without `when` applies everywhere)",
@@ -400,6 +405,7 @@ _DEFINITION_TEMPLATES: dict[DefinitionCode, str] = {
     DefinitionCode.LOOKUP_RANGE: "scale '{scale}': the conversion table must list every score "
     "from {lowest} to {highest}; {problem}",
     DefinitionCode.LOOKUP_WHEN: "scale '{scale}': conversion table {table} {problem}",
+    DefinitionCode.SCALE_PARTS: "scale '{scale}' {problem}",
     DefinitionCode.BAND_ORDER: "scale '{scale}': band '{band}' has min {min} above max {max}",
     DefinitionCode.BANDS_NOT_CONTIGUOUS: "scale '{scale}': band '{band}' starts at {start}, which "
     "{relation} band '{previous}' (ends at {previous_end}); it must start at {expected}",

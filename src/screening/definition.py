@@ -448,10 +448,16 @@ class Lookup(Model):
 
 class Scale(Model):
     label: str | None = None
-    items: list[str] = Field(min_length=1)
-    method: Literal["sum", "mean"] = "sum"
+    items: list[str] = Field(default_factory=list)
+    """The items it scores (a scale lists items or, format 1.1, `scales`)."""
+    scales: list[str] | None = Field(default=None, min_length=1)
+    """A scale over scales listed before it (format 1.1): their sum (`method: sum`) or highest
+    score (`method: max`), scored only where every one of them is (a total of subscales each
+    prorated by its own rule)."""
+    method: Literal["sum", "mean", "max"] = "sum"
     """`sum`, or `mean` (format 1.1): the mean of the counted items' scores (Brief Resilience
-    Scale); a missing item is left out of the mean."""
+    Scale); a missing item is left out of the mean; `max` (format 1.1): the highest of the
+    `scales` listed."""
     multiplier: Number = Field(default=1, le=1000)
     """Applied after summing and proration (DASS-21 x2, WHO-5 percentage x4)."""
     count: ScoreTest | None = None
@@ -724,6 +730,22 @@ class Instrument(Model):
             raise ValueError(f"format {value} is newer than this library reads ({FORMAT_VERSION})")
         raise ValueError(f"there is no format {value} (the formats: {', '.join(FORMAT_KEYS)})")
 
+    def scale_items(self, name: str) -> list[str]:
+        """The items a scale reads, through the scales a scale over scales lists (each once,
+        in order; an unknown scale, refused by the checks, reads nothing)."""
+        found: dict[str, None] = {}
+        seen: set[str] = set()
+        pending = [name]
+        while pending:
+            current = pending.pop(0)
+            scale = self.scales.get(current)
+            if scale is None or current in seen:
+                continue
+            seen.add(current)
+            found.update(dict.fromkeys(scale.items))
+            pending.extend(scale.scales or [])
+        return list(found)
+
     def item_by_id(self, item_id: str) -> Item | None:
         """The item with this id (the first, should ids repeat), found in constant time."""
         if self._by_id is None:
@@ -929,7 +951,7 @@ FORMAT_KEYS: dict[str, dict[type[BaseModel], tuple[str, ...]]] = {
         Item: ("number",),
         NumberAnswer: ("min", "max", "unit", "scores", "source"),
         NumberScore: ("min", "max", "score"),
-        Scale: ("band_tables", "decimals", "lookup", "requires", "count"),
+        Scale: ("band_tables", "decimals", "lookup", "requires", "count", "scales"),
         Lookup: ("label", "when", "table", "source"),
         LookupRow: ("score", "converted"),
         Instrument: ("codings", "respondent"),
@@ -943,6 +965,7 @@ here exactly once."""
 
 FORMAT_VALUES: dict[tuple[type[BaseModel], str, str], str] = {
     (Scale, "method", "mean"): "1.1",
+    (Scale, "method", "max"): "1.1",
 }
 """Values of an older key that a later format added: (model, key, value) → that version."""
 

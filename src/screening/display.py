@@ -223,6 +223,8 @@ def _range_text(bounds: tuple[float, float] | None) -> str:
 
 def _missing_text(scale: Scale) -> str:
     rule = scale.missing
+    if scale.scales is not None:
+        return "scored where every scale listed is"
     if rule.max_missing == 0:
         return "every item required"
     if scale.method == "mean":
@@ -236,10 +238,19 @@ def _edge(value: float, scale: Scale) -> str:
     return at_places(value, scale.decimals)
 
 
+def _parts(scale: Scale) -> str:
+    """What a scale scores: its items, or the scales it lists."""
+    if scale.scales is not None:
+        return f"scales {', '.join(scale.scales)}"
+    return f"items {', '.join(scale.items)}"
+
+
 def _how(scale: Scale) -> str:
     """How the score is made, beyond a (multiplied) sum of the items' scores: `mean, 2
     decimal(s); ` (empty for a sum)."""
     parts = ["mean"] if scale.method == "mean" else []
+    if scale.scales is not None:
+        parts.append("highest" if scale.method == "max" else "sum")
     if scale.lookups:
         what = scale.lookups[0].label or "another score"
         chosen = " chosen by context" if len(scale.lookups) > 1 or scale.lookups[0].when else ""
@@ -297,6 +308,7 @@ def describe_instrument(inst: Instrument) -> dict[str, Any]:
         scales[name] = {
             "label": scale.label,
             "items": list(scale.items),
+            **({"scales": list(scale.scales)} if scale.scales is not None else {}),
             "role": scale.role,
             "range": None if bounds is None else [bounds[0], bounds[1]],
             "missing": {
@@ -389,7 +401,7 @@ def instrument_text(inst: Instrument) -> str:
         lines.append(f"  {item.id}: {item.text or item.label}{flags} [{values}]")
     for name, scale in inst.scales.items():
         lines.append(
-            f"scale {name}: {scale.label or ''} (items {', '.join(scale.items)}; {_how(scale)}"
+            f"scale {name}: {scale.label or ''} ({_parts(scale)}; {_how(scale)}"
             f"range {_range_text(_range(inst, scale))}; {_missing_text(scale)})"
         )
         for band in scale.bands:
@@ -432,7 +444,7 @@ def instrument_html(inst: Instrument) -> str:
             (
                 name,
                 scale.label or "",
-                str(len(scale.items)),
+                str(len(scale.items) if scale.scales is None else len(scale.scales)),
                 _range_text(_range(inst, scale)),
                 _missing_text(scale),
                 "; ".join(f"{b.min}-{b.max} {b.label}" for b in scale.bands),

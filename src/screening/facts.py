@@ -19,6 +19,8 @@ def scale_is_integral(scale: Scale) -> bool:
     """Whether every final score is a whole number."""
     if scale.decimals is not None:
         return scale.decimals == 0
+    if scale.scales is not None:  # over scales that score whole numbers (checked)
+        return True
     if scale.lookups:
         return all(isinstance(v, int) for t in scale.lookups for v in t.values.values())
     unrounded = (

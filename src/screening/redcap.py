@@ -145,6 +145,19 @@ def _item_row(inst: Instrument, item: Item, first: bool) -> Row:
 def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
     steps = steps_of(inst, scale)
     assert steps is not None  # every item resolves: checked on load
+    if steps.combine is not None:  # the fields of the scales it lists
+        fields = [_calc_name(inst, part) for part in steps.combine.scales]
+        return _row(
+            name=_calc_name(inst, name),
+            form=inst.id,
+            type="calc",
+            label=_one_line(scale.label or f"{inst.abbreviation or inst.name} {name} score"),
+            choices=steps.combine.redcap(fields),
+            note=f"Calculated by REDCap: {steps.combine.words()}. REDCap computes it even "
+            "where one of them is not scored by its missing-data rule (the scorer does not), "
+            "and does not apply its bands. Score the exported data with screening for the "
+            "result of record.",
+        )
     by_id = {item.id: item for item in inst.items}
     shown = [
         _branching(inst, ask_if) if (ask_if := by_id[i].ask_if) is not None else None

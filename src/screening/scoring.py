@@ -24,7 +24,7 @@ from .facts import scale_is_integral
 from .loading import content_hash, is_builtin, load_instrument, looks_like_id
 from .results import NO_BANDS, FlagResult, Provenance, ScaleResult, ScoreResult
 from .rules import Env, Evaluator, compile_condition, describe, item_tests, referenced
-from .steps import ScaleSteps, steps_of
+from .steps import Combine, ScaleSteps, steps_of
 from .text import number
 
 __all__ = [
@@ -88,6 +88,8 @@ class ScalePlan(NamedTuple):
     only other step is a fill for missing items, with a whole multiplier)."""
     lookups: tuple[Evaluator | None, ...] = ()
     """Where each of the conversion tables chosen by context applies (`steps.lookups`)."""
+    combine: Combine | None = None
+    """A scale over scales (then `items` are the items they read, for the reasons)."""
 
 
 class TablePlan(NamedTuple):
@@ -285,7 +287,7 @@ def _reads(inst: Instrument, cond: Any) -> tuple[str, ...]:
         if kind == "item":
             found[name] = None
         elif kind == "scale":
-            found.update(dict.fromkeys(inst.scales[name].items))
+            found.update(dict.fromkeys(inst.scale_items(name)))
     return tuple(found)
 
 
@@ -320,7 +322,7 @@ def _scale_plan(inst: Instrument, name: str, scale: Any) -> ScalePlan:
     assert steps is not None  # every item resolves: checked on load
     return ScalePlan(
         name,
-        tuple(scale.items),
+        tuple(inst.scale_items(name)),
         scale.missing.max_missing,
         scale.missing.prorate,
         scale.missing.rounding == "half_up",
@@ -347,6 +349,7 @@ def _scale_plan(inst: Instrument, name: str, scale: Any) -> ScalePlan:
             and isinstance(scale.multiplier, int)
         ),
         tuple(compile_condition(t.when) if t.when is not None else None for t in steps.lookups),
+        steps.combine,
     )
 
 
@@ -524,9 +527,9 @@ def score_plan(
     scales_valid = True
     for scale in plan.scales:
         scaled = (
-            _score_chosen(scale, scores, skipped, bad, ctx)
-            if scale.lookups
-            else _score_scale(scale, scores, skipped, bad)
+            _score_scale(scale, scores, skipped, bad)
+            if scale.combine is None and not scale.lookups
+            else _score_finished(scale, scores, skipped, bad, ctx=ctx, results=scale_results)
         )
         if scale.requires is not None or scale.tables:
             scaled = _completed(scale, scaled, scale_results, ctx)
@@ -598,6 +601,43 @@ def _score_chosen(
     if index is None and scaled.valid:
         return _unscored(scaled.raw, scaled.answered, scaled.missing, scaled.skipped, NO_TABLE)
     return scaled
+
+
+def _score_finished(
+    scale: ScalePlan,
+    scores: Mapping[str, int],
+    skipped: set[str] | frozenset[str],
+    bad: set[str],
+    *,
+    ctx: Mapping[str, Any],
+    results: Mapping[str, ScaleResult],
+) -> ScaleResult:
+    """A scale over scales, or one converted by the table its context chooses."""
+    if scale.combine is not None:
+        return _score_combined(scale, scale.combine, results)
+    return _score_chosen(scale, scores, skipped, bad, ctx)
+
+
+def over_unscored(unscored: Sequence[str]) -> str:
+    """Why a scale over scales is unscored: the scales it lists that are."""
+    return f"scale(s) {', '.join(unscored)} unscored"
+
+
+def _score_combined(
+    scale: ScalePlan, combine: Combine, results: Mapping[str, ScaleResult]
+) -> ScaleResult:
+    """The sum or the highest of the scales listed, where every one is scored."""
+    parts = [results[name] for name in combine.scales]
+    answered = sum(p.answered for p in parts)
+    missing = sum(p.missing for p in parts)
+    skipped = sum(p.skipped for p in parts)
+    unscored = [name for name, p in zip(combine.scales, parts, strict=True) if not p.valid]
+    if unscored:
+        return _unscored(None, answered, missing, skipped, over_unscored(unscored))
+    final = combine.row([int(p.score) for p in parts])  # type: ignore[arg-type]
+    band = _band(scale, final) if scale.band_mins else None
+    prorated = any(p.prorated for p in parts)
+    return ScaleResult(final, band, final, prorated, None, answered, missing, skipped, True, "")
 
 
 def _completed(

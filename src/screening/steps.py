@@ -24,6 +24,7 @@ from .text import at_places, number
 __all__ = [
     "BandTableStep",
     "Bands",
+    "Combine",
     "Decimals",
     "Lookup",
     "Mean",
@@ -278,6 +279,42 @@ class Count(NamedTuple):
         return f"if({test}, 1, 0)"
 
 
+class Combine(NamedTuple):
+    """A scale over scales: the sum or the highest of their final scores (whole numbers), where
+    every one of them is scored."""
+
+    scales: tuple[str, ...]
+    method: str  # "sum" or "max"
+    lows: tuple[int, ...]
+    highs: tuple[int, ...]
+
+    def row(self, scores: Sequence[int]) -> int:
+        return sum(scores) if self.method == "sum" else max(scores)
+
+    def array(self, finals: Sequence[Any], dtype: Any) -> Any:
+        import numpy as np
+
+        out = finals[0].astype(dtype)  # a copy, wide enough for the scale's range
+        for final in finals[1:]:
+            if self.method == "sum":
+                out += final
+            else:
+                np.maximum(out, final, out=out)
+        return out
+
+    def bounds(self) -> tuple[int, int]:
+        if self.method == "sum":
+            return sum(self.lows), sum(self.highs)
+        return max(self.lows), max(self.highs)
+
+    def words(self) -> str:
+        what = "the sum" if self.method == "sum" else "the highest"
+        return f"{what} of the scores of scales {', '.join(self.scales)}"
+
+    def redcap(self, fields: Sequence[str]) -> str:
+        return f"{self.method}({', '.join(f'[{f}]' for f in fields)})"
+
+
 REDCAP_OPERATORS = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 """The condition language's comparisons in REDCap's calculations and branching logic."""
 
@@ -445,6 +482,8 @@ class ScaleSteps(NamedTuple):
     lookups: tuple[Lookup, ...] = ()
     """Conversion tables chosen by context, in order (then `lookup` is None): the scorer
     finishes a response with `chosen(i)`, the steps of the table that applies to it."""
+    combine: Combine | None = None
+    """A scale over scales: no items of its own (the sum step is empty)."""
 
     @property
     def plain(self) -> bool:
@@ -453,6 +492,7 @@ class ScaleSteps(NamedTuple):
             self.mean is None
             and self.lookup is None
             and not self.lookups
+            and self.combine is None
             and self.decimals is None
             and self.missing.fill is None
             and self.counting is None
@@ -534,6 +574,8 @@ class ScaleSteps(NamedTuple):
     def bounds(self) -> tuple[float, float] | None:
         """The lowest and highest final score the scale can reach, proration and skips
         included, or None when nothing can be scored."""
+        if self.combine is not None:
+            return self.combine.bounds()
         mean = self.mean is not None
         top = self.missing.bounds(self.sum, highest=True, mean=mean)
         bottom = self.missing.bounds(self.sum, highest=False, mean=mean)
@@ -569,6 +611,8 @@ class ScaleSteps(NamedTuple):
 
     def words(self) -> list[str]:
         """The steps after the sum, in words (empty for a plain sum)."""
+        if self.combine is not None:
+            return [self.combine.words()]
         out = [self.counting.words()] if self.counting is not None else []
         if self.mean is not None:
             out.append(self.mean.words())
@@ -593,6 +637,8 @@ class ScaleSteps(NamedTuple):
 
     def unexpressed(self) -> list[str]:
         """Why a form cannot compute the score, in words (empty: it can)."""
+        if self.combine is not None:
+            return [self.combine.words()]
         why = []
         if self.mean is not None and self.missing.max_missing:
             why.append("the mean of the answered items")
@@ -615,6 +661,8 @@ class ScaleSteps(NamedTuple):
         so."""
         if self.lookup is not None or self.lookups or self.decimals is not None:
             return None
+        if self.combine is not None:  # other scales' scores: the scorer's
+            return None
         if self.missing.fill:  # a missing item counts a score the form does not add
             return None
         if any(r is not None for r in self.sum.ranges):  # a number has no weight to sum
@@ -629,8 +677,9 @@ class ScaleSteps(NamedTuple):
         return self.multiply.fhirpath(expr)
 
     def redcap(self, shown_when: Sequence[str | None]) -> str | None:
-        """REDCap's calculation, or None where it cannot say it (a lookup table)."""
-        if self.lookup is not None or self.lookups:
+        """REDCap's calculation, or None where it cannot say it (a lookup table, other scales'
+        fields)."""
+        if self.lookup is not None or self.lookups or self.combine is not None:
             return None
         if self.mean is not None:
             expr = self.sum.redcap_mean(shown_when, self.counting)
@@ -642,6 +691,8 @@ class ScaleSteps(NamedTuple):
 
 def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
     """The steps of a scale, or None when an item it lists is not defined."""
+    if scale.scales is not None:
+        return _combined(inst, scale)
     lows, highs, optional, skipped, flips = [], [], [], [], []
     gates: list[tuple[str, str, Any] | None] = []
     recodes: list[tuple[tuple[int, int], ...] | None] = []
@@ -705,6 +756,35 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
         scale_is_integral(scale),
         () if len(lookups) == 1 and lookups[0].when is None else lookups,
     )
+
+
+def _combined(inst: Instrument, scale: Scale) -> ScaleSteps | None:
+    """The steps of a scale over scales, or None when a scale it lists is unknown, not listed
+    before it, or reaches nothing (the checks say which)."""
+    assert scale.scales is not None
+    names = list(inst.scales)
+    here = next((i for i, s in enumerate(inst.scales.values()) if s is scale), len(names))
+    reach = []
+    for name in scale.scales:
+        part = inst.scales.get(name)
+        if part is None or names.index(name) >= here:
+            return None
+        found = steps_of(inst, part)
+        bounds = None if found is None else found.bounds()
+        if bounds is None:
+            return None
+        reach.append((int(bounds[0]), int(bounds[1])))
+    method = "max" if scale.method == "max" else "sum"
+    combine = Combine(
+        tuple(scale.scales), method, tuple(r[0] for r in reach), tuple(r[1] for r in reach)
+    )
+    bands = _bands(scale.bands, scale.decimals) if scale.bands else None
+    tables = tuple(
+        BandTableStep(name, _bands(table.bands, scale.decimals), table.when, table.label)
+        for name, table in scale.band_tables.items()
+    )
+    empty = SumItems((), (), (), (), (), ())
+    return ScaleSteps(empty, Missing(0, True, None), Multiply(1), bands, tables, combine=combine)
 
 
 def _bands(bands: Sequence[Any], places: int | None) -> Bands:

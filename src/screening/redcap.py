@@ -151,7 +151,7 @@ def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
             name=_calc_name(inst, name),
             form=inst.id,
             type="calc",
-            label=_one_line(scale.label or f"{inst.abbreviation or inst.name} {name} score"),
+            label=_calc_label(inst, name, scale),
             choices=steps.combine.redcap(fields),
             note=f"Calculated by REDCap: {steps.combine.words()}. REDCap computes it even "
             "where one of them is not scored by its missing-data rule (the scorer does not), "
@@ -199,15 +199,18 @@ def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
         + " are not applied by REDCap. Score the exported data with screening for the result "
         "of record."
     )
-    label = scale.label or f"{inst.abbreviation or inst.name} {name} score"
     return _row(
         name=_calc_name(inst, name),
         form=inst.id,
         type="calc",
-        label=_one_line(label),
+        label=_calc_label(inst, name, scale),
         choices=calc,
         note=note,
     )
+
+
+def _calc_label(inst: Instrument, name: str, scale: Scale) -> str:
+    return _one_line(scale.label or f"{inst.abbreviation or inst.name} {name} score")
 
 
 def _calc_name(inst: Instrument, scale: str) -> str:

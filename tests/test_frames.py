@@ -378,3 +378,15 @@ def test_missing_context_in_a_series_is_missing_context_not_a_crash() -> None:
         assert out["screen"].tolist()[0::2] == ["positive", "negative"]
         assert out["valid"].tolist() == [True, False, True]
         assert "needs context 'sex'" in out["reason"][1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=60), max_size=40), st.integers(0, 5000))
+def test_distinct_codes_are_numpys_unique(codes: list[int], extra: int) -> None:
+    from screening.arrays import _distinct
+
+    array = np.array(codes, dtype=np.int64)
+    keys, inverse = _distinct(array, 61 + extra)  # small bounds count, large ones sort
+    want_keys, want_inverse = np.unique(array, return_inverse=True)
+    assert keys.tolist() == want_keys.tolist()
+    assert inverse.tolist() == want_inverse.reshape(-1).tolist()

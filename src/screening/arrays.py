@@ -1257,14 +1257,26 @@ def _join(parts: list[_Part], rows: Any, messages: _Messages) -> Any:
         message[np.searchsorted(rows, part.rows[keep])] = part.messages[keep] + 1
         # (pattern so far, this part's message) as one int64 key: a 1-D unique, not rows'
         width = len(messages.texts) + 1
-        keys, inverse = np.unique(pattern * width + message, return_inverse=True)
+        keys, pattern = _distinct(pattern * width + message, len(patterns) * width)
         patterns = [
             patterns[k // width] + ((k % width - 1,) if k % width else ()) for k in keys.tolist()
         ]
-        pattern = inverse.reshape(-1)
     texts = np.empty(len(patterns), dtype=object)
     texts[:] = ["; ".join(messages.texts[m] for m in p) for p in patterns]
     return texts[pattern]
+
+
+def _distinct(codes: Any, bound: int) -> tuple[Any, Any]:
+    """The distinct values of non-negative int codes below `bound`, ascending, and each code's
+    position among them (`np.unique(..., return_inverse=True)`, in linear time where the bound
+    is small: no sort)."""
+    if bound > 4 * len(codes) + 4096:
+        keys, inverse = np.unique(codes, return_inverse=True)
+        return keys, inverse.reshape(-1)
+    present = np.zeros(bound, dtype=bool)
+    present[codes] = True
+    position = np.cumsum(present) - 1
+    return np.flatnonzero(present), position[codes]
 
 
 def _issue_table(parts: list[_Part], messages: _Messages) -> IssueTable:

@@ -125,8 +125,8 @@ def main() -> None:
         f"(score_frame {row_wise / ours:.0f}x faster)"
     )
     print(
-        "targets at 10^6 rows: >= 5x the pandas reference, within 4x of the numpy floor, "
-        "peak extra memory < 4x the input"
+        "targets at 10^6 rows: >= 5x the pandas reference, within 3x of the numpy floor, "
+        "peak extra memory <= 2x the input"
     )
 
 

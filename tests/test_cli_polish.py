@@ -184,7 +184,7 @@ def test_list_as_json(run: Run) -> None:
     phq9 = next(e for e in listed if e["id"] == "phq9")
     assert phq9["name"] == "Patient Health Questionnaire-9"
     assert phq9["license"] == "permissive"
-    assert phq9["definition_version"] == "1.0.0"
+    assert phq9["definition_version"] == "1.1.0"
     assert phq9["source"]["kind"] == "built-in"
     assert Path(phq9["source"]["path"]).name == "phq9.yaml"
 

@@ -81,7 +81,7 @@ def test_a_valid_result_as_text() -> None:
     )
     assert "flags undetermined: none" in lines
     assert f"screening {screening.__version__}" in text
-    assert "phq9 definition 1.0.0 (sha256:" in text
+    assert "phq9 definition 1.1.0 (sha256:" in text
     assert lines[-1] == "A screening score is not a diagnosis."
 
 
@@ -158,11 +158,11 @@ def test_a_result_with_context_and_a_classification() -> None:
 def test_an_instrument_in_one_line_and_as_text() -> None:
     inst = screening.load_instrument("phq9")
     assert instrument_repr(inst) == (
-        "<Instrument phq9: Patient Health Questionnaire-9, definition 1.0.0, 10 items, "
+        "<Instrument phq9: Patient Health Questionnaire-9, definition 1.1.0, 10 items, "
         "scales total, phq2, flags suicidal_ideation>"
     )
     text = instrument_text(inst)
-    assert text.startswith("Patient Health Questionnaire-9 (phq9, definition 1.0.0)\n")
+    assert text.startswith("Patient Health Questionnaire-9 (phq9, definition 1.1.0)\n")
     assert "scale total: PHQ-9 total (items phq9_1, " in text
     assert "range 0-27; up to 2 missing, prorated)" in text
     assert "  20-27: severe" in text

@@ -1945,6 +1945,6 @@ def test_an_observation_says_which_coding_the_answers_were_read_in() -> None:
     us = fhir.to_observations("k10", screening.score("k10", answers, coding="us"))
     assert us[0]["method"]["text"].endswith(", answers read in its us coding")
     plain = fhir.to_observations(
-        "phq9", screening.score("phq9", {f"phq9_{n}": 0 for n in range(1, 10)})
+        "gad7", screening.score("gad7", {f"gad7_{n}": 0 for n in range(1, 8)})
     )
     assert "coding" not in plain[0]["method"]["text"]

@@ -12,7 +12,7 @@ import pytest
 import screening
 from screening.cases import case_responses, compare
 
-from .backends import BACKENDS, assert_same
+from .backends import BACKENDS, VIEWS, assert_same
 
 CONTEXT = """\
 format_version: "1.1"
@@ -346,7 +346,7 @@ def test_an_unknown_coding_is_an_argument_error() -> None:
     with pytest.raises(ValueError, match="chosen per call"):
         screening.score_frame("k10", df, context={"coding": pd.Series(["us"])})
     # an instrument without codings takes no `coding`
-    result = screening.score("phq9", {}, on_error="invalid", coding="us")
+    result = screening.score("gad7", {}, on_error="invalid", coding="us")
     assert [i.code for i in result.issues] == ["unknown_context"]
 
 
@@ -380,3 +380,96 @@ def test_issues_of_a_coding_name_its_values() -> None:
     assert set(issues["message"]) == {
         f"item 'k10_{n}' must be one of 0, 1, 2, 3, 4 (got 5)" for n in range(1, 11)
     }
+
+
+# --- a coding's own non-answers (NHANES' 7 and 9) -------------------------------------------------
+
+NHANES_ROWS: list[list[Any]] = [
+    [7, 2, 2, 2, 2, 2, 2, 2, 2, 1],  # refused: 16 x 9/8 = 18
+    [9, 9, 1, 1, 1, 1, 1, 1, 1, 9],  # two don't knows: 7 x 9/7 = 9
+    [7, 9, 7, 1, 1, 1, 1, 1, 1, None],  # three: unscored
+    [0, 0, 0, 0, 0, 0, 0, 0, 9, None],  # item 9 unknown: its flag undetermined
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    [8, 0, 0, 0, 0, 0, 0, 0, 0, 0],  # 8 is neither an answer nor a non-answer
+    [7.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
+]
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_nhanes_codes_through_every_backend(backend: str) -> None:
+    inst = screening.load_instrument("phq9")
+    df = pd.DataFrame(
+        [{f"phq9_{n}": v for n, v in enumerate(r, start=1)} for r in NHANES_ROWS], dtype=object
+    )
+    context = {"coding": "nhanes"}
+    view = VIEWS[backend](df) if backend in VIEWS else df  # Arrow: one type per column
+    for position, (want, have) in enumerate(
+        zip(BACKENDS["row"](inst, view, context), BACKENDS[backend](inst, df, context), strict=True)
+    ):
+        assert_same(want, have, f"{backend} row {position}")
+    expected = BACKENDS["row"](inst, df, context)
+    assert [r.scales["total"].score for r in expected] == [18, 9, None, 0, 0, None, 9]
+    assert dict(expected[1].non_answers) == {
+        "phq9_1": "dont_know",
+        "phq9_2": "dont_know",
+        "phq9_10": "dont_know",
+    }
+    assert list(expected[3].undetermined_flag_ids) == ["suicidal_ideation"]
+    assert expected[5].reasons == ("item 'phq9_1' must be one of 0, 1, 2, 3, 7, 9 (got 8)",)
+
+
+def test_the_non_answer_column_is_there_in_every_coding() -> None:
+    df = pd.DataFrame([{f"phq9_{n}": 0 for n in range(1, 10)}])
+    plain = screening.score_frame("phq9", df)
+    coded = screening.score_frame("phq9", df.assign(phq9_1=7), context={"coding": "nhanes"})
+    assert list(plain.columns) == list(coded.columns)
+    assert coded["non_answers"].tolist() == ["phq9_1: declined"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "code", "message"),
+    [
+        (
+            "      - {value: 9, kind: dont_know}\n",
+            "coding_values",
+            "coding 'nhanes': 9 records an answer to item 'phq9_1' in this coding",
+        ),
+        (
+            "      - {value: 9, kind: dont_know}\n      - {value: 7, kind: dont_know}\n",
+            "coding_values",
+            "coding 'nhanes': non-answer 7 is listed twice",
+        ),
+    ],
+)
+def test_a_coding_non_answer_never_stands_for_an_answer(
+    tmp_path: Any, edit: str, code: str, message: str
+) -> None:
+    from screening.linting import lint_file
+
+    text = (screening.loading.builtin_dir() / "phq9.yaml").read_text(encoding="utf-8")
+    if "records an answer" in message:  # the coding records 9 for "nearly every day"
+        text = text.replace(
+            "    non_answers:\n",
+            "    values: {frequency: [0, 1, 2, 9]}\n    non_answers:\n",
+        )
+        text = text.replace("      - {value: 7, kind: declined}\n", "")
+    else:
+        text = text.replace("      - {value: 9, kind: dont_know}\n", edit)
+    path = tmp_path / "phq9.yaml"
+    path.write_text(text, encoding="utf-8")
+    issues = [i for i in lint_file(path) if i.code != "case_failed"]
+    assert [(i.code, i.message) for i in issues] == [(code, message)]
+
+
+def test_the_default_coding_has_no_non_answers_of_its_own(tmp_path: Any) -> None:
+    from screening.linting import lint_file
+
+    text = (screening.loading.builtin_dir() / "phq9.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "    default: true\n    source: kroenke2001\n",
+        "    default: true\n    non_answers: [{value: 8, kind: declined}]\n"
+        "    source: kroenke2001\n",
+    )
+    path = tmp_path / "phq9.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert [i.code for i in lint_file(path) if i.code != "case_failed"] == ["coding_default"]

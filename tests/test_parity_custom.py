@@ -698,14 +698,23 @@ def codings(
         for i in items
         if isinstance(i.get("options"), list)
     }
-    values = {}
+    values: dict[str, list[int]] = {}
     for key in draw(st.lists(st.sampled_from(sorted(lists)), unique=True)) if lists else []:
         shift = draw(st.sampled_from(["reverse", 1, -7]))
         listed = lists[key]
         values[key] = listed[::-1] if shift == "reverse" else [v + shift for v in listed]
+    recoded: dict[str, Any] = {"label": "recoded", "values": values, "source": SOURCE}
+    # numbers this coding records for a non-answer to any item (NHANES' 7 and 9), none of
+    # them a number it records for an answer
+    used = {v for key, listed in lists.items() for v in values.get(key, list(listed))}
+    free = [v for v in (-9, 7, 9, 77, 99) if v not in used]
+    kinds = st.sampled_from(["declined", "dont_know", "not_applicable"])
+    chosen = draw(st.lists(st.sampled_from(free), unique=True, max_size=2)) if free else []
+    if chosen:
+        recoded["non_answers"] = [{"value": v, "kind": draw(kinds)} for v in chosen]
     return {
         "listed": {"label": "as listed", "default": True, "source": SOURCE},
-        "recoded": {"label": "recoded", "values": values, "source": SOURCE},
+        "recoded": recoded,
         "scores": {"label": "scores", "records": "score", "source": SOURCE},
     }
 

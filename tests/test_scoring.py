@@ -32,10 +32,10 @@ def test_contract_example(phq9_answers: dict[str, int]) -> None:
     data = r.to_dict()
     assert json.loads(json.dumps(data)) == data
     assert data["provenance"]["instrument"] == "phq9"
-    assert data["provenance"]["definition_version"] == "1.0.0"
+    assert data["provenance"]["definition_version"] == "1.1.0"
     assert data["provenance"]["definition_hash"].startswith("sha256:")
     assert data["provenance"]["library_version"] == screening.__version__
-    assert data["provenance"]["coding"] is None  # PHQ-9 has one way to record its answers
+    assert data["provenance"]["coding"] == "standard"  # the default of its two codings
 
 
 def test_provenance_names_the_coding_the_answers_were_read_in() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from .codes import DefinitionCode
 from .definition import (
     MAX_NUMBER_SPAN,
+    Coding,
     Instrument,
     Item,
     Lookup,
@@ -698,13 +699,14 @@ def _check_codings(inst: Instrument) -> Iterator[Issue]:
         path: Path = ("codings", name)
         if not is_identifier(name):
             yield make_issue(DefinitionCode.INVALID_NAME, path, kind="coding", name=name)
-        if coding.default and (coding.records != "value" or coding.values):
+        if coding.default and (coding.records != "value" or coding.values or coding.non_answers):
             yield make_issue(
                 DefinitionCode.CODING_DEFAULT,
                 (*path, "default"),
                 problem=f"the default coding '{name}' must record the option values as listed "
-                "(records: value, no values), the values every other path reads",
+                "(records: value, no values, no non_answers), the values every other path reads",
             )
+        yield from _check_coded_non_answers(inst, name, coding, path)
         if coding.records == "score" and coding.values:
             yield make_issue(
                 DefinitionCode.CODING_VALUES,
@@ -726,6 +728,35 @@ def _check_codings(inst: Instrument) -> Iterator[Issue]:
             else:
                 continue
             yield make_issue(DefinitionCode.CODING_VALUES, at, coding=name, problem=problem)
+
+
+def _check_coded_non_answers(
+    inst: Instrument, name: str, coding: Coding, path: Path
+) -> Iterator[Issue]:
+    """A coding's numbers for non-answers: each once, and none an item records for an answer."""
+    seen: set[int] = set()
+    for index, entry in enumerate(coding.non_answers):
+        at: Path = (*path, "non_answers", index, "value")
+        clash = next(
+            (
+                item.id
+                for item in inst.items
+                if item.number is None
+                and (
+                    entry.value in inst.coded_scores(item, name)
+                    or entry.value in inst.own_non_answers(item, coding)
+                )
+            ),
+            None,
+        )
+        if entry.value in seen:
+            problem = f"non-answer {entry.value} is listed twice"
+        elif clash is not None:
+            problem = f"{entry.value} records an answer to item '{clash}' in this coding"
+        else:
+            seen.add(entry.value)
+            continue
+        yield make_issue(DefinitionCode.CODING_VALUES, at, coding=name, problem=problem)
 
 
 def _within(var: Any, value: Any) -> bool:

@@ -525,6 +525,13 @@ class Classification(Model):
     source: Sources
 
 
+class CodedNonAnswer(Model):
+    """A number a coding records for a non-answer to any item with options."""
+
+    value: StrictInt = Field(ge=-MAX_VALUE, le=MAX_VALUE)
+    kind: NonAnswer
+
+
 class Coding(Model):
     """One published way of recording the answers (EPDS: box positions or item scores; K10:
     1-5 or the US 0-4), chosen per call (`score(..., coding="us")`)."""
@@ -540,6 +547,9 @@ class Coding(Model):
     values: dict[str, list[StrictInt]] = Field(default_factory=dict)
     """By option set name (or item id, for an item with its own options): the number recorded
     for each option, in the order the options are listed."""
+    non_answers: list[CodedNonAnswer] = Field(default_factory=list)
+    """Numbers this coding records for a non-answer to any item with options (format 1.1;
+    NHANES: 7 refused, 9 don't know): each read as its kind, counting as missing."""
     source: Sources
 
 
@@ -825,7 +835,16 @@ class Instrument(Model):
         records only the non-answers that have one)."""
         kinds = self.non_answers(item)
         chosen = self.codings.get(coding) if coding is not None else None
-        if not kinds or chosen is None:
+        if chosen is None:
+            return kinds
+        extra = {} if item.number is not None else {n.value: n.kind for n in chosen.non_answers}
+        return self.own_non_answers(item, chosen) | extra
+
+    def own_non_answers(self, item: Item, chosen: Coding) -> dict[int, str]:
+        """Recorded value → kind of the item's own non-answer options, as a coding records
+        them (not the coding's `non_answers`)."""
+        kinds = self.non_answers(item)
+        if not kinds:
             return kinds
         scores = self.item_scores(item)
         if chosen.records == "score":  # a recorded score names the non-answer only if its own
@@ -939,7 +958,8 @@ FORMAT_KEYS: dict[str, dict[type[BaseModel], tuple[str, ...]]] = {
         ScaleExpectation: ("score", "band", "prorated", "answered", "missing", "valid"),
     },
     "1.1": {
-        Coding: ("label", "description", "default", "records", "values", "source"),
+        Coding: ("label", "description", "default", "records", "values", "non_answers", "source"),
+        CodedNonAnswer: ("value", "kind"),
         Case: ("coding",),
         BandTable: ("label", "when", "bands", "source"),
         ScaleExpectation: ("bands",),

@@ -246,7 +246,10 @@ class Plan:
             inst.id, inst.definition_version, content_hash(inst), __version__, inst.default_coding
         )
         self.has_skip_logic = any(p.ask_if is not None for p in self.items)
-        self.has_non_answers = any(p.non_answers for p in self.items)
+        # whichever coding a call reads in, the same columns: any coding's non-answers count
+        self.has_non_answers = any(p.non_answers for p in self.items) or any(
+            c.non_answers for c in inst.codings.values()
+        )
         self.lookups = tuple((p.id, p.scores, p) for p in self.items)
         self.coding = inst.default_coding
         """The coding this plan reads responses in (None: the instrument has no codings)."""

@@ -390,3 +390,30 @@ def test_distinct_codes_are_numpys_unique(codes: list[int], extra: int) -> None:
     want_keys, want_inverse = np.unique(array, return_inverse=True)
     assert keys.tolist() == want_keys.tolist()
     assert inverse.tolist() == want_inverse.reshape(-1).tolist()
+
+
+def test_object_columns_of_numbers_read_as_numbers_and_quote_their_cells() -> None:
+    big = 2**70  # past what a float holds exactly: read cell by cell, quoted exactly
+    cells = {
+        "phq9_1": [1, None, 7, 1, big, 1.0],
+        "phq9_2": [1, 1, 1, pd.NA, 1, 1],
+        "phq9_3": [1, 1, 1, 1, 1, True],
+    }
+    df = pd.DataFrame({**cells, **{f"phq9_{n}": [1] * 6 for n in range(4, 10)}}, dtype=object)
+    out = screening.score_frame("phq9", df)
+    issues = screening.issues_frame("phq9", df)
+    want = [
+        screening.score(
+            "phq9",
+            {str(k): v for k, v in row.items() if v is not None and v is not pd.NA},
+            on_error="invalid",
+        )
+        for row in df.to_dict("records")
+    ]
+    assert out["total"].tolist() == [w.scales["total"].score if w.valid else pd.NA for w in want]
+    assert issues["message"].tolist() == [m for w in want for m in w.reasons]
+    assert issues["message"].tolist() == [
+        "item 'phq9_1' must be one of 0, 1, 2, 3 (got 7)",
+        "item 'phq9_1' must be one of 0, 1, 2, 3 (got an integer of about 22 digits)",
+        "item 'phq9_3' must be a whole number, one of 0, 1, 2, 3 (got True, a boolean)",
+    ]

@@ -26,8 +26,9 @@ _INTEGER = {"Int16": np.int16, "Int32": np.int32, "Int64": np.int64}
 
 def item_input(series: pd.Series) -> ItemInput:
     """A column as the kernels read it: plain integers as they are, any numeric column with
-    missing values (extension dtypes included) as float64 with NaN, a boolean column as its
-    missing mask, anything else as objects checked cell by cell."""
+    missing values (extension dtypes included) as float64 with NaN, an object column of numbers
+    and blanks alike, a boolean column as its missing mask, anything else as objects (their
+    numbers read at once, the rest cell by cell)."""
     dtype = series.dtype
     kind = getattr(dtype, "kind", "O")
     if kind in "iu" and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
@@ -45,7 +46,22 @@ def item_input(series: pd.Series) -> ItemInput:
         return ItemInput("float", series.to_numpy(dtype=np.float64, na_value=np.nan))
     if kind == "b":
         return ItemInput("bool", series.isna().to_numpy(dtype=bool))
-    return ItemInput("object", series.to_numpy(dtype=object))
+    cells = series.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(cells, skipna=True) in _NUMBERS:
+        # numbers and blanks only (no text, no booleans): read as floats at once, as the
+        # kernels read an object column's numbers; a reason quotes the cell as it is
+        try:
+            floats = cells.astype(np.float64)  # None reads as NaN
+        except TypeError:  # pd.NA among them
+            floats = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        if not (np.abs(floats) >= _EXACT).any():  # every integer in it is exactly a float
+            return ItemInput("float", floats)
+    return ItemInput("object", cells)
+
+
+_NUMBERS = frozenset({"integer", "floating", "mixed-integer-float"})
+"""What pandas infers for an object column of Python or numpy numbers and blanks only."""
+_EXACT = 2.0**53
 
 
 def context_input(value: Any, index: pd.Index) -> Any:

@@ -278,13 +278,15 @@ def _read_floats(floats: Any, table: _ItemTable, const: Constants) -> Column:
     # two passes over the floats (the cast and the comparison); the blanks are found among
     # the few cells that are not whole numbers
     missing = np.zeros(len(floats), dtype=bool)
-    missing[odd] = np.isnan(floats[odd])
+    blanks = np.isnan(floats[odd])
+    missing[odd] = blanks
     if table.low_bits is not None:
         small[odd] = 0  # `small` is this call's own copy
         stray = small & ~small.dtype.type(table.low_bits)
         if not stray.any():
             # every whole number is an option: the blanks and fractions are the only gaps
-            return Column(small, whole, missing, ~missing & ~whole, False)
+            bad = const.false if blanks.all() else ~missing & ~whole
+            return Column(small, whole, missing, bad, False)
         off = stray != 0  # a whole number that is no option (negative ones included)
         small[off] = 0
         return Column(small, whole & ~off, missing, ~missing & (~whole | off), False)

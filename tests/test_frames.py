@@ -417,3 +417,36 @@ def test_object_columns_of_numbers_read_as_numbers_and_quote_their_cells() -> No
         "item 'phq9_1' must be one of 0, 1, 2, 3 (got an integer of about 22 digits)",
         "item 'phq9_3' must be a whole number, one of 0, 1, 2, 3 (got True, a boolean)",
     ]
+
+
+@pytest.mark.parametrize("arrow_type", ["int8[pyarrow]", "int64[pyarrow]", "uint8[pyarrow]"])
+def test_pyarrow_backed_integer_columns_read_as_the_row_scorer_reads_them(
+    arrow_type: str,
+) -> None:
+    pytest.importorskip("pyarrow")
+    rows = [
+        [3, 2, 1, 2, 1, 2, 1, 2, 1],
+        [None, 2, 2, 2, 2, 2, 1, 1, 0],  # one missing: prorated
+        [7, 1, 1, 1, 1, 1, 1, 1, 1],  # out of range
+        [None, None, None, 1, 1, 1, 1, 1, 1],  # too many missing
+        [0, 0, 0, 0, 0, 0, 0, 0, None],  # the flag's item missing: undetermined
+    ]
+    df = pd.DataFrame(
+        {f"phq9_{n}": pd.array([r[n - 1] for r in rows], dtype=arrow_type) for n in range(1, 10)}
+    )
+    out = screening.score_frame("phq9", df)
+    issues = screening.issues_frame("phq9", df)
+    want = [
+        screening.score(
+            "phq9",
+            {f"phq9_{n}": v for n, v in enumerate(r, start=1) if v is not None},
+            on_error="invalid",
+        )
+        for r in rows
+    ]
+    assert out["total"].tolist() == [w.scales["total"].score if w.valid else pd.NA for w in want]
+    assert out["total"].tolist()[:2] == [15, 14]
+    assert [flag_state(c) for c in out["flag_suicidal_ideation"]] == [
+        expected_flag(w, "suicidal_ideation") for w in want
+    ]
+    assert issues["message"].tolist() == [m for w in want for m in w.reasons]

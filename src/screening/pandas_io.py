@@ -42,6 +42,12 @@ def item_input(series: pd.Series) -> ItemInput:
             mask = series.isna().to_numpy(dtype=bool)
             data = series.array.to_numpy(dtype=np.int64, na_value=0)
         return ItemInput("masked", data, mask)
+    if kind in "iu" and isinstance(dtype, pd.ArrowDtype):
+        # pyarrow-backed integers (read_csv(dtype_backend="pyarrow")): read as the Arrow
+        # adapter reads them, values and null mask, no float copy
+        from .arrow_io import item_input as arrow_item_input
+
+        return arrow_item_input(series.array.__arrow_array__())
     if kind in "iuf":
         return ItemInput("float", series.to_numpy(dtype=np.float64, na_value=np.nan))
     if kind == "b":

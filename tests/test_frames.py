@@ -423,16 +423,17 @@ def test_object_columns_of_numbers_read_as_numbers_and_quote_their_cells() -> No
 def test_pyarrow_backed_integer_columns_read_as_the_row_scorer_reads_them(
     arrow_type: str,
 ) -> None:
-    pytest.importorskip("pyarrow")
-    rows = [
+    rows: list[list[int | None]] = [
         [3, 2, 1, 2, 1, 2, 1, 2, 1],
         [None, 2, 2, 2, 2, 2, 1, 1, 0],  # one missing: prorated
         [7, 1, 1, 1, 1, 1, 1, 1, 1],  # out of range
         [None, None, None, 1, 1, 1, 1, 1, 1],  # too many missing
         [0, 0, 0, 0, 0, 0, 0, 0, None],  # the flag's item missing: undetermined
     ]
+    pa = pytest.importorskip("pyarrow")
+    dtype: Any = pd.ArrowDtype(pa.type_for_alias(arrow_type.split("[")[0]))
     df = pd.DataFrame(
-        {f"phq9_{n}": pd.array([r[n - 1] for r in rows], dtype=arrow_type) for n in range(1, 10)}
+        {f"phq9_{n}": pd.Series([r[n - 1] for r in rows], dtype=dtype) for n in range(1, 10)}
     )
     out = screening.score_frame("phq9", df)
     issues = screening.issues_frame("phq9", df)

@@ -431,7 +431,7 @@ def test_pyarrow_backed_integer_columns_read_as_the_row_scorer_reads_them(
         [0, 0, 0, 0, 0, 0, 0, 0, None],  # the flag's item missing: undetermined
     ]
     pa = pytest.importorskip("pyarrow")
-    dtype: Any = pd.ArrowDtype(pa.type_for_alias(arrow_type.split("[")[0]))
+    dtype: Any = pd.ArrowDtype(pa.type_for_alias(arrow_type.split("[", maxsplit=1)[0]))
     df = pd.DataFrame(
         {f"phq9_{n}": pd.Series([r[n - 1] for r in rows], dtype=dtype) for n in range(1, 10)}
     )

@@ -294,7 +294,12 @@ def _skip_logic(inst: Instrument) -> list[str]:
 
 
 def _recorded(inst: Instrument, coding: Coding) -> str:
-    """What a coding records, in words."""
+    """What a coding records, in words (and the numbers it records for non-answers)."""
+    extra = "".join(f"; {n.value} for a non-answer (`{n.kind}`)" for n in coding.non_answers)
+    return _answers_recorded(inst, coding) + extra
+
+
+def _answers_recorded(inst: Instrument, coding: Coding) -> str:
     if coding.records == "score":
         return "each item's score, reverse scoring already applied"
     if not coding.values:

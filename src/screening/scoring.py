@@ -246,8 +246,10 @@ class Plan:
             inst.id, inst.definition_version, content_hash(inst), __version__, inst.default_coding
         )
         self.has_skip_logic = any(p.ask_if is not None for p in self.items)
+        self.reads_non_answers = any(p.non_answers for p in self.items)
+        """Whether a response read in this plan's coding can hold a non-answer."""
         # whichever coding a call reads in, the same columns: any coding's non-answers count
-        self.has_non_answers = any(p.non_answers for p in self.items) or any(
+        self.has_non_answers = self.reads_non_answers or any(
             c.non_answers for c in inst.codings.values()
         )
         self.lookups = tuple((p.id, p.scores, p) for p in self.items)
@@ -273,6 +275,7 @@ class Plan:
             found.__dict__.pop("array_plan", None)  # the array plan of this coding's own
             found.items = tuple(_item_plan(inst, i, coding) for i in range(len(inst.items)))
             found.lookups = tuple((p.id, p.scores, p) for p in found.items)
+            found.reads_non_answers = any(p.non_answers for p in found.items)
             found.coding = coding
             found.provenance = self.provenance._replace(coding=coding)
             found._coded = {}
@@ -565,7 +568,7 @@ def score_plan(
             tuple(issues),
             plan.provenance,
             tuple(undetermined),
-            _non_answers(plan, responses) if plan.has_non_answers else _NO_NON_ANSWERS,
+            _non_answers(plan, responses) if plan.reads_non_answers else _NO_NON_ANSWERS,
         ),
     )
     if issues and on_error == "raise":

@@ -176,3 +176,12 @@ def test_the_checker_names_each_mistake(tmp_path: Path) -> None:
     assert _lint(short, tmp_path) == [("lookup_range", _line(short, "{score: 0, converted: 35}"))]
     unknown = DEFINITION.replace("{context: sex, eq: male}", "{context: gender, eq: male}")
     assert _lint(unknown, tmp_path) == [("unknown_context", _line(unknown, "context: gender"))]
+
+
+def test_numpy_numbers_as_context_choose_as_python_numbers_do(inst: screening.Instrument) -> None:
+    import numpy as np
+
+    for age in (np.int64(10), np.float64(10.0), np.int8(12)):
+        assert _t(inst, [2, 2, 2], sex="female", age=age).scales["t"].score == 70
+    for age in (np.int64(15), np.float32(13.0)):
+        assert _t(inst, [2, 2, 2], sex="female", age=age).scales["t"].score == 67

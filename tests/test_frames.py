@@ -451,3 +451,15 @@ def test_pyarrow_backed_integer_columns_read_as_the_row_scorer_reads_them(
         expected_flag(w, "suicidal_ideation") for w in want
     ]
     assert issues["message"].tolist() == [m for w in want for m in w.reasons]
+
+
+def test_cells_past_a_float_or_unhashable_are_refused_not_fatal() -> None:
+    cells = [10**400, np.timedelta64(1), 1]
+    df = pd.DataFrame({f"phq9_{n}": pd.Series(cells, dtype=object) for n in range(1, 10)})
+    issues = screening.issues_frame("phq9", df)
+    first = issues[issues["item"] == "phq9_1"]["message"].tolist()
+    assert (
+        first[0] == "item 'phq9_1' must be one of 0, 1, 2, 3 (got an integer of about 401 digits)"
+    )
+    assert first[1].startswith("item 'phq9_1' must be a whole number, one of 0, 1, 2, 3 (got")
+    assert screening.score_frame("phq9", df)["valid"].tolist() == [False, False, True]

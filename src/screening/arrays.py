@@ -344,7 +344,7 @@ def _key(value: Any) -> Any:
     """A cache key telling apart values that describe differently (1 and 1.0 and True)."""
     try:
         hash(value)
-    except TypeError:
+    except (TypeError, ValueError):  # a generic numpy timedelta64 raises ValueError
         return ("unhashable", id(value))
     return (type(value), value)
 

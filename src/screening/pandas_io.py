@@ -56,13 +56,22 @@ def item_input(series: pd.Series) -> ItemInput:
     if pd.api.types.infer_dtype(cells, skipna=True) in _NUMBERS:
         # numbers and blanks only (no text, no booleans): read as floats at once, as the
         # kernels read an object column's numbers; a reason quotes the cell as it is
-        try:
-            floats = cells.astype(np.float64)  # None reads as NaN
-        except TypeError:  # pd.NA among them
-            floats = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        if not (np.abs(floats) >= _EXACT).any():  # every integer in it is exactly a float
-            return ItemInput("float", floats)
+        floats = _floats(series, cells)
+        if floats is not None and not (np.abs(floats) >= _EXACT).any():
+            return ItemInput("float", floats)  # every integer in it is exactly a float
     return ItemInput("object", cells)
+
+
+def _floats(series: pd.Series, cells: Any) -> Any:
+    """An object column of numbers and blanks as float64 with NaN, or None where a number is
+    past a float (read cell by cell, then)."""
+    try:
+        try:
+            return cells.astype(np.float64)  # None reads as NaN
+        except TypeError:  # pd.NA among them
+            return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    except OverflowError:
+        return None
 
 
 _NUMBERS = frozenset({"integer", "floating", "mixed-integer-float"})

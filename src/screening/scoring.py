@@ -138,6 +138,12 @@ class ContextPlan(NamedTuple):
         command line gives every value) as that number."""
         if self.number and isinstance(value, str) and _DECIMAL.fullmatch(value):
             value = float(value) if "." in value else int(value)
+        if type(value) not in (int, float) and isinstance(value, numbers.Real):
+            # a numpy number compares into numpy booleans, which the three-valued logic does
+            # not take for true or false: its Python value
+            item = getattr(value, "item", None)
+            if callable(item) and not _is_bool(value):
+                value = item()
         return value if self.accepts(value) else None
 
     def accepts(self, value: Any) -> bool:

@@ -181,7 +181,9 @@ def test_the_checker_names_each_mistake(tmp_path: Path) -> None:
 def test_numpy_numbers_as_context_choose_as_python_numbers_do(inst: screening.Instrument) -> None:
     import numpy as np
 
-    for age in (np.int64(10), np.float64(10.0), np.int8(12)):
+    young: list[Any] = [np.int64(10), np.float64(10.0), np.int8(12)]
+    older: list[Any] = [np.int64(15), np.float32(13.0)]
+    for age in young:
         assert _t(inst, [2, 2, 2], sex="female", age=age).scales["t"].score == 70
-    for age in (np.int64(15), np.float32(13.0)):
+    for age in older:
         assert _t(inst, [2, 2, 2], sex="female", age=age).scales["t"].score == 67

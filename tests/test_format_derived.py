@@ -197,3 +197,50 @@ def test_the_new_keys_need_format_1_1(tmp_path: Path) -> None:
 def test_answers_are_read_through_every_scale(inst: screening.Instrument) -> None:
     reads: Any = screening.score(inst, {}, on_error="invalid").undetermined_flags[0].items
     assert list(reads) == [f"derived_{n}" for n in range(1, 10)]
+
+
+def test_redcap_never_sums_a_field_that_is_not_its_scale_score(tmp_path: Path) -> None:
+    # c converted by a table: its REDCap field holds the sum before the table, so a REDCap sum
+    # over it would be a wrong total that looks right
+    table = "".join(f"        - {{score: {k}, converted: {10 + k}}}\n" for k in range(7))
+    text = DEFINITION.replace(
+        "  c:\n    items: [derived_7, derived_8, derived_9]\n    role: secondary\n",
+        "  c:\n    items: [derived_7, derived_8, derived_9]\n    role: secondary\n"
+        f"    lookup:\n      source: src\n      table:\n{table}",
+    ).replace(
+        "    bands:\n      - {min: 0, max: 9, label: close to average}\n"
+        "      - {min: 10, max: 13, label: raised}\n      - {min: 14, max: 18, label: high}\n",
+        "",
+    )
+    text = text[: text.index("flags:")]  # the golden cases and flag expect the plain c
+    inst = screening.parse_instrument(text, "derived.yaml")
+    rows = {r["Variable / Field Name"]: r for r in redcap.redcap_rows(inst)}
+    assert rows["derived_worst"]["Field Type"] == "calc"  # a and b hold their scores
+    for name in ("derived_total", "derived_with_c"):
+        assert rows[name]["Field Type"] == "text", name
+        assert rows[name]["Choices, Calculations, OR Slider Labels"] == ""
+    assert rows["derived_total"]["Field Note"].startswith(
+        "Not calculated by REDCap: the sum of the scores of scales a, b, c, and the field of c "
+        "holds the score before its conversion table, not its score."
+    )
+    assert (
+        screening.score(inst, {f"derived_{n}": 2 for n in range(1, 10)}).scales["total"].score
+        == 6 + 4 + 16
+    )  # a 6; item 6 reversed, b 2 + 2 + 0 = 4; c 6 converted to 16
+
+
+def test_the_form_states_the_rule_of_a_scale_over_scales(inst: screening.Instrument) -> None:
+    item = next(i for i in fhir.to_questionnaire(inst)["item"] if i["linkId"] == "scale.total")
+    assert (
+        "each scale listed under its own; scored only where every one of them is"
+        in (item["extension"][-1]["valueMarkdown"])
+    )
+
+
+def test_an_empty_list_of_tables_is_refused() -> None:
+    from screening.loading import check_text
+
+    text = DEFINITION.replace("  worst:\n", "  worst:\n    lookup: []\n", 1)
+    _, issues = check_text(text)
+    assert [i.code for i in issues][:1] == ["invalid_value"]
+    assert "lookup" in issues[0].message

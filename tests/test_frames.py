@@ -463,3 +463,18 @@ def test_cells_past_a_float_or_unhashable_are_refused_not_fatal() -> None:
     )
     assert first[1].startswith("item 'phq9_1' must be a whole number, one of 0, 1, 2, 3 (got")
     assert screening.score_frame("phq9", df)["valid"].tolist() == [False, False, True]
+
+
+def test_minus_zero_and_zero_are_quoted_as_written() -> None:
+    df = pd.DataFrame({f"brs_{n}": [-0.0, 0.0] for n in range(1, 7)})  # BRS options: 1-5
+    issues = screening.issues_frame("brs", df)
+    got = issues[issues["item"] == "brs_1"]["message"].tolist()
+    assert got == [
+        m
+        for r in df.to_dict("records")
+        for m in screening.score(
+            "brs", {str(k): v for k, v in r.items()}, on_error="invalid"
+        ).reasons
+        if m.startswith("item 'brs_1'")
+    ]
+    assert [m.endswith("(got -0.0)") for m in got] == [True, False]

@@ -9,6 +9,7 @@ drives the single-response scorer; the reason text of an invalid row is that sco
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, NamedTuple
 
@@ -346,6 +347,8 @@ def _key(value: Any) -> Any:
         hash(value)
     except (TypeError, ValueError):  # a generic numpy timedelta64 raises ValueError
         return ("unhashable", id(value))
+    if isinstance(value, float) and value == 0:  # -0.0 and 0.0: equal, but written apart
+        return (type(value), value, math.copysign(1.0, value))
     return (type(value), value)
 
 

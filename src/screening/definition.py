@@ -467,7 +467,7 @@ class Scale(Model):
     decimals: StrictInt | None = Field(default=None, ge=0, le=6)
     """The final score rounded half up to this many decimal places (format 1.1); bands are
     then written at that precision (BRS: 1.00-2.99)."""
-    lookup: Lookup | list[Lookup] | None = None
+    lookup: Lookup | Annotated[list[Lookup], Field(min_length=1)] | None = None
     """A published conversion table applied to the whole-number score (format 1.1): SWEMWBS
     raw to metric score; or a list of tables, each with the context it applies in (`when`),
     tried in order (T-scores normed by sex and age)."""

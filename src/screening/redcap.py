@@ -15,7 +15,7 @@ from typing import Any
 from .definition import Instrument, Item, Scale
 from .loading import load_instrument
 from .rules import AnswerSets, answers_of, describe, number_tests
-from .steps import REDCAP_OPERATORS, steps_of
+from .steps import REDCAP_OPERATORS, Combine, steps_of
 
 __all__ = [
     "REDCAP_COLUMNS",
@@ -146,18 +146,7 @@ def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
     steps = steps_of(inst, scale)
     assert steps is not None  # every item resolves: checked on load
     if steps.combine is not None:  # the fields of the scales it lists
-        fields = [_calc_name(inst, part) for part in steps.combine.scales]
-        return _row(
-            name=_calc_name(inst, name),
-            form=inst.id,
-            type="calc",
-            label=_calc_label(inst, name, scale),
-            choices=steps.combine.redcap(fields),
-            note=f"Calculated by REDCap: {steps.combine.words()}. REDCap computes it even "
-            "where one of them is not scored by its missing-data rule (the scorer does not), "
-            "and does not apply its bands. Score the exported data with screening for the "
-            "result of record.",
-        )
+        return _combined_row(inst, name, scale, steps.combine)
     by_id = {item.id: item for item in inst.items}
     shown = [
         _branching(inst, ask_if) if (ask_if := by_id[i].ask_if) is not None else None
@@ -207,6 +196,50 @@ def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
         choices=calc,
         note=note,
     )
+
+
+def _combined_row(inst: Instrument, name: str, scale: Scale, combine: Combine) -> Row:
+    """A scale over scales: REDCap's sum or max of their fields where each field holds its
+    scale's score; where one holds the score before a conversion table, a field REDCap does
+    not compute (a calculation there would be a wrong score that looks right)."""
+    unlike = [part for part in combine.scales if not _field_is_score(inst, part)]
+    if unlike:
+        return _row(
+            name=_calc_name(inst, name),
+            form=inst.id,
+            type="text",
+            label=_calc_label(inst, name, scale),
+            note=f"Not calculated by REDCap: {combine.words()}, and "
+            + (
+                f"the fields of {', '.join(unlike)} hold the scores before their conversion "
+                "tables, not their scores"
+                if len(unlike) > 1
+                else f"the field of {unlike[0]} holds the score before its conversion table, "
+                "not its score"
+            )
+            + ". Score the exported data with screening.",
+        )
+    fields = [_calc_name(inst, part) for part in combine.scales]
+    return _row(
+        name=_calc_name(inst, name),
+        form=inst.id,
+        type="calc",
+        label=_calc_label(inst, name, scale),
+        choices=combine.redcap(fields),
+        note=f"Calculated by REDCap: {combine.words()}. REDCap computes it even where one of "
+        "them is not scored by its missing-data rule (the scorer does not), and does not apply "
+        "its bands. Score the exported data with screening for the result of record.",
+    )
+
+
+def _field_is_score(inst: Instrument, name: str) -> bool:
+    """Whether a scale's REDCap field holds its score (not the score before a conversion
+    table), through the scales a scale over scales lists."""
+    steps = steps_of(inst, inst.scales[name])
+    assert steps is not None  # checked on load
+    if steps.combine is not None:
+        return all(_field_is_score(inst, part) for part in steps.combine.scales)
+    return steps.lookup is None and not steps.lookups
 
 
 def _calc_label(inst: Instrument, name: str, scale: Scale) -> str:

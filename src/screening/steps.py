@@ -605,6 +605,8 @@ class ScaleSteps(NamedTuple):
 
     def missing_brief(self) -> str:
         """The missing-data rule in a few words, for notes in exported forms."""
+        if self.combine is not None:
+            return "each scale listed under its own; scored only where every one of them is"
         if self.mean is not None and self.missing.max_missing:
             return f"at most {self.missing.max_missing} item(s) missing, left out of the mean"
         return self.missing.brief()

@@ -288,10 +288,12 @@ def _place(bound: Bound) -> tuple[str, tuple[Any, ...], Any]:
     present (its value is the sample a list or mapping is made from)."""
     places = HOLDERS.get(bound.model, [])
     assert places, f"no definition has a {bound.model}; add one to EXTRA_FILES"
+    # a list for an item count, a mapping for a key count (a property may take either)
+    kind = {"minItems": list, "maxItems": list, "minProperties": dict, "maxProperties": dict}
     for name, path in places:
         holder = _at(DOCUMENTS[name], path)
         sample = _unwrap(bound.route, holder.get(bound.prop))
-        if isinstance(sample, list | dict) and sample:
+        if isinstance(sample, kind.get(bound.keyword, list | dict)) and sample:
             return name, path, sample
     name, path = places[0]
     return name, path, None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shlex
@@ -142,6 +143,26 @@ def test_score_context_option(tmp_path: Path) -> None:
     absent = score_json("audit_c", path)
     assert absent["valid"] is False
     assert [i["code"] for i in absent["issues"]] == ["context_missing"]
+
+
+def test_an_nhanes_file_is_read_in_its_coding(tmp_path: Path) -> None:
+    """The command line reads a table in a coding as `score` does (golden values of phq9.yaml)."""
+    rows = ["SEQN," + ",".join(f"phq9_{n}" for n in range(1, 11))]
+    rows += ["1,7,2,2,2,2,2,2,2,2,1", "2,9,9,1,1,1,1,1,1,1,9", "3,8,0,0,0,0,0,0,0,0,"]
+    source = tmp_path / "dpq.csv"
+    source.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    target = tmp_path / "scored.csv"
+    done = run("score", "phq9", str(source), "--context", "coding=nhanes", "-o", str(target))
+    assert done.returncode == 0, done.stderr
+    with target.open(encoding="utf-8", newline="") as stream:
+        out = list(csv.DictReader(stream))
+    assert [r["total"] for r in out] == ["18", "9", ""]
+    assert [r["non_answers"] for r in out] == [
+        "phq9_1: declined",
+        "phq9_1: dont_know; phq9_2: dont_know; phq9_10: dont_know",
+        "",
+    ]
+    assert out[2]["reason"] == "item 'phq9_1' must be one of 0, 1, 2, 3, 7, 9 (got 8)"
 
 
 def test_score_context_option_must_be_name_value(tmp_path: Path) -> None:

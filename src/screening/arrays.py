@@ -680,6 +680,7 @@ class _ScaleArrays(NamedTuple):
     unrounded: Any  # None when no row is prorated
     bad: Any = None  # rows with a bad answer to one of its items
     counted: Any = None  # items counted (answered, plus skipped ones with a score)
+    raw: Any = None  # the sum of the counted items' scores (before any other step)
 
 
 def _scale_columns(
@@ -691,7 +692,7 @@ def _scale_columns(
 ) -> dict[str, OutColumn]:
     """The output columns of one scale."""
     n = const.n
-    final, valid, answered, missing, prorated, unrounded, _, _ = arrays
+    final, valid, answered, missing, prorated, unrounded = arrays[:6]
     out: dict[str, OutColumn] = {}
     everywhere = valid is const.true
     invalid = np.zeros(n, dtype=bool) if everywhere else ~valid
@@ -882,6 +883,7 @@ def _score_scale(
         unrounded,
         invalid,
         counted,
+        raw,
     )
 
 
@@ -975,22 +977,27 @@ def _score_chosen(
         holds, unknown = (const.true, const.false) if when is None else when(env)
         choice[~decided & holds] = index
         decided |= holds | unknown
-    scored = []
-    for index in range(len(whens)):
-        if index == 0 or (choice == index).any():
-            variant = scale._replace(steps=scale.steps.chosen(index))
-            scored.append((index, _score_scale(variant, columns, skipped, const, sum_dtype)))
-    first = scored[0][1]
-    final = np.zeros(n, dtype=np.result_type(*(a.final for _, a in scored)))
-    for index, arrays in scored:
+    # the items are tallied once (with the first table); each other table a row uses only
+    # finishes the same sums
+    first = _score_scale(
+        scale._replace(steps=scale.steps.chosen(0)), columns, skipped, const, sum_dtype
+    )
+    counted = first.answered if first.counted is None else first.counted
+    finals = [(0, first.final)] + [
+        (index, scale.steps.chosen(index).finish_array(first.raw, counted, first.missing)[0])
+        for index in range(1, len(whens))
+        if (choice == index).any()
+    ]
+    final = np.zeros(n, dtype=np.result_type(*(f for _, f in finals)))
+    for index, values in finals:
         rows = choice == index
-        final[rows] = arrays.final[rows]
+        final[rows] = values[rows]
     none = choice < 0
     whole = first._replace(
         final=final,
         valid=first.valid & ~none,
         bad=const.false if first.bad is None else first.bad,  # every item answered: none bad
-        counted=first.answered if first.counted is None else first.counted,
+        counted=counted,
     )
     return whole, none & first.valid
 
@@ -1010,7 +1017,7 @@ def _complete(steps: Any, raw: Any, items: int, const: Constants) -> _ScaleArray
         final = steps.multiply.array(raw)
     else:
         final = steps.finish_array(raw, answered, none_missing)[0]
-    return _ScaleArrays(final, const.true, answered, none_missing, None, None)
+    return _ScaleArrays(final, const.true, answered, none_missing, None, None, raw=raw)
 
 
 def _finished(steps: Any, raw: Any, counted: Any, missing: Any, rows: Any) -> tuple[Any, Any]:

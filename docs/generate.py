@@ -761,7 +761,8 @@ def outputs(root: Path = ROOT) -> dict[Path, str]:
     out: dict[Path, str] = {}
     for path in sorted((root / "instruments").glob("*.yaml")):
         inst = load_instrument(path)
-        entry = prechecked.entry(path.read_bytes(), parse_yaml(path.read_bytes()).data)
+        blob = path.read_bytes()
+        entry = prechecked.entry(blob, parse_yaml(blob).data)
         if entry is not None:
             out[_prechecked(root) / f"{path.stem}.json"] = entry
         instruments.append(inst)

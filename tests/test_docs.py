@@ -174,12 +174,12 @@ def test_scales_missing_rules_and_multipliers() -> None:
 
 def test_classification_rules_in_order_in_words() -> None:
     cssrs = _page("cssrs_screener")
-    high = cssrs.index("1. **high risk** when any of (cssrs_screener_4 = 1;")
-    moderate = cssrs.index("2. **moderate risk** when any of (cssrs_screener_3 = 1;")
+    high = cssrs.index("1. **high risk** when any of (cssrs_screener_4 = 1,")
+    moderate = cssrs.index("2. **moderate risk** when any of (cssrs_screener_3 = 1,")
     otherwise = cssrs.index("4. **no positive response** otherwise")
     assert high < moderate < otherwise
     audit_c = _page("audit_c")
-    assert "any of (scale total ≥ 4; all of (sex = female; scale total ≥ 3))" in audit_c
+    assert "any of (scale total ≥ 4, all of (sex = female, scale total ≥ 3))" in audit_c
     assert "| `sex` | `female`, `male` | none | yes |" in audit_c
 
 

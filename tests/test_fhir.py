@@ -385,10 +385,10 @@ def test_questionnaire_codes_and_skip_logic() -> None:
     assert {w["question"] for w in k10["k10_3"]["enableWhen"]} == {"k10_2"}
     assert len(k10["k10_3"]["enableWhen"]) == 4  # item 2 scoring 2-5
     audit = {i["linkId"]: i for i in questionnaire("audit")["item"]}
-    assert "enableWhen" not in audit["audit_4"]  # all of (1; any of (2; 3)) is inexpressible
+    assert "enableWhen" not in audit["audit_4"]  # all of (1, any of (2, 3)) is inexpressible
     (note,) = audit["audit_4"]["extension"]
     assert note["url"] == fhir.DESIGN_NOTE
-    assert "all of (audit_1 ≥ 1; any of (audit_2 ≥ 1; audit_3 ≥ 1))" in note["valueMarkdown"]
+    assert "all of (audit_1 ≥ 1, any of (audit_2 ≥ 1, audit_3 ≥ 1))" in note["valueMarkdown"]
 
 
 def test_questionnaire_reverse_scored_weights() -> None:

@@ -143,7 +143,7 @@ def test_forms_and_pages_say_the_table_is_chosen_by_context(inst: screening.Inst
     assert "before the published conversion table" in rows["normed_t"]["Field Note"]
     tables = display.describe_instrument(inst)["scales"]["t"]["lookup"]
     assert [t["when"] for t in tables] == [
-        "all of (sex = female; age < 13)",
+        "all of (sex = female, age < 13)",
         "sex = female",
         "sex = male",
     ]

@@ -214,6 +214,18 @@ def test_bad_cells_invalidate_their_row_only_and_flags_survive() -> None:
     assert out["reason"][0] == "item 'phq9_3' must be one of 0, 1, 2, 3 (got 7.0)"
 
 
+def test_a_rows_reasons_split_back_from_the_reason_column() -> None:
+    # the column joins reasons by "; ": a described condition (ASQ's skip) must not contain it
+    row = {"asq_1": 0, "asq_2": 0, "asq_3": 0, "asq_4": 0, "asq_5": 1}
+    want = screening.score("asq", row, on_error="invalid").reasons
+    assert want == (
+        "item 'asq_5' is asked only when any of (asq_1 = 1, asq_2 = 1, asq_3 = 1, asq_4 = 1), "
+        "which does not hold, but it was answered (got 1)",
+    )
+    out = screening.score_frame("asq", pd.DataFrame([row]), allow_missing_columns=True)
+    assert tuple(out["reason"][0].split("; ")) == want
+
+
 def test_text_and_booleans_are_not_numbers() -> None:
     df = phq9_frame([["2", 1, 1, 1, 1, 1, 1, 1, 0], [True, 1, 1, 1, 1, 1, 1, 1, 0]])
     df = df.astype({"phq9_1": object})

@@ -161,5 +161,5 @@ def test_walks_reach_every_nested_condition() -> None:
     # items under `not` raise a flag by their absence: they are not named as raising it
     assert [name for name, _ in item_tests(flag.when)] == ["a", "c", "d"]
     assert describe(flag.when) == (
-        "all of (any of (a = 1; not (b = 1)); count of (c, d) with item ≥ 1 ≥ 2; scale total > 3)"
+        "all of (any of (a = 1, not (b = 1)), count of (c, d) with item ≥ 1 ≥ 2, scale total > 3)"
     )

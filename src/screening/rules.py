@@ -525,10 +525,12 @@ KINDS: dict[type[Any], Kind] = {
         raising=True,
         answers=_no_answers,
     ),
+    # parts joined by ", ": a frame's `reason` column joins a row's reasons by "; ", so a
+    # described condition must not contain it (the column would split into wrong reasons)
     AnyCondition: Kind(
         children=lambda c: tuple((("any", i), sub) for i, sub in enumerate(c.any)),
         refs=_none,
-        describe=lambda c: "any of (" + "; ".join(describe(s) for s in c.any) + ")",
+        describe=lambda c: "any of (" + ", ".join(describe(s) for s in c.any) + ")",
         row=_any,
         vector=_any_vec,
         raising=True,
@@ -537,7 +539,7 @@ KINDS: dict[type[Any], Kind] = {
     AllCondition: Kind(
         children=lambda c: tuple((("all", i), sub) for i, sub in enumerate(c.all)),
         refs=_none,
-        describe=lambda c: "all of (" + "; ".join(describe(s) for s in c.all) + ")",
+        describe=lambda c: "all of (" + ", ".join(describe(s) for s in c.all) + ")",
         row=_all,
         vector=_all_vec,
         raising=True,

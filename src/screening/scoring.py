@@ -952,7 +952,7 @@ def _unknown_items(plan: Plan, responses: Mapping[str, Any]) -> list[Issue]:
         if key in plan.item_ids:
             continue
         close = difflib.get_close_matches(str(key), known, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = f", did you mean '{close[0]}'?" if close else ""
         out.append(
             make_issue(
                 ResponseCode.UNKNOWN_ITEM,

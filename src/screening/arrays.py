@@ -60,6 +60,7 @@ class _ItemTable(NamedTuple):
     identity: bool  # options are exactly lo..hi and scores equal values
     low_bits: int | None  # options are exactly 0..2^k-1: one OR over a column checks them all
     dtype: Any  # int8 where every value and score fits, else int32
+    step: int = 1  # units per whole number of a decimal answer: values are read into units
 
 
 def _item_table(item: ItemPlan) -> _ItemTable:
@@ -70,7 +71,7 @@ def _item_table(item: ItemPlan) -> _ItemTable:
     if hi - lo > _DENSE:
         # options far apart: sorted values and a search, not a table as wide as their span
         sparse = np.array([values, [item.scores[v] for v in values]], dtype=np.int64)
-        return _ItemTable(lo, hi - lo, sparse, None, False, None, dtype)
+        return _ItemTable(lo, hi - lo, sparse, None, False, None, dtype, item.step)
     table = np.zeros(hi - lo + 1, dtype=dtype)
     options = np.zeros(hi - lo + 1, dtype=bool)
     for value, score in item.scores.items():
@@ -78,7 +79,7 @@ def _item_table(item: ItemPlan) -> _ItemTable:
         options[value - lo] = True
     identity = values == list(range(lo, hi + 1)) and all(item.scores[v] == v for v in values)
     low_bits = hi if identity and lo == 0 and (hi + 1) & hi == 0 else None
-    return _ItemTable(lo, hi - lo, table, options, identity, low_bits, dtype)
+    return _ItemTable(lo, hi - lo, table, options, identity, low_bits, dtype, item.step)
 
 
 _DENSE = 4096  # widest span of option values looked up through a table
@@ -246,6 +247,11 @@ def read_column(
     if given is None:
         return Column(np.zeros(n, dtype=table.dtype), const.false, const.true, const.false, False)
     kind, values, absent = given
+    if table.step != 1 and kind in ("int", "masked"):  # a decimal answer: read as floats
+        values = values.astype(np.float64)
+        if kind == "masked":
+            values[absent] = np.nan
+        kind = "float"
     if kind == "int":
         return _read_integers(values, table, const)
     if kind == "masked":
@@ -270,6 +276,8 @@ def read_column(
 
 def _read_floats(floats: Any, table: _ItemTable, const: Constants) -> Column:
     """Floats, NaN for missing → scores; a fraction or a value past the options is bad."""
+    if table.step != 1:
+        floats = _units(floats, table.step)
     with np.errstate(invalid="ignore"):
         small = floats.astype(table.dtype)  # a value the dtype cannot hold fails below
     whole = floats == small  # false for NaN, fractions and out-of-range values
@@ -293,6 +301,16 @@ def _read_floats(floats: Any, table: _ItemTable, const: Constants) -> Column:
         return Column(small, whole & ~off, missing, ~missing & (~whole | off), False)
     col = _read_integers(np.where(whole, small, table.lo - 1), table, const)
     return Column(col.scores, col.known, missing, ~missing & ~col.known, False)
+
+
+def _units(floats: Any, step: int) -> Any:
+    """Decimal answers as whole counts of units (NaN stays NaN; a value finer than the
+    decimals becomes a fraction, refused below): `definition.to_units` on arrays, the same
+    float operations in the same order."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        units = np.rint(floats * step)
+        exact = units / step == floats
+    return np.where(exact | np.isnan(floats), units, 0.5)
 
 
 def _read_integers(values: Any, table: _ItemTable, const: Constants) -> Column:

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from itertools import pairwise
-from typing import Any
+from typing import Any, cast
 
 from .codes import DefinitionCode
 from .definition import (
@@ -21,6 +21,7 @@ from .definition import (
     Lookup,
     Scale,
     is_identifier,
+    number_span,
     source_keys,
 )
 from .errors import Issue, PathPart, make_issue
@@ -213,23 +214,58 @@ def _check_answer_kind(path: Path, item: Item) -> Iterator[Issue]:
             got="both",
         )
     number = item.number
-    if not 0 <= number.max - number.min <= MAX_NUMBER_SPAN:
+    bounds = [(("min",), number.min), (("max",), number.max)] + [
+        (("scores", i, end), getattr(r, end))
+        for i, r in enumerate(number.scores)
+        for end in ("min", "max")
+    ]
+    refused = False
+    for key, bound in bounds:
+        if number.units(bound) is None or (not number.decimals and not isinstance(bound, int)):
+            refused = True
+            yield make_issue(
+                DefinitionCode.INVALID_VALUE,
+                (*at, *key),
+                where=where,
+                detail=f"a bound must be a number with at most {number.decimals} decimal places"
+                if number.decimals
+                else "a bound must be a whole number (or set decimals)",
+                got=bound,
+            )
+    if refused:
+        return
+    span = number_span(number)
+    if span is None:
         yield make_issue(
             DefinitionCode.INVALID_VALUE,
             (*at, "max"),
             where=where,
-            detail=f"max must be from min to min + {MAX_NUMBER_SPAN}",
+            detail=f"max must be from min to min + {MAX_NUMBER_SPAN} units of its decimals",
             got=number.max,
         )
         return
+    if number.decimals and not number.scores:
+        # a decimal score would need decimal item scores on every path: recoded, as the
+        # sources that ask for one (PSQI's hours of sleep) do
+        yield make_issue(
+            DefinitionCode.MISSING_KEY, at, where=f"{where}: number with decimals", key="scores"
+        )
     if number.scores:
-        covered = sorted(v for r in number.scores for v in range(r.min, r.max + 1))
-        if covered != list(range(number.min, number.max + 1)):
+        ranges = sorted(
+            (cast(int, number.units(r.min)), cast(int, number.units(r.max))) for r in number.scores
+        )
+        # end to end from min to max, each range low to high: compared, never enumerated (a
+        # range's bounds may be far apart)
+        ends = [span[0] - 1] + [e for pair in ranges for e in pair] + [span[1] + 1]
+        if any(b - a != 1 for a, b in zip(ends[::2], ends[1::2], strict=True)) or any(
+            low > high for low, high in ranges
+        ):
+            step = f" in steps of {number.label(1)}" if number.decimals else ""
             yield make_issue(
                 DefinitionCode.INVALID_VALUE,
                 (*at, "scores"),
                 where=where,
-                detail=f"the score ranges must cover {number.min}-{number.max} once each",
+                detail=f"the score ranges must cover {number.min}-{number.max}{step} once each",
                 got=", ".join(f"{r.min}-{r.max}" for r in number.scores),
             )
         if number.source is None:  # a recoding is a scoring rule: cited

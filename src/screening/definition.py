@@ -7,6 +7,7 @@ that need the whole definition (bands covering the range, names that resolve, ..
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -323,42 +324,101 @@ class Option(Model):
     score where the source says so (ASQ: a refusal is considered positive)."""
 
 
-class NumberScore(Model):
-    """A range of numeric answers and the score it counts (CRAFFT-style recoding)."""
+MAX_DECIMALS = 4
+"""The most decimal places a numeric answer may have (REDCap validates up to four)."""
 
-    min: StrictInt
-    max: StrictInt
+
+class NumberScore(Model):
+    """A range of numeric answers and the score it counts (CRAFFT-style recoding); its bounds
+    are decimals where the answer is (`decimals`)."""
+
+    min: StrictInt | StrictFloat
+    max: StrictInt | StrictFloat
     score: StrictInt
 
 
 class NumberAnswer(Model):
-    """An item answered with a whole number within bounds (CRAFFT 2.1 Part A: days in the past
-    12 months, 0-365), instead of a choice of options."""
+    """An item answered with a number within bounds (CRAFFT 2.1 Part A: days in the past
+    12 months, 0-365), instead of a choice of options; with `decimals`, a decimal number of
+    at most that many places (hours of sleep, 6.5), scored through cited `scores` ranges."""
 
-    min: StrictInt = Field(ge=-MAX_VALUE, le=MAX_VALUE)
-    max: StrictInt = Field(ge=-MAX_VALUE, le=MAX_VALUE)
+    min: StrictInt | StrictFloat = Field(ge=-MAX_VALUE, le=MAX_VALUE)
+    max: StrictInt | StrictFloat = Field(ge=-MAX_VALUE, le=MAX_VALUE)
+    decimals: StrictInt = Field(0, ge=0, le=MAX_DECIMALS)
+    """Decimal places an answer may have (0: whole numbers)."""
     unit: str | None = None
     """What the number counts (`days`)."""
     scores: list[NumberScore] = Field(default_factory=list)
     """Cited ranges recoding the answer to a score, covering min-max; none: the score is the
-    number itself."""
+    number itself (whole numbers only)."""
     source: Sources | None = None
     """Required with `scores`."""
 
     @property
+    def step(self) -> int:
+        """Units per whole number: an answer is read as a whole count of 1/step (10 for one
+        decimal place), so every path compares whole numbers."""
+        return int(10**self.decimals)
+
+    def units(self, bound: float) -> int | None:
+        """A bound as a whole count of units, or None where it is finer than `decimals`."""
+        return to_units(bound, self.step)
+
+    @property
     def allowed(self) -> str:
         """The answers it takes, as messages list them: `the whole numbers 0-365`."""
+        if self.decimals:
+            places = "place" if self.decimals == 1 else "places"
+            return (
+                f"the numbers {self.min}-{self.max} with at most {self.decimals} decimal {places}"
+            )
         return f"the whole numbers {self.min}-{self.max}"
 
     @property
     def words(self) -> str:
         """The answers it takes, for pages: `a whole number from 0 to 365 (days)`."""
         unit = f" ({self.unit})" if self.unit else ""
+        if self.decimals:
+            places = "place" if self.decimals == 1 else "places"
+            return (
+                f"a number from {self.min} to {self.max} with at most {self.decimals} decimal "
+                f"{places}{unit}"
+            )
         return f"a whole number from {self.min} to {self.max}{unit}"
+
+    def label(self, units: int) -> str:
+        """An answer written out from its units (`6.5`)."""
+        if not self.decimals:
+            return str(units)
+        return f"{units / self.step:.{self.decimals}f}"
+
+
+def to_units(value: float, step: int) -> int | None:
+    """A number as a whole count of 1/step, or None where it is not one: `round(x * step)`,
+    accepted only where dividing back gives x. The same float operations run on arrays
+    (`np.rint`, a product and a quotient, all correctly rounded IEEE), so a value at a range's
+    edge reads alike on every path."""
+    if step == 1:
+        return int(value) if float(value).is_integer() else None
+    x = float(value)
+    scaled = x * step
+    if not math.isfinite(scaled):
+        return None
+    units = round(scaled)
+    return units if float(units) / step == x else None
 
 
 MAX_NUMBER_SPAN = 10_000
 """The widest range of a numeric answer (each whole number in it is an accepted answer)."""
+
+
+def number_span(number: NumberAnswer) -> tuple[int, int] | None:
+    """A numeric answer's bounds in units, or None where they are finer than its decimals or
+    span more than `MAX_NUMBER_SPAN` units (both refused by the checks)."""
+    low, high = number.units(number.min), number.units(number.max)
+    if low is None or high is None or not 0 <= high - low <= MAX_NUMBER_SPAN:
+        return None
+    return low, high
 
 
 class Item(Model):
@@ -767,24 +827,31 @@ class Instrument(Model):
 
     def item_options(self, item: Item) -> list[Option]:
         """The options of an item, resolving a named option set; a numeric item's are the
-        whole numbers within its bounds."""
+        whole numbers within its bounds, counted in units of its decimals (6.5 hours is the
+        option 65 with one decimal place: `NumberAnswer.label` writes it out)."""
         if isinstance(item.options, str):
             return self.option_sets.get(item.options, [])
         if item.options is not None:
             return item.options
         number = item.number
-        if number is None or not 0 <= number.max - number.min <= MAX_NUMBER_SPAN:
+        span = number_span(number) if number is not None else None
+        if number is None or span is None:
             return []  # no answers (checked: missing_key, invalid_value)
         if self._numbers is None:
             self._numbers = {}
         found = self._numbers.get(item.id)
         if found is None:
-            scored = {v: r.score for r in number.scores for v in range(r.min, r.max + 1)}
+            scored = {}
+            for r in number.scores:
+                low, high = number.units(r.min), number.units(r.max)
+                if low is not None and high is not None:  # else refused by the checks
+                    within = range(max(low, span[0]), min(high, span[1]) + 1)
+                    scored.update(dict.fromkeys(within, r.score))
             found = self._numbers[item.id] = [
                 Option.model_construct(
-                    value=v, label=str(v), code=None, score=scored.get(v), non_answer=None
+                    value=v, label=number.label(v), code=None, score=scored.get(v), non_answer=None
                 )
-                for v in range(number.min, number.max + 1)
+                for v in range(span[0], span[1] + 1)
             ]
         return found
 
@@ -829,6 +896,18 @@ class Instrument(Model):
         return {
             recorded: scores[v] for recorded, v in zip(listed, options, strict=False) if v in scores
         }
+
+    def answer_step(self, item: Item, coding: str | None) -> int:
+        """Units per whole number an item's recorded answers are read in (`coded_scores` is
+        keyed by them): a decimal answer's step, but 1 where a coding records the item
+        otherwise (its scores, or values it lists)."""
+        number = item.number
+        if number is None or not number.decimals:
+            return 1
+        chosen = self.codings.get(coding) if coding is not None else None
+        if chosen is not None and (chosen.records == "score" or _listed(chosen, item) is not None):
+            return 1
+        return number.step
 
     def coded_non_answers(self, item: Item, coding: str | None) -> dict[int, str]:
         """Recorded value → kind of the non-answers, in a coding (a coding that records scores
@@ -969,7 +1048,7 @@ FORMAT_KEYS: dict[str, dict[type[BaseModel], tuple[str, ...]]] = {
         Option: ("score", "non_answer"),
         MissingRule: ("fill",),
         Item: ("number",),
-        NumberAnswer: ("min", "max", "unit", "scores", "source"),
+        NumberAnswer: ("min", "max", "decimals", "unit", "scores", "source"),
         NumberScore: ("min", "max", "score"),
         Scale: ("band_tables", "decimals", "lookup", "requires", "count", "scales"),
         Lookup: ("label", "when", "table", "source"),

@@ -14,6 +14,7 @@ from .definition import (
     LOINC_PATTERN,
     Instrument,
     Item,
+    to_units,
 )
 from .errors import Issue, PathPart, ResponseError, Severity, format_path
 from .fhir_common import (
@@ -76,10 +77,10 @@ class _Stated(NamedTuple):
 
 
 class _Read(NamedTuple):
-    responses: dict[str, int]
+    responses: dict[str, int | float]
     issues: list[Issue]
     bad_items: set[str]
-    flag_only: dict[str, tuple[int, ...]]
+    flag_only: dict[str, tuple[int | float, ...]]
     """Item id → the readable answers of an item that is not scored (its answers conflict, or
     sit in a malformed structure): each of them still counts toward risk flags."""
     stated: list[_Stated]
@@ -265,19 +266,25 @@ class _Reader:
         """Each item's answer: the same answer given twice counts once; different answers, or
         an answer in a malformed structure, leave the item unscored, their answers counting
         toward risk flags only."""
-        responses: dict[str, int] = {}
-        flag_only: dict[str, tuple[int, ...]] = {}
+        responses: dict[str, int | float] = {}
+        flag_only: dict[str, tuple[int | float, ...]] = {}
         for item_id, given in self.given.items():
             values = tuple(dict.fromkeys(g.value for g in given if g.value is not None))
             if len(values) > 1:
                 self._conflict(item_id, given, values)
             if len(values) == 1 and item_id not in self.bad and not any(g.misplaced for g in given):
-                responses[item_id] = values[0]
+                responses[item_id] = self._recorded(item_id, values[0])
                 continue
             self.bad.add(item_id)
             if values:
-                flag_only[item_id] = values
+                flag_only[item_id] = tuple(self._recorded(item_id, v) for v in values)
         return _Read(responses, self.issues, self.bad, flag_only, self.stated)
+
+    def _recorded(self, item_id: str, value: int) -> int | float:
+        """An answer as the scorer reads it: a decimal answer's units written back as the
+        number (65 units of 0.1 → 6.5, which reads back as 65)."""
+        number = self.targets[item_id].item.number
+        return value if number is None or not number.decimals else value / number.step
 
     def _conflict(self, item_id: str, given: list[_Given], values: tuple[int, ...]) -> None:
         labels = {o.value: o.label for o in self.inst.item_options(self.targets[item_id].item)}
@@ -595,6 +602,17 @@ def _decode(
                 f"one of {allowed} (got {str(raw).lower()})",
             )
         return int(raw), None
+    step = item.number.step if item.number is not None else 1
+    if kind in ("valueInteger", "valueDecimal") and step != 1:  # a decimal answer: its units
+        units = _units(raw, step)
+        if units is None or units not in target.values:
+            return None, _Problem(
+                FhirCode.INVALID_VALUE
+                if units is not None or _plain(raw)
+                else FhirCode.INVALID_ANSWER,
+                f"item '{item.id}' must be one of {allowed} (got {kind} {_short(raw)})",
+            )
+        return units, None
     if kind in ("valueInteger", "valueDecimal"):
         number = _whole(raw, kind == "valueDecimal")
         if number is None:
@@ -616,6 +634,15 @@ def _decode(
         f"{kind} cannot answer item '{item.id}'; use valueCoding, valueInteger, valueDecimal "
         "or (for a yes/no item) valueBoolean",
     )
+
+
+def _plain(raw: Any) -> bool:
+    return isinstance(raw, int | float) and not isinstance(raw, bool)
+
+
+def _units(raw: Any, step: int) -> int | None:
+    """A decimal answer as a whole count of units (`to_units`), or None."""
+    return to_units(raw, step) if _plain(raw) else None
 
 
 def _whole(raw: Any, decimal: bool) -> int | None:
@@ -844,8 +871,8 @@ def read_questionnaire_response(
     questionnaire: Mapping[str, Any] | None = None,
     require_completed: bool = False,
     canonical_base: str | None = None,
-) -> dict[str, int]:
-    """The responses `score()` takes (item id → option value) from a FHIR R4
+) -> dict[str, int | float]:
+    """The responses `score()` takes (item id → option value, or a decimal answer) from a FHIR R4
     QuestionnaireResponse (a JSON dict).
 
     Items are matched by `link_ids` (linkId → item id; `scale.<name>` for a score the form
@@ -1094,7 +1121,7 @@ def _with_flags_of_each_answer(
     inst: Instrument,
     result: ScoreResult,
     responses: Mapping[str, Any],
-    flag_only: Mapping[str, tuple[int, ...]],
+    flag_only: Mapping[str, tuple[int | float, ...]],
     context: Mapping[str, Any],
 ) -> ScoreResult:
     """The result with every flag that some reading of the unscored items' answers raises.
@@ -1106,7 +1133,7 @@ def _with_flags_of_each_answer(
     that only several of them together could raise stays undetermined, never clear.
     """
     items = list(flag_only)
-    readings: list[dict[str, int]]
+    readings: list[dict[str, int | float]]
     if math.prod(len(values) for values in flag_only.values()) <= _MAX_READINGS:
         readings = [
             dict(zip(items, values, strict=True))

@@ -452,7 +452,8 @@ def _question(inst: Instrument, item: Item, canon: Canon) -> Json:
     loinc = _loinc(item.codes)
     if loinc is not None:
         question["code"] = [{"system": LOINC, "code": loinc}]
-    question.update({"text": text, "type": "choice" if item.number is None else "integer"})
+    kind = "choice" if item.number is None else "decimal" if item.number.decimals else "integer"
+    question.update({"text": text, "type": kind})
     if item.ask_if is not None:
         enable = _enable_when(inst, item.ask_if, canon)
         if enable is None:
@@ -466,14 +467,16 @@ def _question(inst: Instrument, item: Item, canon: Canon) -> Json:
             question["enableWhen"] = enable[0]
             if enable[1] is not None:
                 question["enableBehavior"] = enable[1]
-    if item.number is None:
+    number = item.number
+    if number is None:
         question["answerOption"] = _answer_options(inst, item, canon)
-    else:  # a whole number within bounds
-        bounds = [
-            {"url": MIN_VALUE, "valueInteger": item.number.min},
-            {"url": MAX_VALUE, "valueInteger": item.number.max},
-        ]
-        question["extension"] = [*question.get("extension", []), *bounds]
+        return question
+    # a number within bounds: whole, or a decimal to so many places
+    value = "valueDecimal" if number.decimals else "valueInteger"
+    bounds = [{"url": MIN_VALUE, value: number.min}, {"url": MAX_VALUE, value: number.max}]
+    if number.decimals:
+        bounds.append({"url": MAX_DECIMAL_PLACES, "valueInteger": number.decimals})
+    question["extension"] = [*question.get("extension", []), *bounds]
     return question
 
 
@@ -488,6 +491,7 @@ RESPONDENTS = {
 
 MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
 MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
+MAX_DECIMAL_PLACES = "http://hl7.org/fhir/StructureDefinition/maxDecimalPlaces"
 
 
 def _score_item(inst: Instrument, name: str, scale: Scale) -> Json:

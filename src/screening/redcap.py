@@ -119,11 +119,12 @@ def _item_row(inst: Instrument, item: Item, first: bool) -> Row:
     fields: dict[str, str] = {"name": item.id, "form": inst.id, "label": _one_line(text)}
     if item.number is None:
         fields.update({"type": "radio", "choices": _choices(inst, item)})
-    else:  # a whole number within bounds
+    else:  # a number within bounds: whole, or written to its places (number_1dp: "7.0")
+        places = item.number.decimals
         fields.update(
             {
                 "type": "text",
-                "validation": "integer",
+                "validation": f"number_{places}dp" if places else "integer",
                 "min": str(item.number.min),
                 "max": str(item.number.max),
             }

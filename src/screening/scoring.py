@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple, SupportsInt, cast
 
 from ._version import __version__
 from .codes import UNDETERMINED_REASON, ResponseCode, RowCode, render
-from .definition import Instrument, Item
+from .definition import Instrument, Item, to_units
 from .errors import Issue, ResponseError, make_issue
 from .facts import scale_is_integral
 from .loading import content_hash, is_builtin, load_instrument, looks_like_id
@@ -62,6 +62,12 @@ class ItemPlan(NamedTuple):
     """Scores of the answers that agree with the skip (accepted, the item stays skipped)."""
     non_answers: Mapping[int, str] = MappingProxyType({})
     """Recorded value → kind (declined, ...) of the answers that are non-answers."""
+    step: int = 1
+    """Units per whole number of a decimal answer (10 for one place): `scores` is keyed by
+    units, and a value is read into them first (`to_units`)."""
+    direct: Mapping[int, int] = MappingProxyType({})
+    """The table a Python int is looked up in without a call: `scores`, or nothing for a
+    decimal answer, whose ints are read into units first (7 hours is 70, not 7)."""
 
 
 class ScalePlan(NamedTuple):
@@ -258,7 +264,7 @@ class Plan:
         self.has_non_answers = self.reads_non_answers or any(
             c.non_answers for c in inst.codings.values()
         )
-        self.lookups = tuple((p.id, p.scores, p) for p in self.items)
+        self.lookups = tuple((p.id, p.direct, p) for p in self.items)
         self.coding = inst.default_coding
         """The coding this plan reads responses in (None: the instrument has no codings)."""
         self._coded: dict[str, Plan] = {}
@@ -280,7 +286,7 @@ class Plan:
             found = copy.copy(self)
             found.__dict__.pop("array_plan", None)  # the array plan of this coding's own
             found.items = tuple(_item_plan(inst, i, coding) for i in range(len(inst.items)))
-            found.lookups = tuple((p.id, p.scores, p) for p in found.items)
+            found.lookups = tuple((p.id, p.direct, p) for p in found.items)
             found.reads_non_answers = any(p.non_answers for p in found.items)
             found.coding = coding
             found.provenance = self.provenance._replace(coding=coding)
@@ -309,9 +315,11 @@ def _item_plan(inst: Instrument, index: int, coding: str | None = None) -> ItemP
     recorded = inst.coded_scores(item, coding) if coding is not None else scores
     ask_if = compile_condition(item.ask_if) if item.ask_if is not None else None
     kinds = inst.coded_non_answers(item, coding)
+    step = inst.answer_step(item, coding)
+    table = MappingProxyType(recorded)
     return ItemPlan(
         item.id,
-        MappingProxyType(recorded),
+        table,
         _allowed(item, recorded, kinds),
         ask_if,
         describe(item.ask_if) if item.ask_if is not None else "",
@@ -319,6 +327,8 @@ def _item_plan(inst: Instrument, index: int, coding: str | None = None) -> ItemP
         item.answered_when_skipped == "score",
         frozenset(scores[v] for v in item.accept_when_skipped if v in scores),
         MappingProxyType(kinds),
+        step,
+        table if step == 1 else MappingProxyType({}),
     )
 
 
@@ -478,6 +488,15 @@ def _whole(value: Any) -> int | None:
     return int(as_float) if as_float.is_integer() else None
 
 
+def _units(value: Any, step: int) -> int | None:
+    """A decimal answer as a whole count of units, or None (finer than its decimals, inf,
+    or too large for a float)."""
+    try:
+        return to_units(value, step)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def check_value(item: ItemPlan, value: Any) -> tuple[int | None, Issue | None]:
     """The score of a non-missing value, or the issue that makes it unacceptable."""
     if (
@@ -493,7 +512,7 @@ def check_value(item: ItemPlan, value: Any) -> tuple[int | None, Issue | None]:
             allowed=item.allowed,
             got=_describe_value(value),
         )
-    whole = _whole(value)
+    whole = _whole(value) if item.step == 1 else _units(value, item.step)
     if whole is not None:
         found = item.scores.get(whole)
         if found is not None:
@@ -774,7 +793,7 @@ def _read_items(
         if value is None:
             continue
         if type(value) is int:  # the common case, checked without a call
-            found = item.scores.get(value)
+            found = item.direct.get(value)
             if found is not None:
                 scores[item.id] = found
                 continue

@@ -56,7 +56,7 @@ class SumItems(NamedTuple):
     recodes: tuple[tuple[tuple[int, int], ...] | None, ...] = ()
     """For an item whose options state their scores (several answers sharing one score): its
     (value, score) pairs, else None."""
-    ranges: tuple[tuple[tuple[int, int, int], ...] | None, ...] = ()
+    ranges: tuple[tuple[tuple[float, float, int], ...] | None, ...] = ()
     """For a numeric item: its recoding ranges (lowest, highest, score), () when the score is
     the number; None for an item with options."""
 
@@ -698,7 +698,7 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
     lows, highs, optional, skipped, flips = [], [], [], [], []
     gates: list[tuple[str, str, Any] | None] = []
     recodes: list[tuple[tuple[int, int], ...] | None] = []
-    ranges: list[tuple[tuple[int, int, int], ...] | None] = []
+    ranges: list[tuple[tuple[float, float, int], ...] | None] = []
     for item_id in scale.items:
         values = item_score_values(inst, item_id)
         item = inst.item_by_id(item_id)
@@ -710,7 +710,7 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
         skipped.append(item.if_skipped if item.ask_if is not None else None)
         options = [o.value for o in inst.item_options(item)]
         flips.append((min(options), max(options)) if item.reverse else None)
-        if item.number is not None:  # a whole number: its ranges, not one entry per value
+        if item.number is not None:  # its ranges (bounds as written), not each value
             ranges.append(tuple((r.min, r.max, r.score) for r in item.number.scores))
             recodes.append(None)
         else:

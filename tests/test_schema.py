@@ -35,6 +35,7 @@ EXTRA_FILES = [
     DEFINITIONS / "scores.yaml",
     DEFINITIONS / "normed.yaml",
     DEFINITIONS / "derived.yaml",
+    DEFINITIONS / "decimal.yaml",
 ]
 CHANGE = (DEFINITIONS / "good.yaml").read_text(encoding="utf-8") + (
     "change:\n"

@@ -222,6 +222,13 @@ def test_the_page_and_the_checker(inst: screening.Instrument, tmp_path: Path) ->
         "        - {min: 0, max: 4.9, score: 3}\n": ("", "must cover 0-24 in steps of 0.1"),
         "{min: 0, max: 0.29, score: 1}": ("{min: 0.01, max: 0.29, score: 1}", "must cover"),
         "      decimals: 2\n": ("", "a bound must be a whole number"),
+        # answers accepted when skipped: options are counted in units, so a listed number
+        # would be misread (7 as 0.7 hours)
+        "    label: change since last week\n": (
+            "    label: change since last week\n    ask_if: {item: decimal_1, gte: 2}\n"
+            "    accept_when_skipped: [0]\n",
+            "accept_when_skipped is not for a decimal answer",
+        ),
     }
     for old, (new, said) in bad.items():
         assert old in DEFINITION, old

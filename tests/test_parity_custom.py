@@ -391,17 +391,26 @@ def _recorded(item: Mapping[str, Any], option_sets: Mapping[str, list[int]]) -> 
 
 @st.composite
 def number_answer(draw: st.DrawFn) -> tuple[dict[str, Any], list[int]]:
-    """A numeric answer's bounds (maybe recoding ranges) and the scores it can take."""
-    low = draw(st.sampled_from([-3, 0, 0, 1]))
-    high = low + draw(st.integers(min_value=1, max_value=20))
-    number: dict[str, Any] = {"min": low, "max": high}
-    if not draw(st.booleans()):
+    """A numeric answer's bounds (maybe recoding ranges; always, for a decimal answer) and the
+    scores it can take."""
+    decimals = draw(st.sampled_from([0, 0, 0, 1, 2]))
+    step = 10**decimals
+    low = draw(st.sampled_from([-3, 0, 0, 1])) * step + draw(st.sampled_from([0, 0, 3]))
+    high = low + draw(st.integers(min_value=1, max_value=20 * step))
+
+    def written(units: int) -> int | float:  # a bound as a YAML number: 6.5, never 6.500001
+        return units if not decimals else units / step
+
+    number: dict[str, Any] = {"min": written(low), "max": written(high)}
+    if decimals:
+        number["decimals"] = decimals
+    elif not draw(st.booleans()):
         return number, list(range(low, high + 1))
     cut = draw(st.integers(min_value=low, max_value=high - 1))
     top = draw(st.sampled_from([1, 5, -2]))
     number["scores"] = [
-        {"min": low, "max": cut, "score": 0},
-        {"min": cut + 1, "max": high, "score": top},
+        {"min": written(low), "max": written(cut), "score": 0},
+        {"min": written(cut + 1), "max": written(high), "score": top},
     ]
     number["source"] = SOURCE
     return number, sorted([0, top])
@@ -468,7 +477,8 @@ def item_list(
             when_skipped = draw(st.sampled_from([None, "error", "score"]))
             if when_skipped is not None:
                 item["answered_when_skipped"] = when_skipped
-            if when_skipped != "score" and draw(st.integers(min_value=0, max_value=2)) == 0:
+            decimal = "decimals" in item.get("number", {})  # its answers are not listed
+            if when_skipped != "score" and not decimal and draw(st.integers(0, 2)) == 0:
                 # answers that agree with the skip: accepted, the item stays skipped
                 values = _recorded(item, option_sets)
                 accepted = st.lists(st.sampled_from(values), min_size=1, max_size=2, unique=True)
@@ -785,7 +795,7 @@ COLUMNS = st.sampled_from(
 )
 
 
-def _cell(draw: st.DrawFn, kind: str, column: str, scores: Mapping[int, int | None]) -> Any:
+def _cell(draw: st.DrawFn, kind: str, column: str, scores: Mapping[Any, int | None]) -> Any:
     """One cell of a kind; `scores` maps the item's option values to their scores (None: a
     non-answer that scores nothing)."""
     values = sorted(scores)
@@ -824,7 +834,7 @@ def _fits(cells: Sequence[Any], dtype: str) -> bool:
 
 
 def _column(
-    draw: st.DrawFn, column: str, modes: Sequence[str], scores: Mapping[int, int | None]
+    draw: st.DrawFn, column: str, modes: Sequence[str], scores: Mapping[Any, int | None]
 ) -> Any:
     """One item's column: cells of the kinds the row modes and the column's dtype allow."""
     if column in ("bool", "boolean"):
@@ -861,8 +871,13 @@ def custom_frames(draw: st.DrawFn) -> Drawn:
     data: dict[str, pd.Series] = {}
     for item in inst.items:
         column = draw(COLUMNS)
+        step = inst.answer_step(item, coding)
+        if step != 1 and column in (*INTEGER_COLUMNS, "Int64"):
+            column = "float64"  # decimal answers (whole ones: tests/test_format_decimal.py)
         if column != "absent":  # an absent column: the item is missing in every row
-            recorded: dict[int, int | None] = dict(inst.coded_scores(item, coding))
+            recorded: dict[Any, int | None] = dict(inst.coded_scores(item, coding))
+            if step != 1:  # the answers, not the units they are counted in (6.5, not 65)
+                recorded = {units / step: score for units, score in recorded.items()}
             for value in inst.coded_non_answers(item, coding):
                 recorded.setdefault(value, None)  # a non-answer that scores nothing
             data[item.id] = _column(draw, column, modes, recorded)

@@ -292,7 +292,17 @@ def _check_skip_rules(inst: Instrument, path: Path, item: Item) -> Iterator[Issu
                 rule="lists answers accepted",
                 why=why,
             )
-        values = {o.value for o in inst.item_options(item)}
+        if item.number is not None and item.number.decimals:
+            # options are counted in units there (65 for 6.5): a listed number would be misread
+            yield make_issue(
+                DefinitionCode.INVALID_VALUE,
+                (*path, "accept_when_skipped"),
+                where=f"item '{item.id}'",
+                detail="accept_when_skipped is not for a decimal answer",
+                got=item.accept_when_skipped,
+            )
+        decimal = item.number is not None and item.number.decimals
+        values = set() if decimal else {o.value for o in inst.item_options(item)}
         for position, value in enumerate(item.accept_when_skipped):
             if values and value not in values:
                 allowed = ", ".join(map(str, sorted(values)))

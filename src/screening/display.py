@@ -465,7 +465,11 @@ def instrument_html(inst: Instrument) -> str:
         (
             item.id,
             item.text or item.label,
-            ", ".join(f"{o.value}={o.label}" for o in inst.item_options(item))
+            (
+                item.number.words
+                if item.number is not None  # not each number (65=6.5 for 6.5 hours)
+                else ", ".join(f"{o.value}={o.label}" for o in inst.item_options(item))
+            )
             + (" (reverse-scored)" if item.reverse else ""),
         )
         for item in inst.items

@@ -236,7 +236,8 @@ def test_the_page_and_the_checker(inst: screening.Instrument, tmp_path: Path) ->
         path.write_text(DEFINITION.replace(old, new), encoding="utf-8")
         messages = [f"{d.code}: {d.message}" for d in lint_file(path)]
         assert any(said in m and m.startswith("invalid_value") for m in messages), messages
-    # a decimal answer without ranges: refused (its score would be a decimal)
+    # a decimal answer without ranges is scored as itself: not beside other items, and only
+    # in a scale given to decimals (tests/test_format_marks.py)
     unscored = DEFINITION.replace(
         "      decimals: 2\n      source: src\n      scores:\n"
         "        - {min: -1.5, max: -0.01, score: 2}\n"
@@ -247,4 +248,6 @@ def test_the_page_and_the_checker(inst: screening.Instrument, tmp_path: Path) ->
     assert unscored != DEFINITION
     path.write_text(unscored, encoding="utf-8")
     messages = [f"{d.code}: {d.message}" for d in lint_file(path)]
-    assert any(m.startswith("missing_key") and "scores" in m for m in messages), messages
+    assert any(m.startswith("decimal_score") and "beside other items" in m for m in messages), (
+        messages
+    )

@@ -36,6 +36,7 @@ EXTRA_FILES = [
     DEFINITIONS / "normed.yaml",
     DEFINITIONS / "derived.yaml",
     DEFINITIONS / "decimal.yaml",
+    DEFINITIONS / "marks.yaml",
 ]
 CHANGE = (DEFINITIONS / "good.yaml").read_text(encoding="utf-8") + (
     "change:\n"

@@ -883,9 +883,7 @@ def _score_scale(
         part_counted = counted[rows].astype(np.int64)
         part_total = part_counted + missing[rows]
         unrounded = np.zeros(n, dtype=np.float64)
-        unrounded[rows] = steps.multiply.array(
-            steps.missing.unrounded(part_raw, part_total, part_counted)
-        )
+        unrounded[rows] = steps.unrounded(part_raw, part_total, part_counted)
         part = steps.multiply.array(steps.missing.array(part_raw, part_total, part_counted))
         if steps.missing.half_up:
             final = final.copy() if final is raw else final
@@ -1049,10 +1047,8 @@ def _finished(steps: Any, raw: Any, counted: Any, missing: Any, rows: Any) -> tu
         unrounded[rows] = before[rows]
     else:
         part_counted = counted[rows].astype(np.int64)
-        unrounded[rows] = steps.multiply.array(
-            steps.missing.unrounded(
-                raw[rows].astype(np.int64), part_counted + missing[rows], part_counted
-            )
+        unrounded[rows] = steps.unrounded(
+            raw[rows].astype(np.int64), part_counted + missing[rows], part_counted
         )
     return final, unrounded
 

@@ -244,12 +244,6 @@ def _check_answer_kind(path: Path, item: Item) -> Iterator[Issue]:
             got=number.max,
         )
         return
-    if number.decimals and not number.scores:
-        # a decimal score would need decimal item scores on every path: recoded, as the
-        # sources that ask for one (PSQI's hours of sleep) do
-        yield make_issue(
-            DefinitionCode.MISSING_KEY, at, where=f"{where}: number with decimals", key="scores"
-        )
     if number.scores:
         ranges = sorted(
             (cast(int, number.units(r.min)), cast(int, number.units(r.max))) for r in number.scores
@@ -315,7 +309,14 @@ def _check_skip_rules(inst: Instrument, path: Path, item: Item) -> Iterator[Issu
                     item_id=item.id,
                     allowed=allowed,
                 )
-    if item.if_skipped is not None:
+    if item.if_skipped is not None and _as_itself(item):
+        yield make_issue(
+            DefinitionCode.DECIMAL_SCORE,
+            (*path, "if_skipped"),
+            where=f"item '{item.id}'",
+            problem="a decimal answer scored as itself takes no if_skipped",
+        )
+    elif item.if_skipped is not None:
         if item.ask_if is None:
             yield make_issue(
                 DefinitionCode.IF_SKIPPED_WITHOUT_ASK_IF, (*path, "if_skipped"), item_id=item.id
@@ -353,6 +354,51 @@ def _check_scales(inst: Instrument) -> Iterator[Issue]:
             yield from _check_item_scale(inst, name, scale, path)
 
 
+def _as_itself(item: Item | None) -> bool:
+    """A decimal answer scored as itself (no ranges): its scores are counted in units."""
+    return (
+        item is not None
+        and item.number is not None
+        and bool(item.number.decimals)
+        and (not item.number.scores)
+    )
+
+
+def _check_decimal_scale(inst: Instrument, name: str, scale: Scale, path: Path) -> Iterator[Issue]:
+    """A scale of decimal answers scored as themselves (ORS-style visual-analogue marks): only
+    such answers, to the same places, summed or averaged and given to stated decimals."""
+    items = [i for i in map(inst.item_by_id, scale.items) if i is not None]
+    decimal = [i for i in items if _as_itself(i)]
+    if not decimal:
+        return
+    problems = []
+    if len(decimal) != len(items) or len({cast(Any, i.number).decimals for i in decimal}) > 1:
+        problems.append(
+            "holds decimal answers scored as themselves beside other items: every item must "
+            "be one, to the same decimal places"
+        )
+    if scale.decimals is None:
+        problems.append(
+            "holds decimal answers scored as themselves: state `decimals`, the places its "
+            "score is given to"
+        )
+    if scale.count is not None or scale.lookups or scale.missing.fill is not None:
+        problems.append(
+            "holds decimal answers scored as themselves: it cannot count them, convert them "
+            "by a table or fill a missing one"
+        )
+    if scale.missing.prorate and scale.missing.rounding == "half_up" and scale.method == "sum":
+        # half up would round the prorated tenths, then `decimals` again: rounded twice
+        problems.append(
+            "prorates decimal answers: set `rounding: none`, and its `decimals` rounds the "
+            "prorated score once"
+        )
+    for problem in problems:
+        yield make_issue(
+            DefinitionCode.DECIMAL_SCORE, path, where=f"scale '{name}'", problem=problem
+        )
+
+
 def _check_item_scale(inst: Instrument, name: str, scale: Scale, path: Path) -> Iterator[Issue]:
     """A scale over items: its items, its missing-data rule and steps, its bands."""
     known = {i.id for i in inst.items}
@@ -377,6 +423,7 @@ def _check_item_scale(inst: Instrument, name: str, scale: Scale, path: Path) -> 
         yield make_issue(
             DefinitionCode.DUPLICATE_ITEM, (*path, "items", first), scale=name, item_id=dup
         )
+    yield from _check_decimal_scale(inst, name, scale, path)
     rule = scale.missing
     if rule.max_missing >= len(scale.items):
         yield make_issue(
@@ -894,6 +941,16 @@ def _check_ref(
             yield make_issue(
                 DefinitionCode.ASK_IF_ORDER, at, item_id=ref.name, asker=inst.items[asker].id
             )
+        if _as_itself(inst.item_by_id(ref.name)):
+            # its scores are counted in units (65 for 6.5): a comparison would be misread
+            yield make_issue(
+                DefinitionCode.DECIMAL_SCORE,
+                at,
+                where="condition",
+                problem=f"reads '{ref.name}', a decimal answer scored as itself; recode it "
+                "with `scores` ranges to compare it",
+            )
+            return
         possible = item_score_values(inst, ref.name)
         if ref.test is not None and possible and not any(ref.test(v) for v in possible):
             yield make_issue(

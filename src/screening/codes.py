@@ -77,6 +77,7 @@ class DefinitionCode(StrEnum):
     LOOKUP_RANGE = "lookup_range"
     LOOKUP_WHEN = "lookup_when"
     SCALE_PARTS = "scale_parts"
+    DECIMAL_SCORE = "decimal_score"
     BANDS_ON_FRACTIONAL_SCALE = "bands_on_fractional_scale"
     BAND_PRECISION = "band_precision"
     BAND_ORDER = "band_order"
@@ -252,6 +253,9 @@ _DEFINITION_MEANINGS: dict[DefinitionCode, str] = {
     "over scales with a step of an item scale (a missing-data rule, a count, a table, "
     "decimals, a multiplier, a mean), or one listing a scale not defined before it, twice, or "
     "scoring fractions",
+    DefinitionCode.DECIMAL_SCORE: "a decimal answer scored as itself (no `scores` ranges) where "
+    "a decimal cannot go: a scale holding it without `decimals`, beside other items, or with a "
+    "count, a table or a fill; a condition reading it; an `if_skipped` on it",
     DefinitionCode.LOOKUP_WHEN: "of several conversion tables, one whose `when` reads an item or "
     "a scale (a table is chosen by context only), or one that never applies (an earlier table "
     "without `when` applies everywhere)",
@@ -406,6 +410,7 @@ _DEFINITION_TEMPLATES: dict[DefinitionCode, str] = {
     "from {lowest} to {highest}; {problem}",
     DefinitionCode.LOOKUP_WHEN: "scale '{scale}': conversion table {table} {problem}",
     DefinitionCode.SCALE_PARTS: "scale '{scale}' {problem}",
+    DefinitionCode.DECIMAL_SCORE: "{where}: {problem}",
     DefinitionCode.BAND_ORDER: "scale '{scale}': band '{band}' has min {min} above max {max}",
     DefinitionCode.BANDS_NOT_CONTIGUOUS: "scale '{scale}': band '{band}' starts at {start}, which "
     "{relation} band '{previous}' (ends at {previous_end}); it must start at {expected}",

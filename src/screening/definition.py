@@ -340,7 +340,7 @@ class NumberScore(Model):
 class NumberAnswer(Model):
     """An item answered with a number within bounds (CRAFFT 2.1 Part A: days in the past
     12 months, 0-365), instead of a choice of options; with `decimals`, a decimal number of
-    at most that many places (hours of sleep, 6.5), scored through cited `scores` ranges."""
+    at most that many places (hours of sleep, 6.5; a visual-analogue mark, 7.3 cm)."""
 
     min: StrictInt | StrictFloat = Field(ge=-MAX_VALUE, le=MAX_VALUE)
     max: StrictInt | StrictFloat = Field(ge=-MAX_VALUE, le=MAX_VALUE)
@@ -350,7 +350,7 @@ class NumberAnswer(Model):
     """What the number counts (`days`)."""
     scores: list[NumberScore] = Field(default_factory=list)
     """Cited ranges recoding the answer to a score, covering min-max; none: the score is the
-    number itself (whole numbers only)."""
+    number itself (a decimal one only in scales of such answers given to `decimals`)."""
     source: Sources | None = None
     """Required with `scores`."""
 
@@ -905,7 +905,10 @@ class Instrument(Model):
         if number is None or not number.decimals:
             return 1
         chosen = self.codings.get(coding) if coding is not None else None
-        if chosen is not None and (chosen.records == "score" or _listed(chosen, item) is not None):
+        recoded = chosen is not None and (
+            (chosen.records == "score" and bool(number.scores)) or _listed(chosen, item) is not None
+        )  # a decimal scored as itself records its score as the number: still in units
+        if recoded:
             return 1
         return number.step
 

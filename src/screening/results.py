@@ -44,14 +44,15 @@ class ScaleResult(NamedTuple):
     """One scale of one response.
 
     `score` is the final score (None when the scale could not be scored; `reason` says why),
-    `raw` the sum of the answered items' scores, `unrounded` the prorated score before rounding.
+    `raw` the sum of the answered items' scores (a decimal for decimal answers), `unrounded` the
+    prorated score before rounding.
     `band` is the default band table's label; `bands` maps the name of each alternative band
     table to its label (None where the table does not apply or the scale is unscored).
     """
 
     score: int | float | None
     band: str | None
-    raw: int | None
+    raw: int | float | None
     prorated: bool
     unrounded: float | None
     answered: int

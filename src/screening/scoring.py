@@ -911,10 +911,10 @@ def _score_scale(
         reason = f"item(s) {', '.join(invalid)} invalid"
         return _unscored(None, answered, missing, n_skipped, reason)
     counted = answered + scored_skips
-    if missing > scale.max_missing:
-        return _unscored(raw, answered, missing, n_skipped, missing_reason(scale, missing))
-    if counted == 0:
-        return _unscored(raw, answered, missing, n_skipped, ALL_SKIPPED)
+    if missing > scale.max_missing or counted == 0:
+        shown = raw if scale.steps.unit == 1 else raw / scale.steps.unit
+        why = missing_reason(scale, missing) if missing > scale.max_missing else ALL_SKIPPED
+        return _unscored(shown, answered, missing, n_skipped, why)
     prorated = missing > 0 and scale.steps.missing.fill is None  # a fill is not proration
     unrounded: float | None = None
     value: int | float = raw
@@ -924,17 +924,16 @@ def _score_scale(
             if scale.steps.mean is not None:
                 unrounded = float(exact)
             else:
-                unrounded = scale.steps.multiply.row(
-                    scale.steps.missing.unrounded(raw, counted + missing, counted)
-                )
+                unrounded = scale.steps.unrounded(raw, counted + missing, counted)
         final = scale.steps.finish(exact)
         band = _band(scale, final) if scale.band_mins else None
+        shown = raw if scale.steps.unit == 1 else raw / scale.steps.unit  # 65 tenths: 6.5
         return ScaleResult(
-            final, band, raw, prorated, unrounded, answered, missing, n_skipped, True, ""
+            final, band, shown, prorated, unrounded, answered, missing, n_skipped, True, ""
         )
     if prorated:
         total = counted + missing
-        unrounded = scale.steps.multiply.row(scale.steps.missing.unrounded(raw, total, counted))
+        unrounded = scale.steps.unrounded(raw, total, counted)
         value = scale.steps.missing.row(raw, total, counted)
     final = scale.steps.multiply.row(value)
     if scale.integral:
@@ -955,7 +954,7 @@ def missing_reason(scale: ScalePlan, missing: int) -> str:
 
 
 def _unscored(
-    raw: int | None, answered: int, missing: int, skipped: int, reason: str
+    raw: int | float | None, answered: int, missing: int, skipped: int, reason: str
 ) -> ScaleResult:
     return ScaleResult(None, None, raw, False, None, answered, missing, skipped, False, reason)
 

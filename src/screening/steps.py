@@ -48,7 +48,7 @@ class SumItems(NamedTuple):
     optional: tuple[bool, ...]
     """Whether skip logic can leave the item out with no score (no `if_skipped`)."""
     if_skipped: tuple[int | None, ...]
-    reversed_: tuple[tuple[int, int] | None, ...]
+    reversed_: tuple[tuple[float, float] | None, ...]
     """(lowest, highest) option value of a reverse-scored item, else None."""
     gates: tuple[tuple[str, str, Any] | None, ...] = ()
     """For an item with a skip score: its gate as (item, comparison, operand) where the gate is
@@ -92,7 +92,11 @@ class SumItems(NamedTuple):
         for item_id, flip, skipped, shown, recode in zip(
             self.items, self.reversed_, self.if_skipped, shown_when, recodes, strict=True
         ):
-            term = f"[{item_id}]" if flip is None else f"({flip[0] + flip[1]}-[{item_id}])"
+            if flip is None:
+                term = f"[{item_id}]"
+            else:  # the ends added exactly: 0.1 + 10.2 is 10.3 here
+                ends = _plain(exact_factor(flip[0]) + exact_factor(flip[1]))
+                term = f"({number(ends)}-[{item_id}])"
             ranged = self.ranges[len(terms)] if self.ranges else None
             if ranged:  # a numeric answer recoded by ranges
                 term = "''"
@@ -484,6 +488,10 @@ class ScaleSteps(NamedTuple):
     finishes a response with `chosen(i)`, the steps of the table that applies to it."""
     combine: Combine | None = None
     """A scale over scales: no items of its own (the sum step is empty)."""
+    unit: int = 1
+    """Units per whole number of the items' scores: 10 where they are decimal answers to one
+    place scored as themselves (read as tenths, `NumberAnswer.step`); the score divides by it,
+    exactly."""
 
     @property
     def plain(self) -> bool:
@@ -496,6 +504,7 @@ class ScaleSteps(NamedTuple):
             and self.decimals is None
             and self.missing.fill is None
             and self.counting is None
+            and self.unit == 1
         )
 
     def chosen(self, index: int) -> ScaleSteps:
@@ -514,7 +523,13 @@ class ScaleSteps(NamedTuple):
             value = Fraction(self.missing.row(raw, counted + missing, counted))
         else:
             value = Fraction(raw * (counted + missing), counted)
-        return value * exact_factor(self.multiply.factor)
+        return value * exact_factor(self.multiply.factor) / self.unit
+
+    def unrounded(self, raw: Any, total: Any, counted: Any) -> Any:
+        """The prorated score before rounding, reported beside it: the same float steps for
+        one response (Python numbers) and many (arrays)."""
+        value = self.multiply.array(self.missing.unrounded(raw, total, counted))
+        return value / self.unit if self.unit != 1 else value
 
     def finish(self, exact: Fraction) -> int | float:
         """The final score from the exact one: looked up, then rounded to its decimals."""
@@ -531,7 +546,7 @@ class ScaleSteps(NamedTuple):
         import numpy as np
 
         assert not self.lookups  # the caller finishes with the table chosen: `chosen(i)`
-        factor = exact_factor(self.multiply.factor)
+        factor = exact_factor(self.multiply.factor) / self.unit
         places = self.decimals.places if self.decimals is not None else 0
         widest = len(self.sum.items) * sum(
             max(abs(lo), abs(hi)) for lo, hi in zip(self.sum.lows, self.sum.highs, strict=True)
@@ -584,14 +599,14 @@ class ScaleSteps(NamedTuple):
         if self.lookups:  # whichever table applies
             reached = [self.chosen(i).bounds() for i in range(len(self.lookups))]
             return min(r[0] for r in reached if r), max(r[1] for r in reached if r)
-        factor = exact_factor(self.multiply.factor)
+        factor = exact_factor(self.multiply.factor) / self.unit
         low, high = exact_factor(bottom) * factor, exact_factor(top) * factor
         if self.lookup is not None:
             found = self.lookup.bounds(int(low), int(high))
             low, high = exact_factor(found[0]), exact_factor(found[1])
         if self.decimals is not None:  # rounding is monotonic: the extremes round alike
             return self.decimals.row(low), self.decimals.row(high)
-        if self.mean is None and self.lookup is None:
+        if self.mean is None and self.lookup is None and self.unit == 1:
             return self.multiply.bounds(bottom, top)  # as before: the factor's own arithmetic
         return _plain(low), _plain(high)
 
@@ -699,6 +714,7 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
     gates: list[tuple[str, str, Any] | None] = []
     recodes: list[tuple[tuple[int, int], ...] | None] = []
     ranges: list[tuple[tuple[float, float, int], ...] | None] = []
+    unit = 1  # the same for every item (checked: `decimal_score`)
     for item_id in scale.items:
         values = item_score_values(inst, item_id)
         item = inst.item_by_id(item_id)
@@ -709,9 +725,14 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
         optional.append(item.ask_if is not None and item.if_skipped is None)
         skipped.append(item.if_skipped if item.ask_if is not None else None)
         options = [o.value for o in inst.item_options(item)]
-        flips.append((min(options), max(options)) if item.reverse else None)
+        # the lowest and highest answer as a form records them (a number's bounds as written:
+        # 10 - x for a mark to 0.1 cm, not 100 - x in its tenths)
+        ends = (item.number.min, item.number.max) if item.number else (min(options), max(options))
+        flips.append(ends if item.reverse else None)
         if item.number is not None:  # its ranges (bounds as written), not each value
             ranges.append(tuple((r.min, r.max, r.score) for r in item.number.scores))
+            if not item.number.scores:  # scored as itself: counted in its units
+                unit = max(unit, item.number.step)
             recodes.append(None)
         else:
             ranges.append(None)
@@ -757,6 +778,7 @@ def steps_of(inst: Instrument, scale: Scale) -> ScaleSteps | None:
         count,
         scale_is_integral(scale),
         () if len(lookups) == 1 and lookups[0].when is None else lookups,
+        unit=unit,
     )
 
 

@@ -34,7 +34,7 @@ def _score(inst: screening.Instrument, **answers: Any) -> screening.ScoreResult:
     return screening.score(inst, answers, on_error="invalid")
 
 
-def _item_score(inst: screening.Instrument, item: str, value: Any) -> int | None:
+def _item_score(inst: screening.Instrument, item: str, value: Any) -> int | float | None:
     """The item's score, read through a scale holding it with the others answered 0 points."""
     others = {"decimal_1": 24, "decimal_2": 1.5, "decimal_3": 0}
     result = _score(inst, **{**others, item: value})

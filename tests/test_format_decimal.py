@@ -8,6 +8,8 @@ change -1.5 to -0.01 scores 2, 0-0.29 1, 0.3-1.5 0; total = sum, one item may be
 from __future__ import annotations
 
 import math
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +104,12 @@ def test_a_value_that_is_not_an_answer_is_refused(
 
 def test_the_message_names_the_decimals(inst: screening.Instrument) -> None:
     assert _score(inst, decimal_1=4.95).reasons[0] == (
-        "item 'decimal_1' must be one of the numbers 0-24 with at most 1 decimal place (got 4.95)"
+        "item 'decimal_1' must be one of the numbers from 0 to 24 with at most 1 decimal "
+        "place (got 4.95)"
     )
     assert _score(inst, decimal_2=0.285).reasons[0] == (
-        "item 'decimal_2' must be one of the numbers -1.5-1.5 with at most 2 decimal places "
-        "(got 0.285)"
+        "item 'decimal_2' must be one of the numbers from -1.5 to 1.5 with at most 2 decimal "
+        "places (got 0.285)"
     )
 
 
@@ -251,3 +254,106 @@ def test_the_page_and_the_checker(inst: screening.Instrument, tmp_path: Path) ->
     assert any(m.startswith("decimal_score") and "beside other items" in m for m in messages), (
         messages
     )
+
+
+# --- exact numbers, forms, codings (from an independent review) -------------------------------
+
+
+def test_decimals_and_fractions_are_read_exactly(inst: screening.Instrument) -> None:
+    assert _item_score(inst, "decimal_1", Decimal("6.9")) == 1
+    assert _item_score(inst, "decimal_1", Fraction(69, 10)) == 1
+    assert _item_score(inst, "decimal_2", Decimal("-0.01")) == 2
+    for finer in (Decimal("4.95"), Fraction(690000000000000001, 10**17), Decimal("NaN")):
+        assert _score(inst, decimal_1=finer).issues[0].code == "invalid_value", finer
+    assert _score(inst, decimal_1=Decimal("4.95")).reasons[0].endswith("(got Decimal('4.95'))")
+    wrong = _score(inst, decimal_1="6.9").reasons[0]
+    assert wrong.startswith("item 'decimal_1' must be a number, one of the numbers from 0 to 24")
+
+
+def test_decimal_columns_of_every_backend_read_as_the_row_scorer_reads_decimals(
+    inst: screening.Instrument,
+) -> None:
+    import polars as pl
+    import pyarrow as pa
+
+    cells = [Decimal("6.9"), Decimal("4.95"), None, Decimal("7"), Decimal("0.0")]
+    expected = [_score(inst, decimal_1=c) for c in cells]
+    table = pa.table({"decimal_1": pa.array(cells, type=pa.decimal128(10, 2))})
+    outputs = {
+        "arrow": screening.score_frame(inst, table, allow_missing_columns=True).to_pandas(),
+        "polars": screening.score_frame(
+            inst, pl.from_arrow(table), allow_missing_columns=True
+        ).to_pandas(),
+        "pandas": screening.score_frame(
+            inst,
+            pd.DataFrame({"decimal_1": pd.Series(cells, dtype=object)}),
+            allow_missing_columns=True,
+        ),
+    }
+    for name, out in outputs.items():
+        assert out["reason"].tolist() == ["; ".join(e.reasons) for e in expected], name
+        assert out["total_answered"].tolist() == [1, 0, 0, 1, 1], name
+
+
+def test_a_bound_is_limited_in_units(tmp_path: Path) -> None:
+    # 300,000.0 is three million tenths: past the largest option value (1,000,000)
+    path = tmp_path / "decimal.yaml"
+    path.write_text(DEFINITION.replace("      max: 24\n", "      max: 300000\n", 1), "utf-8")
+    messages = [d.message for d in lint_file(path)]
+    assert any("a bound may be at most 100000 from 0" in m for m in messages), messages
+
+
+def test_a_questionnaire_response_answers_decimals_only_as_numbers(
+    inst: screening.Instrument,
+) -> None:
+    def codes(answer: dict[str, Any]) -> list[str]:
+        response = {
+            "resourceType": "QuestionnaireResponse",
+            "status": "completed",
+            "item": [{"linkId": "decimal_1", "answer": [answer]}],
+        }
+        try:
+            fhir.read_questionnaire_response(inst, response)
+        except screening.ResponseError as exc:
+            return [i.code for i in exc.issues]
+        return []
+
+    assert codes({"valueDecimal": 6.9}) == []
+    assert codes({"valueDecimal": Decimal("6.9")}) == []  # json.loads(..., parse_float=Decimal)
+    assert codes({"valueInteger": 6.9}) == ["invalid_answer"]  # an integer must be one
+    assert codes({"valueDecimal": 10**400}) == ["invalid_value"]  # refused, not a crash
+    assert codes({"valueCoding": {"code": "69"}}) == ["unsupported_answer_type"]  # not tenths
+
+
+def test_a_coding_recording_scores_lists_the_scores(tmp_path: Path) -> None:
+    coded = DEFINITION.replace(
+        "items:\n",
+        "codings:\n"
+        "  answers: {label: the answers, default: true, source: src}\n"
+        "  scores: {label: the scores, records: score, source: src}\n"
+        "items:\n",
+        1,
+    )
+    inst = screening.parse_instrument(coded, "decimal.yaml")
+    # recorded as scores: 1 + 1 + 0; 5.0 is no score (the scores are 0-3)
+    result = screening.score(
+        inst, {"decimal_1": 1, "decimal_2": 1, "decimal_3": 0}, coding="scores"
+    )
+    assert result.scales["total"].score == 2
+    refused = screening.score(inst, {"decimal_1": 5.0}, on_error="invalid", coding="scores")
+    assert refused.reasons[0] == "item 'decimal_1' must be one of 0, 1, 2, 3 (got 5.0)"
+    listed = coded.replace(
+        "records: score, source: src}", "values: {decimal_1: [0, 1]}, source: src}"
+    )
+    path = tmp_path / "decimal.yaml"
+    path.write_text(listed, encoding="utf-8")
+    messages = [d.message for d in lint_file(path)]
+    assert any("answered with a number, which a coding does not recode" in m for m in messages)
+
+
+def test_redcap_says_its_rounding_is_binary() -> None:
+    marks = screening.parse_instrument(
+        (Path(__file__).parent / "definitions" / "marks.yaml").read_text("utf-8"), "marks.yaml"
+    )
+    rows = {r["Variable / Field Name"]: r for r in redcap.redcap_rows(marks)}
+    assert "exact half-up rounding" in rows["marks_doubled"]["Field Note"]

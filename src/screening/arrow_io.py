@@ -23,16 +23,16 @@ _INTEGER = {"Int16": pa.int16(), "Int32": pa.int32(), "Int64": pa.int64()}
 
 
 def item_input(column: Any) -> ItemInput:
-    """Integers without nulls as they are (no copy where the layout allows), numeric columns
-    with nulls as float64 with NaN, a boolean column as its null mask, anything else (text)
-    as objects checked cell by cell."""
+    """Integers as they are (no copy where the layout allows; nulls as a mask), floats as
+    float64 with NaN, a boolean column as its null mask, anything else as objects checked cell
+    by cell (text, and decimals, read exactly as the single-response scorer reads a Decimal)."""
     kind = column.type
     if pa.types.is_integer(kind) and column.null_count == 0:
         return ItemInput("int", column.to_numpy())
     if pa.types.is_integer(kind):  # nulls: the values (0 where null) and the null mask
         missing = pc.is_null(column).to_numpy(zero_copy_only=False)
         return ItemInput("masked", pc.fill_null(column, 0).to_numpy(), missing)
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+    if pa.types.is_floating(kind):
         floats = pc.fill_null(pc.cast(column, pa.float64()), float("nan"))
         return ItemInput("float", floats.to_numpy())
     if pa.types.is_boolean(kind):

@@ -15,6 +15,7 @@ from typing import Any, cast
 from .codes import DefinitionCode
 from .definition import (
     MAX_NUMBER_SPAN,
+    MAX_VALUE,
     Coding,
     Instrument,
     Item,
@@ -235,6 +236,18 @@ def _check_answer_kind(path: Path, item: Item) -> Iterator[Issue]:
     if refused:
         return
     span = number_span(number)
+    top = max(abs(cast(int, number.units(number.min))), abs(cast(int, number.units(number.max))))
+    if number.decimals and top > MAX_VALUE:
+        # counted in units (10^decimals per whole number): bounded as option values are
+        yield make_issue(
+            DefinitionCode.INVALID_VALUE,
+            (*at, "max" if abs(number.max) >= abs(number.min) else "min"),
+            where=where,
+            detail=f"with decimals: {number.decimals} a bound may be at most "
+            f"{MAX_VALUE / number.step:g} from 0",
+            got=number.max if abs(number.max) >= abs(number.min) else number.min,
+        )
+        return
     if span is None:
         yield make_issue(
             DefinitionCode.INVALID_VALUE,
@@ -807,20 +820,29 @@ def _check_codings(inst: Instrument) -> Iterator[Issue]:
                 coding=name,
                 problem="values recode option values; a coding that records scores has none",
             )
-        for key, listed in coding.values.items():
-            at: Path = (*path, "values", key)
-            item = inst.item_by_id(key)
-            options = inst.item_options(item) if item is not None else inst.option_sets.get(key)
-            if options is None:
-                known = _defined(inst.option_sets)
-                problem = f"'{key}' is no item and no option set (option sets: {known})"
-            elif len(listed) != len(options):
-                problem = f"'{key}' has {len(options)} options; {len(listed)} numbers are listed"
-            elif len(set(listed)) != len(listed):
-                problem = f"'{key}' lists a number twice"
-            else:
-                continue
-            yield make_issue(DefinitionCode.CODING_VALUES, at, coding=name, problem=problem)
+        yield from _check_coding_values(inst, name, coding, path)
+
+
+def _check_coding_values(
+    inst: Instrument, name: str, coding: Coding, path: Path
+) -> Iterator[Issue]:
+    """A coding's values: per item with options or option set, one number per option."""
+    for key, listed in coding.values.items():
+        at: Path = (*path, "values", key)
+        item = inst.item_by_id(key)
+        options = inst.item_options(item) if item is not None else inst.option_sets.get(key)
+        if options is None:
+            known = _defined(inst.option_sets)
+            problem = f"'{key}' is no item and no option set (option sets: {known})"
+        elif item is not None and item.number is not None:
+            problem = f"'{key}' is answered with a number, which a coding does not recode"
+        elif len(listed) != len(options):
+            problem = f"'{key}' has {len(options)} options; {len(listed)} numbers are listed"
+        elif len(set(listed)) != len(listed):
+            problem = f"'{key}' lists a number twice"
+        else:
+            continue
+        yield make_issue(DefinitionCode.CODING_VALUES, at, coding=name, problem=problem)
 
 
 def _check_coded_non_answers(

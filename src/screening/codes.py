@@ -454,7 +454,7 @@ _RESPONSE_TEMPLATES: dict[ResponseCode, str] = {
     ResponseCode.INVALID_RESPONSES: "responses must map item ids to values (got {got})",
     ResponseCode.UNKNOWN_ITEM: "unknown item '{item}' for {instrument} (items: {first} … "
     "{last}){hint}",
-    ResponseCode.INVALID_TYPE: "item '{item}' must be a whole number, one of {allowed} (got {got})",
+    ResponseCode.INVALID_TYPE: "item '{item}' must be {kind}, one of {allowed} (got {got})",
     ResponseCode.INVALID_VALUE: "item '{item}' must be one of {allowed} (got {got})",
     ResponseCode.SKIPPED_ITEM_ANSWERED: "item '{item}' is asked only when {condition}, which "
     "does not hold, but it was answered (got {got})",

@@ -8,7 +8,10 @@ that need the whole definition (bands covering the range, names that resolve, ..
 from __future__ import annotations
 
 import math
+import numbers
 import re
+from decimal import Decimal
+from fractions import Fraction
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -370,7 +373,8 @@ class NumberAnswer(Model):
         if self.decimals:
             places = "place" if self.decimals == 1 else "places"
             return (
-                f"the numbers {self.min}-{self.max} with at most {self.decimals} decimal {places}"
+                f"the numbers from {self.min} to {self.max} with at most {self.decimals} "
+                f"decimal {places}"
             )
         return f"the whole numbers {self.min}-{self.max}"
 
@@ -393,14 +397,22 @@ class NumberAnswer(Model):
         return f"{units / self.step:.{self.decimals}f}"
 
 
-def to_units(value: float, step: int) -> int | None:
-    """A number as a whole count of 1/step, or None where it is not one: `round(x * step)`,
-    accepted only where dividing back gives x. The same float operations run on arrays
+def to_units(value: Any, step: int) -> int | None:
+    """A number as a whole count of 1/step, or None where it is not one (or not a number).
+    An int, Fraction or Decimal is counted exactly; a binary float by `round(x * step)`,
+    accepted only where dividing back gives x. Those float operations run the same on arrays
     (`np.rint`, a product and a quotient, all correctly rounded IEEE), so a value at a range's
     edge reads alike on every path."""
-    if step == 1:
-        return int(value) if float(value).is_integer() else None
-    x = float(value)
+    if isinstance(value, numbers.Rational | Decimal):  # exact: 6.9 as a Decimal is 69/10
+        try:
+            exact = Fraction(value) * step
+        except (TypeError, ValueError, OverflowError):  # a Decimal NaN or infinity
+            return None
+        return exact.numerator if exact.denominator == 1 else None
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
     scaled = x * step
     if not math.isfinite(scaled):
         return None

@@ -7,6 +7,7 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
 from .codes import FhirCode
@@ -587,6 +588,12 @@ def _decode(
         allowed = target.item.number.allowed
     else:
         allowed = ", ".join(str(o.value) for o in inst.item_options(target.item))
+    step = item.number.step if item.number is not None else 1
+    if kind == "valueCoding" and step != 1:  # codes would name its units (69 for 6.9)
+        return None, _Problem(
+            FhirCode.UNSUPPORTED_ANSWER_TYPE,
+            f"valueCoding cannot answer item '{item.id}', a decimal number; use valueDecimal",
+        )
     if kind == "valueCoding":
         return _decode_coding(inst, target, raw, form_item, canon or _canon(None))
     if kind == "valueBoolean":
@@ -602,21 +609,19 @@ def _decode(
                 f"one of {allowed} (got {str(raw).lower()})",
             )
         return int(raw), None
-    step = item.number.step if item.number is not None else 1
     if kind in ("valueInteger", "valueDecimal") and step != 1:  # a decimal answer: its units
-        units = _units(raw, step)
+        units = _units(raw, step, kind == "valueDecimal")
         if units is None or units not in target.values:
+            typed = _plain(raw) and (kind == "valueDecimal" or isinstance(raw, int))
             return None, _Problem(
-                FhirCode.INVALID_VALUE
-                if units is not None or _plain(raw)
-                else FhirCode.INVALID_ANSWER,
+                FhirCode.INVALID_VALUE if typed else FhirCode.INVALID_ANSWER,
                 f"item '{item.id}' must be one of {allowed} (got {kind} {_short(raw)})",
             )
         return units, None
     if kind in ("valueInteger", "valueDecimal"):
         number = _whole(raw, kind == "valueDecimal")
         if number is None:
-            numeric = isinstance(raw, int | float) and not isinstance(raw, bool)
+            numeric = _plain(raw)
             return None, _Problem(
                 FhirCode.NOT_INTEGRAL
                 if numeric and kind == "valueDecimal"
@@ -637,12 +642,16 @@ def _decode(
 
 
 def _plain(raw: Any) -> bool:
-    return isinstance(raw, int | float) and not isinstance(raw, bool)
+    """A JSON number (a Decimal where the caller parsed floats as Decimal)."""
+    return isinstance(raw, int | float | Decimal) and not isinstance(raw, bool)
 
 
-def _units(raw: Any, step: int) -> int | None:
-    """A decimal answer as a whole count of units (`to_units`), or None."""
-    return to_units(raw, step) if _plain(raw) else None
+def _units(raw: Any, step: int, decimal: bool) -> int | None:
+    """A decimal answer as a whole count of units (`to_units`), or None: a valueInteger
+    must be an integer."""
+    if not _plain(raw) or (not decimal and not isinstance(raw, int)):
+        return None
+    return to_units(raw, step)
 
 
 def _whole(raw: Any, decimal: bool) -> int | None:
@@ -650,8 +659,8 @@ def _whole(raw: Any, decimal: bool) -> int | None:
         return None
     if isinstance(raw, int):
         return raw
-    if decimal and isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
-        return int(raw)
+    if decimal and isinstance(raw, float | Decimal):  # 2.0, or Decimal("2.0") parsed exactly
+        return to_units(raw, 1)
     return None
 
 

@@ -30,7 +30,7 @@ def item_input(series: pl.Series) -> ItemInput:
         return ItemInput("int", series.to_numpy())
     if dtype.is_integer():  # nulls: the values (0 where null) and the null mask, no floats
         return ItemInput("masked", series.fill_null(0).to_numpy(), series.is_null().to_numpy())
-    if dtype.is_numeric():
+    if dtype.is_float():  # a Decimal column is read exactly, cell by cell, as objects
         floats = series.cast(pl.Float64).fill_null(float("nan")).to_numpy()
         return ItemInput("float", floats)
     if dtype == pl.Boolean:

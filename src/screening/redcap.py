@@ -186,8 +186,15 @@ def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
         + " "
         f"instrument's missing-data rule ({steps.missing_brief()}) and its bands"
         + (f" (band tables {', '.join(t.name for t in steps.tables)} too)" if steps.tables else "")
-        + " are not applied by REDCap. Score the exported data with screening for the result "
-        "of record."
+        + " are not applied by REDCap"
+        + (
+            # round() works on binary floats: (0.1 + 4.1) x 2.5 is 10.4999..., not 10.5
+            "; round() works in floating point, so a score exactly at a half may round "
+            "differently from screening's exact half-up rounding"
+            if steps.decimals is not None and not stopped
+            else ""
+        )
+        + ". Score the exported data with screening for the result of record."
     )
     return _row(
         name=_calc_name(inst, name),

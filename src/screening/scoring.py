@@ -13,8 +13,9 @@ import numbers
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple, SupportsInt, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from ._version import __version__
 from .codes import UNDETERMINED_REASON, ResponseCode, RowCode, render
@@ -320,7 +321,8 @@ def _item_plan(inst: Instrument, index: int, coding: str | None = None) -> ItemP
     return ItemPlan(
         item.id,
         table,
-        _allowed(item, recorded, kinds),
+        # a number's bounds, unless a coding records other values for it (its scores)
+        _allowed(item, recorded, kinds, item.number is not None and recorded == scores),
         ask_if,
         describe(item.ask_if) if item.ask_if is not None else "",
         item.if_skipped,
@@ -332,9 +334,11 @@ def _item_plan(inst: Instrument, index: int, coding: str | None = None) -> ItemP
     )
 
 
-def _allowed(item: Item, recorded: Mapping[int, int], kinds: Mapping[int, str]) -> str:
+def _allowed(
+    item: Item, recorded: Mapping[int, int], kinds: Mapping[int, str], as_number: bool
+) -> str:
     """The values an item takes, as messages list them."""
-    if item.number is not None:
+    if item.number is not None and as_number:
         return item.number.allowed
     return ", ".join(str(v) for v in [*recorded, *(k for k in kinds if k not in recorded)])
 
@@ -455,7 +459,7 @@ def _describe_value(value: Any) -> str:
     if isinstance(value, int) and value.bit_length() > 64:
         # no digit string: a 5,000-digit integer cannot even be printed by default
         return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
-    if isinstance(value, numbers.Real) and not _is_time(value):
+    if isinstance(value, numbers.Real | Decimal) and not _is_time(value):
         try:
             return _clip(repr(value.item()) if hasattr(value, "item") else repr(value))
         except (ValueError, OverflowError):  # a huge Fraction's numerator, say
@@ -479,22 +483,7 @@ def _is_time(value: Any) -> bool:
 def _whole(value: Any) -> int | None:
     """The whole number a numeric value is, or None (a fraction, inf, or too large for a
     float)."""
-    try:
-        if isinstance(value, numbers.Integral):
-            return int(cast(SupportsInt, value))
-        as_float = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return int(as_float) if as_float.is_integer() else None
-
-
-def _units(value: Any, step: int) -> int | None:
-    """A decimal answer as a whole count of units, or None (finer than its decimals, inf,
-    or too large for a float)."""
-    try:
-        return to_units(value, step)
-    except (TypeError, ValueError, OverflowError):
-        return None
+    return to_units(value, 1)
 
 
 def check_value(item: ItemPlan, value: Any) -> tuple[int | None, Issue | None]:
@@ -502,17 +491,18 @@ def check_value(item: ItemPlan, value: Any) -> tuple[int | None, Issue | None]:
     if (
         _is_bool(value)
         or isinstance(value, str)
-        or not isinstance(value, numbers.Real)
+        or not isinstance(value, numbers.Real | Decimal)
         or _is_time(value)
     ):
         return None, make_issue(
             ResponseCode.INVALID_TYPE,
             item=item.id,
             value=value,
+            kind="a whole number" if item.step == 1 else "a number",
             allowed=item.allowed,
             got=_describe_value(value),
         )
-    whole = _whole(value) if item.step == 1 else _units(value, item.step)
+    whole = to_units(value, item.step)
     if whole is not None:
         found = item.scores.get(whole)
         if found is not None:
@@ -710,7 +700,7 @@ _NO_NON_ANSWERS: Mapping[str, str] = MappingProxyType({})
 
 def non_answer_of(item: ItemPlan, value: Any) -> str | None:
     """The kind of non-answer a recorded value is, or None."""
-    if value is None or _is_bool(value) or not isinstance(value, numbers.Real):
+    if value is None or _is_bool(value) or not isinstance(value, numbers.Real | Decimal):
         return None
     whole = _whole(value)
     return None if whole is None else item.non_answers.get(whole)

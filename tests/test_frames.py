@@ -477,8 +477,9 @@ def test_cells_past_a_float_or_unhashable_are_refused_not_fatal() -> None:
     assert screening.score_frame("phq9", df)["valid"].tolist() == [False, False, True]
 
 
-def test_minus_zero_and_zero_are_quoted_as_written() -> None:
-    df = pd.DataFrame({f"brs_{n}": [-0.0, 0.0] for n in range(1, 7)})  # BRS options: 1-5
+@pytest.mark.parametrize("rows", [1, 50])  # 100 bad cells: each distinct value checked once
+def test_minus_zero_and_zero_are_quoted_as_written(rows: int) -> None:
+    df = pd.DataFrame({f"brs_{n}": [-0.0, 0.0] * rows for n in range(1, 7)})  # options: 1-5
     issues = screening.issues_frame("brs", df)
     got = issues[issues["item"] == "brs_1"]["message"].tolist()
     assert got == [
@@ -489,4 +490,18 @@ def test_minus_zero_and_zero_are_quoted_as_written() -> None:
         ).reasons
         if m.startswith("item 'brs_1'")
     ]
-    assert [m.endswith("(got -0.0)") for m in got] == [True, False]
+    assert [m.endswith("(got -0.0)") for m in got] == [True, False] * rows
+
+
+def test_many_bad_float_cells_give_the_row_scorers_reasons() -> None:
+    # past a few bad cells a float column's distinct values are checked once each
+    rng = np.random.default_rng(3)
+    pool = np.array([0, 1, 2, 3, 7, 2.5, -0.0, -1, np.inf, -np.inf, 1e300, 99, np.nan, 3.0000001])
+    df = pd.DataFrame(rng.choice(pool, size=(300, 9)), columns=[f"phq9_{n}" for n in range(1, 10)])
+    assert_rows_match(screening.load_instrument("phq9"), df)
+    issues = screening.issues_frame("phq9", df)
+    bad = issues[issues["code"] == "invalid_value"]
+    assert len(bad) > 64  # the path under test
+    for row, message in zip(bad["row"], bad["message"], strict=True):
+        responses = {c: df[c].iloc[row] for c in df.columns}
+        assert message in screening.score("phq9", responses, on_error="invalid").reasons

@@ -1163,6 +1163,13 @@ def _context_parts(plan: Plan, why: Why, messages: _Messages) -> list[_Part]:
     return out
 
 
+def _floats(cells: Any) -> Any:
+    """Cells that are all Python floats, as float64 (None otherwise, or when they are few)."""
+    if len(cells) < 64 or not all(type(c) is float for c in cells):
+        return None
+    return cells.astype(np.float64)
+
+
 def _item_parts(
     plan: Plan, why: Why, cells: Cells, items: Mapping[str, Any], messages: _Messages
 ) -> list[_Part]:
@@ -1175,6 +1182,20 @@ def _item_parts(
         values = cells(item.id, positions)
         skip = why.skipped.get(item.id)
         skipped = skip[positions] if skip is not None else np.zeros(len(positions), dtype=bool)
+        floats = None if skipped.any() else _floats(values)
+        if floats is not None:  # a float column's bad cells: each distinct value checked once
+            _, first, inverse = np.unique(floats.view(np.int64), True, True)  # -0.0 apart
+            distinct_ids, distinct_codes = [], []
+            for i in first.tolist():
+                issue = check_value(item, values[i])[1]
+                assert issue is not None  # the kernel found this answer bad
+                distinct_ids.append(messages.id(issue.message))
+                distinct_codes.append(issue.code)
+            ids = np.array(distinct_ids, dtype=np.int64)[inverse]
+            codes = np.array(distinct_codes, dtype=object)[inverse]
+            whole = np.ones(len(positions), dtype=bool)
+            out.append(_Part(positions, ids, whole, item.id, items.get(item.id), codes, values))
+            continue
         seen: dict[Any, tuple[int, str]] = {}
         ids = np.empty(len(positions), dtype=np.int64)
         codes = np.empty(len(positions), dtype=object)

@@ -253,7 +253,8 @@ def _check_answer_kind(path: Path, item: Item) -> Iterator[Issue]:
             DefinitionCode.INVALID_VALUE,
             (*at, "max"),
             where=where,
-            detail=f"max must be from min to min + {MAX_NUMBER_SPAN} units of its decimals",
+            detail=f"max must be from min to min + {MAX_NUMBER_SPAN}"
+            + (f" steps of {number.label(1)}" if number.decimals else ""),
             got=number.max,
         )
         return
@@ -299,7 +300,8 @@ def _check_skip_rules(inst: Instrument, path: Path, item: Item) -> Iterator[Issu
                 rule="lists answers accepted",
                 why=why,
             )
-        if item.number is not None and item.number.decimals:
+        decimal = item.number is not None and item.number.decimals
+        if decimal:
             # options are counted in units there (65 for 6.5): a listed number would be misread
             yield make_issue(
                 DefinitionCode.INVALID_VALUE,
@@ -308,7 +310,6 @@ def _check_skip_rules(inst: Instrument, path: Path, item: Item) -> Iterator[Issu
                 detail="accept_when_skipped is not for a decimal answer",
                 got=item.accept_when_skipped,
             )
-        decimal = item.number is not None and item.number.decimals
         values = set() if decimal else {o.value for o in inst.item_options(item)}
         for position, value in enumerate(item.accept_when_skipped):
             if values and value not in values:

@@ -403,6 +403,8 @@ def to_units(value: Any, step: int) -> int | None:
     accepted only where dividing back gives x. Those float operations run the same on arrays
     (`np.rint`, a product and a quotient, all correctly rounded IEEE), so a value at a range's
     edge reads alike on every path."""
+    if isinstance(value, numbers.Integral):  # a Python or numpy integer (the common case)
+        return int(value) * step
     if isinstance(value, numbers.Rational | Decimal):  # exact: 6.9 as a Decimal is 69/10
         try:
             exact = Fraction(value) * step

@@ -67,8 +67,9 @@ class ItemPlan(NamedTuple):
     """Units per whole number of a decimal answer (10 for one place): `scores` is keyed by
     units, and a value is read into them first (`to_units`)."""
     direct: Mapping[int, int] = MappingProxyType({})
-    """The table a Python int is looked up in without a call: `scores`, or nothing for a
-    decimal answer, whose ints are read into units first (7 hours is 70, not 7)."""
+    """The table a Python int is looked up in without a call: `scores` (as a plain dict, read
+    only), or nothing for a decimal answer, whose ints are read into units first (7 hours is
+    70, not 7)."""
 
 
 class ScalePlan(NamedTuple):
@@ -317,10 +318,9 @@ def _item_plan(inst: Instrument, index: int, coding: str | None = None) -> ItemP
     ask_if = compile_condition(item.ask_if) if item.ask_if is not None else None
     kinds = inst.coded_non_answers(item, coding)
     step = inst.answer_step(item, coding)
-    table = MappingProxyType(recorded)
     return ItemPlan(
         item.id,
-        table,
+        MappingProxyType(recorded),
         # a number's bounds, unless a coding records other values for it (its scores)
         _allowed(item, recorded, kinds, item.number is not None and recorded == scores),
         ask_if,
@@ -330,7 +330,7 @@ def _item_plan(inst: Instrument, index: int, coding: str | None = None) -> ItemP
         frozenset(scores[v] for v in item.accept_when_skipped if v in scores),
         MappingProxyType(kinds),
         step,
-        table if step == 1 else MappingProxyType({}),
+        dict(recorded) if step == 1 else {},  # a plain dict: its get is the fastest lookup
     )
 
 

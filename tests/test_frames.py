@@ -505,3 +505,18 @@ def test_many_bad_float_cells_give_the_row_scorers_reasons() -> None:
     for row, message in zip(bad["row"], bad["message"], strict=True):
         responses = {c: df[c].iloc[row] for c in df.columns}
         assert message in screening.score("phq9", responses, on_error="invalid").reasons
+
+
+@pytest.mark.parametrize("shift", [1, -1])  # the table starting above, or ending below, a score
+def test_a_score_outside_its_band_table_is_a_bug_reported_not_a_band_guessed(
+    shift: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from screening.arrays import _Bands, array_plan
+
+    aplan = array_plan("phq9")
+    real = aplan.bands["total"]
+    broken = _Bands(real.lo + 1, real.codes[1:]) if shift > 0 else _Bands(real.lo, real.codes[:-1])
+    monkeypatch.setitem(aplan.bands, "total", broken)
+    score = 0 if shift > 0 else 27  # 0 - 1 is -1: read unsigned, past the end too
+    with pytest.raises(RuntimeError, match="a score lies outside its range"):
+        screening.score_frame("phq9", phq9_frame([[score // 9 if score else 0] * 9]))

@@ -721,8 +721,12 @@ def _scale_columns(
     if scale.band_labels:
         bands = aplan.bands.get(scale.name)
         if bands is not None:  # a table over the scale's exact reachable range
-            position = final - bands.lo if everywhere else np.where(valid, final - bands.lo, 0)
-            if len(position) and (position.min() < 0 or position.max() >= len(bands.codes)):
+            position = final - bands.lo if bands.lo else final
+            if not everywhere:
+                position = np.where(valid, position, 0)
+            # one pass: seen unsigned, a negative position is past the table's end too
+            unsigned = position.view(position.dtype.str.replace("i", "u"))
+            if len(position) and unsigned.max() >= len(bands.codes):
                 # never a label read through a wrapped index: a score outside the range the
                 # definition allows is a bug to report, not a band to guess
                 raise RuntimeError(f"scale {scale.name!r}: a score lies outside its range")
@@ -731,8 +735,9 @@ def _scale_columns(
             codes = scale.steps.bands.array(final).astype(np.int16)
         if not everywhere:
             codes[invalid] = -1
+        # every valid score has a band: the labels missing are the invalid rows'
         out[f"{scale.name}_band"] = OutColumn(
-            "category", codes, codes < 0, categories=tuple(scale.band_labels)
+            "category", codes, invalid, categories=tuple(scale.band_labels)
         )
     tables = aplan.band_tables.get(scale.name)
     if tables:

@@ -254,8 +254,9 @@ _DEFINITION_MEANINGS: dict[DefinitionCode, str] = {
     "decimals, a multiplier, a mean), or one listing a scale not defined before it, twice, or "
     "scoring fractions",
     DefinitionCode.DECIMAL_SCORE: "a decimal answer scored as itself (no `scores` ranges) where "
-    "a decimal cannot go: a scale holding it without `decimals`, beside other items, or with a "
-    "count, a table or a fill; a condition reading it; an `if_skipped` on it",
+    "a decimal cannot go: a scale holding it without `decimals`, beside other items, with a "
+    "count, a table or a fill, or prorating half up (it would round twice); a condition reading "
+    "it; an `if_skipped` on it",
     DefinitionCode.LOOKUP_WHEN: "of several conversion tables, one whose `when` reads an item or "
     "a scale (a table is chosen by context only), or one that never applies (an earlier table "
     "without `when` applies everywhere)",

@@ -65,9 +65,9 @@ def _series(name: str, col: OutColumn) -> pl.Series:
         series = pl.Series(name, col.values.astype(np.float64), dtype=pl.Float64)
     elif col.kind == "bool":
         series = pl.Series(name, col.values, dtype=pl.Boolean)
-    elif col.kind == "category":
-        labels = np.array(col.categories, dtype=object)[np.maximum(col.values, 0)]
-        series = pl.Series(name, labels, dtype=pl.String).cast(pl.Enum(list(col.categories)))
+    elif col.kind == "category":  # the labels gathered by code: no string built per row
+        labels = pl.Series(name, list(col.categories), dtype=pl.Enum(list(col.categories)))
+        series = labels.gather(np.maximum(col.values, 0))
     else:
         series = pl.Series(name, list(col.values), dtype=pl.String)
     if col.null.any():

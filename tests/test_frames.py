@@ -505,6 +505,14 @@ def test_many_bad_float_cells_give_the_row_scorers_reasons() -> None:
     for row, message in zip(bad["row"], bad["message"], strict=True):
         responses = {c: df[c].iloc[row] for c in df.columns}
         assert message in screening.score("phq9", responses, on_error="invalid").reasons
+    # Polars and Arrow gather the distinct reasons by code: the same text row by row
+    import polars as pl
+    import pyarrow as pa
+
+    want = screening.score_frame("phq9", df)["reason"].tolist()
+    assert screening.score_frame("phq9", pl.from_pandas(df))["reason"].to_list() == want
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    assert screening.score_frame("phq9", table).column("reason").to_pylist() == want
 
 
 @pytest.mark.parametrize("shift", [1, -1])  # the table starting above, or ending below, a score

@@ -211,6 +211,9 @@ class OutColumn(NamedTuple):
     categories: tuple[str, ...] = ()
     ordered: bool = True
     """Whether the categories are ordered (bands and rule labels are)."""
+    codes: Any = None
+    """For text, where given: each row's index into `categories`, its distinct texts (an
+    adapter may gather them instead of reading `values`, the same texts row by row)."""
 
 
 def _no_nulls(n: int) -> Any:
@@ -1106,11 +1109,12 @@ def explain(
     rows: Any,
     *,
     with_issues: bool,
-) -> tuple[Any, IssueTable | None]:
-    """The single-response scorer's reasons for the invalid `rows` (an object array, one per
-    row) and, when asked, their issues. Each message is rendered once per distinct pattern by
-    the templates the row scorer uses, so the text is the same and invalid rows cost little
-    more than valid ones. `items` maps the item ids that have a column to its name."""
+) -> tuple[tuple[Any, Any], IssueTable | None]:
+    """The single-response scorer's reasons for the invalid `rows` (the distinct texts, and
+    each row's index into them) and, when asked, their issues. Each message is rendered once
+    per distinct pattern by the templates the row scorer uses, so the text is the same and
+    invalid rows cost little more than valid ones. `items` maps the item ids that have a
+    column to its name."""
     plan = why.plan or plan  # the plan of the coding the rows were read in
     messages = _Messages()
     parts = [
@@ -1119,8 +1123,7 @@ def explain(
         *_scale_parts(plan, why, messages),
         *_classification_parts(why, messages),
     ]
-    reasons = _join(parts, rows, messages)
-    return reasons, (_issue_table(parts, messages) if with_issues else None)
+    return _join(parts, rows, messages), (_issue_table(parts, messages) if with_issues else None)
 
 
 def _context_parts(plan: Plan, why: Why, messages: _Messages) -> list[_Part]:
@@ -1297,8 +1300,9 @@ def _classification_parts(why: Why, messages: _Messages) -> list[_Part]:
     return out
 
 
-def _join(parts: list[_Part], rows: Any, messages: _Messages) -> Any:
-    """Each row's reason: its parts' messages joined in order, each distinct pattern once."""
+def _join(parts: list[_Part], rows: Any, messages: _Messages) -> tuple[Any, Any]:
+    """Each row's reason: its parts' messages joined in order, each distinct pattern once.
+    The distinct texts, and each row's index into them."""
     pattern = np.zeros(len(rows), dtype=np.int64)
     patterns: list[tuple[int, ...]] = [()]
     for part in parts:
@@ -1315,7 +1319,7 @@ def _join(parts: list[_Part], rows: Any, messages: _Messages) -> Any:
         ]
     texts = np.empty(len(patterns), dtype=object)
     texts[:] = ["; ".join(messages.texts[m] for m in p) for p in patterns]
-    return texts[pattern]
+    return texts, pattern
 
 
 def _distinct(codes: Any, bound: int) -> tuple[Any, Any]:

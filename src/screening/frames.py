@@ -243,6 +243,8 @@ def _score_one(
     out: dict[str, OutColumn] = dict(scored.columns)
     reasons = np.empty(n, dtype=object)
     reasons.fill("")  # five times faster than np.full for objects
+    codes = np.zeros(n, dtype=np.int64)  # 0: "", a valid row's
+    texts: tuple[str, ...] = ("",)
     table = None
     rows = np.flatnonzero(~scored.valid)
     if len(rows):
@@ -250,9 +252,15 @@ def _score_one(
         def cells(item_id: str, at: Any) -> Any:
             return backend.cells(df, found[item_id], at)
 
-        texts, table = explain(plan, scored.why, cells, found, rows, with_issues=with_issues)
-        reasons[rows] = texts
-    out["reason"] = OutColumn("text", reasons, np.zeros(n, dtype=bool))
+        (distinct, pattern), table = explain(
+            plan, scored.why, cells, found, rows, with_issues=with_issues
+        )
+        reasons[rows] = distinct[pattern]
+        codes[rows] = pattern + 1
+        texts = ("", *distinct.tolist())
+    out["reason"] = OutColumn(
+        "text", reasons, np.zeros(n, dtype=bool), categories=texts, codes=codes
+    )
     return out, table
 
 

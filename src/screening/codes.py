@@ -278,8 +278,9 @@ _DEFINITION_MEANINGS: dict[DefinitionCode, str] = {
     DefinitionCode.CODING_DEFAULT: "codings without exactly one default, or a default that "
     "does not record the option values as listed",
     DefinitionCode.CODING_VALUES: "a coding's `values` that do not fit: a name that is no "
-    "option set or item, a list not one per option, a number twice, `values` beside "
-    "`records: score`; a coding's non-answer listed twice or recording an answer",
+    "option set or item (or an item answered with a number), a list not one per option, a "
+    "number twice, `values` beside `records: score`; a coding's non-answer listed twice or "
+    "recording an answer",
     DefinitionCode.CASE_RESPONSES: "a golden case's list of responses not one per item",
     DefinitionCode.UNKNOWN_BAND: "a golden case expecting a band the scale does not have",
     DefinitionCode.UNKNOWN_BAND_TABLE: "a golden case expecting a band table the scale does not "

@@ -403,18 +403,21 @@ def to_units(value: Any, step: int) -> int | None:
     accepted only where dividing back gives x. Those float operations run the same on arrays
     (`np.rint`, a product and a quotient, all correctly rounded IEEE), so a value at a range's
     edge reads alike on every path."""
-    if isinstance(value, numbers.Integral):  # a Python or numpy integer (the common case)
+    if type(value) is float:  # the common case, with no abstract-class checks
+        x = value
+    elif isinstance(value, numbers.Integral):  # a Python or numpy integer
         return int(value) * step
-    if isinstance(value, numbers.Rational | Decimal):  # exact: 6.9 as a Decimal is 69/10
+    elif isinstance(value, numbers.Rational | Decimal):  # exact: 6.9 as a Decimal is 69/10
         try:
             exact = Fraction(value) * step
         except (TypeError, ValueError, OverflowError):  # a Decimal NaN or infinity
             return None
         return exact.numerator if exact.denominator == 1 else None
-    try:
-        x = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
+    else:
+        try:
+            x = float(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
     scaled = x * step
     if not math.isfinite(scaled):
         return None
@@ -913,16 +916,15 @@ class Instrument(Model):
 
     def answer_step(self, item: Item, coding: str | None) -> int:
         """Units per whole number an item's recorded answers are read in (`coded_scores` is
-        keyed by them): a decimal answer's step, but 1 where a coding records the item
-        otherwise (its scores, or values it lists)."""
+        keyed by them): a decimal answer's step, but 1 where a coding records its scores."""
         number = item.number
         if number is None or not number.decimals:
             return 1
         chosen = self.codings.get(coding) if coding is not None else None
-        recoded = chosen is not None and (
-            (chosen.records == "score" and bool(number.scores)) or _listed(chosen, item) is not None
-        )  # a decimal scored as itself records its score as the number: still in units
-        if recoded:
+        # a coding records a recoded decimal's scores (whole numbers); a decimal scored as
+        # itself records its score as the number, still in units (a coding's `values` never
+        # name a number item: `coding_values`)
+        if chosen is not None and chosen.records == "score" and number.scores:
             return 1
         return number.step
 

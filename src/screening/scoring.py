@@ -901,8 +901,8 @@ def _score_scale(
         reason = f"item(s) {', '.join(invalid)} invalid"
         return _unscored(None, answered, missing, n_skipped, reason)
     counted = answered + scored_skips
+    shown = raw if scale.steps.unit == 1 else raw / scale.steps.unit  # 65 tenths: 6.5
     if missing > scale.max_missing or counted == 0:
-        shown = raw if scale.steps.unit == 1 else raw / scale.steps.unit
         why = missing_reason(scale, missing) if missing > scale.max_missing else ALL_SKIPPED
         return _unscored(shown, answered, missing, n_skipped, why)
     prorated = missing > 0 and scale.steps.missing.fill is None  # a fill is not proration
@@ -917,7 +917,6 @@ def _score_scale(
                 unrounded = scale.steps.unrounded(raw, counted + missing, counted)
         final = scale.steps.finish(exact)
         band = _band(scale, final) if scale.band_mins else None
-        shown = raw if scale.steps.unit == 1 else raw / scale.steps.unit  # 65 tenths: 6.5
         return ScaleResult(
             final, band, shown, prorated, unrounded, answered, missing, n_skipped, True, ""
         )

@@ -2,7 +2,7 @@
 
     python docs/generate.py           # write docs/instruments/*.md, docs/instrument.schema.json,
                                       # the code table of docs/format.md and the built-ins'
-                                      # pre-parsed entries (src/screening/prechecked/*.json)
+                                      # pre-checked entries (src/screening/prechecked/*.json)
     python docs/generate.py --check   # exit 1 naming each stale file; write nothing
 
 Everything here is derived from `instruments/*.yaml`, the format models and the issue codes
@@ -36,12 +36,11 @@ from screening.definition import (
     Sources,
     source_keys,
 )
-from screening.loading import load_instrument
+from screening.loading import content_hash, load_instrument
 from screening.rules import describe
 from screening.schema import instrument_schema
 from screening.steps import scale_range
 from screening.text import at_places, number
-from screening.yamlsafe import parse_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_A_DIAGNOSIS = "A screening score is not a diagnosis."
@@ -762,7 +761,7 @@ def outputs(root: Path = ROOT) -> dict[Path, str]:
     for path in sorted((root / "instruments").glob("*.yaml")):
         inst = load_instrument(path)
         blob = path.read_bytes()
-        entry = prechecked.entry(blob, parse_yaml(blob).data)
+        entry = prechecked.entry(blob, inst, content_hash(inst))
         if entry is not None:
             out[_prechecked(root) / f"{path.stem}.json"] = entry
         instruments.append(inst)

@@ -548,7 +548,7 @@ class Scale(Model):
     """A published conversion table applied to the whole-number score (format 1.1): SWEMWBS
     raw to metric score; or a list of tables, each with the context it applies in (`when`),
     tried in order (T-scores normed by sex and age)."""
-    missing: MissingRule = MissingRule()
+    missing: MissingRule = MissingRule.model_construct()  # its defaults; no validator built
     bands: list[Band] = Field(default_factory=list)
     """The default band table: the scale's `band`."""
     band_tables: dict[str, BandTable] = Field(default_factory=dict)
@@ -990,10 +990,6 @@ def source_keys(sources: Sources | None) -> list[str]:
 
 def is_identifier(name: str) -> bool:
     return re.fullmatch(ID_PATTERN, name) is not None
-
-
-for _model in (AnyCondition, AllCondition, NotCondition):
-    _model.model_rebuild()
 
 
 # --- format versions --------------------------------------------------------------------------

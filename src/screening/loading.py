@@ -261,6 +261,8 @@ def _clash_message(sources: list[InstrumentSource]) -> str:
 
 
 _BUILTINS: dict[str, Instrument] = {}
+_BUILTIN_HASHES: dict[str, str] = {}
+"""`content_hash` of the built-ins read from their entries, as the entries record it."""
 _FILES: dict[tuple[str, int, int], Instrument] = {}
 
 
@@ -314,12 +316,14 @@ def _by_id(instrument_id: str) -> Instrument:
 
 
 def _builtin(path: Path) -> Instrument:
-    """A built-in from its pre-parsed entry when the file is unchanged (no YAML parse: the
-    first score in a fresh process), else parsed and checked from the file."""
-    data = prechecked.read(path)
-    if data is None:
+    """A built-in from its pre-checked entry when the file is unchanged (no YAML parse and no
+    validators built: the first score in a fresh process), else parsed and checked from the
+    file."""
+    found = prechecked.read(path)
+    if found is None:
         return _from_path(path)
-    return Instrument.model_validate(data)
+    _BUILTIN_HASHES[found.instrument.id] = found.content_hash
+    return found.instrument
 
 
 def is_builtin(inst: Instrument) -> bool:
@@ -612,6 +616,10 @@ def _type_name(tp: Any) -> str:
 
 def _children(tp: Any, part: Any) -> list[Any]:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
+        if not tp.__pydantic_complete__:
+            # built on first use: a condition within a condition names `Condition`, defined
+            # after it, so its field's type is known once the model is built
+            tp.model_rebuild()
         name = _field_name(tp, part)
         return [] if name is None else [tp.model_fields[name].annotation]
     origin = get_origin(tp)
@@ -707,6 +715,8 @@ def _short(value: Any) -> str:
 
 def content_hash(inst: Instrument) -> str:
     """SHA-256 of the definition's scoring content (item wording excluded, so overlays keep it)."""
+    if is_builtin(inst) and inst.id in _BUILTIN_HASHES:
+        return _BUILTIN_HASHES[inst.id]  # worked out when its entry was written (no serializer)
     data = inst.model_dump(mode="json", by_alias=True, exclude_none=True)
     del data["format_version"]  # the form it is written in, not what it scores
     for item in data["items"]:

@@ -10,7 +10,6 @@ import re
 import sys
 import types
 from collections.abc import Iterable
-from importlib import resources
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
@@ -97,9 +96,11 @@ class InstrumentSource(NamedTuple):
 
 def builtin_dir() -> Path:
     """Where the built-in definitions live: inside the wheel, or the source checkout."""
-    packaged = resources.files("screening") / "instruments"
+    # the package's own folder, as importlib.resources would give it for an installed wheel,
+    # without importing importlib.resources on the first score
+    packaged = Path(__file__).with_name("instruments")
     if packaged.is_dir():
-        return Path(str(packaged))
+        return packaged
     return Path(__file__).resolve().parents[2] / "instruments"
 
 
@@ -236,6 +237,8 @@ def _entry_point_folders() -> list[tuple[SourceKind, Path, str]]:
                 f"the {PACK_ENTRY_POINT} entry point {origin} cannot be loaded: {exc}"
             ) from exc
         if isinstance(target, types.ModuleType):
+            from importlib import resources
+
             folder: Any = resources.files(target)
         elif isinstance(target, str | os.PathLike):
             folder = Path(target)

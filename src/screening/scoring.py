@@ -14,6 +14,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, cast
 
@@ -98,6 +99,9 @@ class ScalePlan(NamedTuple):
     """Where each of the conversion tables chosen by context applies (`steps.lookups`)."""
     combine: Combine | None = None
     """A scale over scales (then `items` are the items they read, for the reasons)."""
+    pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = lambda _: _full_tally()
+    """The scores of `items`, in order, taken in one call (KeyError: one is missing, or the
+    scale has no items of its own: tally them)."""
 
 
 class TablePlan(NamedTuple):
@@ -343,12 +347,24 @@ def _allowed(
     return ", ".join(str(v) for v in [*recorded, *(k for k in kinds if k not in recorded)])
 
 
+def _full_tally() -> tuple[Any, ...]:
+    raise KeyError("no items of its own")
+
+
+def _picker(items: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    if len(items) == 1:
+        only = items[0]
+        return lambda scores: (scores[only],)
+    return itemgetter(*items)  # in C: a third of a list comprehension's time on PHQ-9
+
+
 def _scale_plan(inst: Instrument, name: str, scale: Any) -> ScalePlan:
     steps = steps_of(inst, scale)
     assert steps is not None  # every item resolves: checked on load
+    items = tuple(inst.scale_items(name))
     return ScalePlan(
         name,
-        tuple(inst.scale_items(name)),
+        items,
         scale.missing.max_missing,
         scale.missing.prorate,
         scale.missing.rounding == "half_up",
@@ -376,6 +392,7 @@ def _scale_plan(inst: Instrument, name: str, scale: Any) -> ScalePlan:
         ),
         tuple(compile_condition(t.when) if t.when is not None else None for t in steps.lookups),
         steps.combine,
+        *([_picker(items)] if items else []),
     )
 
 
@@ -886,7 +903,7 @@ def _score_scale(
 ) -> ScaleResult:
     if not bad and not skipped and scale.fast:
         try:
-            raw = sum([scores[i] for i in scale.items])
+            raw = sum(scale.pick(scores))
         except KeyError:
             pass  # an item is missing: the full tally below
         else:  # every item answered, the common case: the tuple built directly (faster)

@@ -173,6 +173,38 @@ def phq9_frame(rows: list[list[Any]], columns: list[str] | None = None) -> pd.Da
     return pd.DataFrame(rows, columns=names)
 
 
+def _buffers(frame: pd.DataFrame) -> list[tuple[str, Any]]:
+    """Each column's numpy buffers (values, mask, codes), by column."""
+    out = []
+    for name in frame.columns:
+        array = frame[name].array
+        for attr in ("_data", "_mask", "_ndarray"):
+            held = getattr(array, attr, None)
+            if isinstance(held, np.ndarray):
+                out.append((name, held))
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int64", "Int8", "float64", "object"])
+@pytest.mark.parametrize("instrument_id", BUILTINS)
+def test_output_columns_share_no_memory(instrument_id: str, dtype: str) -> None:
+    """The engine wraps its arrays without copying them: each output column's buffers are its
+    own, never another column's or the input's (writing to one cell changes one cell)."""
+    inst = screening.load_instrument(instrument_id)
+    ids = [item.id for item in inst.items]
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame(rng.integers(0, 2, size=(40, len(ids))), columns=ids).astype(dtype)
+    if dtype in ("float64", "object"):
+        df.iloc[::7, 0] = None  # missing answers: the prorating and reason paths
+    out = screening.score_frame(inst, df, allow_missing_columns=True)
+    held = _buffers(out)
+    inputs = [df[c].to_numpy() for c in ids]
+    for at, (name, buffer) in enumerate(held):
+        for other, theirs in held[at + 1 :]:
+            assert name == other or not np.shares_memory(buffer, theirs), (name, other)
+        assert not any(np.shares_memory(buffer, cells) for cells in inputs), name
+
+
 def test_index_order_and_every_row_are_kept() -> None:
     df = phq9_frame([[3, 2, 1, 2, 1, 2, 1, 2, 1], [0] * 9, [None] * 9])
     df.index = pd.Index([30, 10, 20], name="visit")

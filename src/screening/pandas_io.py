@@ -90,16 +90,21 @@ def context_input(value: Any, index: pd.Index) -> Any:
 
 def to_pandas(col: OutColumn) -> Any:
     """An output column as a pandas array (nullable types, ordered categoricals)."""
+    # the kernels' arrays are fresh and of the output's type already: wrapped, not copied
     if col.kind == "int":
-        return pd.arrays.IntegerArray(col.values.astype(_INTEGER[col.dtype]), col.null)
+        values = col.values.astype(_INTEGER[col.dtype], copy=False)
+        return pd.arrays.IntegerArray(values, col.null)
     if col.kind == "float":
-        return pd.arrays.FloatingArray(col.values.astype(np.float64), col.null)
+        return pd.arrays.FloatingArray(col.values.astype(np.float64, copy=False), col.null)
     if col.kind == "bool":
         return pd.arrays.BooleanArray(col.values, col.null)
     if col.kind == "category":
-        codes = np.where(col.null, -1, col.values)
+        codes = np.where(col.null, -1, col.values) if col.null.any() else col.values
+        # every code indexes a label: the kernels check each against its table (arrays)
         return pd.Categorical.from_codes(
-            codes, dtype=pd.CategoricalDtype(list(col.categories), ordered=col.ordered)
+            codes,
+            dtype=pd.CategoricalDtype(list(col.categories), ordered=col.ordered),
+            validate=False,
         )
     return pd.arrays.NumpyExtensionArray(_texts(col))  # text stays object, as written
 

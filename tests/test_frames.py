@@ -187,7 +187,7 @@ def _buffers(frame: pd.DataFrame) -> list[tuple[str, Any]]:
 
 @pytest.mark.parametrize("dtype", ["int8", "int64", "Int8", "float64", "object"])
 @pytest.mark.parametrize("instrument_id", BUILTINS)
-def test_output_columns_share_no_memory(instrument_id: str, dtype: str) -> None:
+def test_output_columns_share_no_memory(instrument_id: str, dtype: Any) -> None:
     """The engine wraps its arrays without copying them: each output column's buffers are its
     own, never another column's or the input's (writing to one cell changes one cell)."""
     inst = screening.load_instrument(instrument_id)

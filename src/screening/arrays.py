@@ -342,7 +342,7 @@ def _read_integers(values: Any, table: _ItemTable, const: Constants) -> Column:
     offset = values - table.lo if table.lo else values
     in_range = (offset >= 0) & (offset <= table.span)
     at = np.where(in_range, offset, 0)
-    scores = table.table[at]
+    scores = np.take(table.table, at)  # faster than indexing with a narrow integer array
     known = in_range & table.options[at]
     if known.all():
         return Column(scores, const.true, const.false, const.false, True)
@@ -733,7 +733,7 @@ def _scale_columns(
                 # never a label read through a wrapped index: a score outside the range the
                 # definition allows is a bug to report, not a band to guess
                 raise RuntimeError(f"scale {scale.name!r}: a score lies outside its range")
-            codes = bands.codes[position]
+            codes = np.take(bands.codes, position)  # faster than indexing (narrow indices)
         else:  # a range too wide for a table
             codes = scale.steps.bands.array(final).astype(np.int16)
         if not everywhere:

@@ -672,13 +672,22 @@ def _non_answer_column(plan: Plan, found: list[tuple[str, Any]], n: int) -> dict
     `item: kind`, joined by `; ` (empty: none)."""
     if not plan.has_non_answers:
         return {}
-    texts = np.empty(n, dtype=object)
-    texts.fill("")
+    by_row: dict[int, str] = {}  # only the rows with a non-answer, in item order
     for item_id, kinds in found:
         for row in np.flatnonzero(kinds != None).tolist():  # noqa: E711
             entry = f"{item_id}: {kinds[row]}"
-            texts[row] = f"{texts[row]}; {entry}" if texts[row] else entry
-    return {"non_answers": OutColumn("text", texts, np.zeros(n, dtype=bool))}
+            by_row[row] = f"{by_row[row]}; {entry}" if row in by_row else entry
+    # the distinct texts and a code per row ("" for most), as the reason column: each adapter
+    # gathers its texts, never building a million Python strings
+    texts: dict[str, int] = {"": 0}
+    codes = np.zeros(n, dtype=np.int64)
+    for row, text in by_row.items():
+        codes[row] = texts.setdefault(text, len(texts))
+    return {
+        "non_answers": OutColumn(
+            "text", None, np.zeros(n, dtype=bool), categories=tuple(texts), codes=codes
+        )
+    }
 
 
 def _in_coding(aplan: ArrayPlan, context: Mapping[str, Any]) -> tuple[ArrayPlan, Mapping[str, Any]]:

@@ -21,6 +21,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Hashable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
@@ -295,6 +296,8 @@ class _Writer:
         self.schema: Any = None
         self.handle: TextIO | None = None
         self.temp: Path | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
         if path is not None:
             fd, self.temp = temporary_beside(path)
             if fmt == "parquet":
@@ -317,24 +320,47 @@ class _Writer:
         self.first = False
 
     def _parquet(self, frame: pd.DataFrame) -> None:
-        pq = _parquet()
         import pyarrow as pa
 
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        self.write_table(pa.Table.from_pandas(frame, preserve_index=False))
+
+    def write_table(self, table: Any) -> None:
+        """A pyarrow Table to Parquet: the first sets the file's schema, each later one is cast
+        to it."""
+        pq = _parquet()
+        self.first = False
         if self.parquet is None:
             self.schema = table.schema
             self.parquet = pq.ParquetWriter(self.temp, self.schema)
         else:
             table = table.cast(self.schema)
-        self.parquet.write_table(table)
+        # written by one thread while the next chunk is read and scored (pyarrow releases the
+        # GIL): one table waits at most, so memory stays bounded; a failed write is raised
+        # here or at the close, before the file is committed
+        self._written()
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="screening-parquet")
+        self._pending = self._thread.submit(self.parquet.write_table, table)
+
+    def _written(self) -> None:
+        """Wait for the table being written; raise its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def _close(self) -> None:
-        if self.parquet is not None:
-            self.parquet.close()
-            self.parquet = None
-        if self.handle is not None:
-            self.handle.close()
-            self.handle = None
+        try:
+            self._written()  # a failed write raises here: the run fails, nothing is committed
+        finally:
+            if self._thread is not None:
+                self._thread.shutdown()  # waits: the file is closed only after its last write
+                self._thread = None
+            if self.parquet is not None:
+                self.parquet.close()
+                self.parquet = None
+            if self.handle is not None:
+                self.handle.close()
+                self.handle = None
 
     def commit(self, empty: pd.DataFrame) -> None:
         """Every row is written: the output takes its place (an empty input still gets the
@@ -417,49 +443,155 @@ def score_file(
     _refuse_clashes(path, kept, list(output_schema(refs, add_prefix=prefixed).columns), prefixed)
     context = dict(context or {})
     context_columns = {name: col for name, col in context.items() if col in header}
+    empty = pd.concat(
+        [pd.DataFrame(columns=kept), output_schema(refs, add_prefix=prefixed)], axis=1
+    )
+    setup: dict[str, Any] = {
+        "prefixed": prefixed,
+        "kept": kept,
+        "context": context,
+        "context_columns": context_columns,
+        "progress": progress,
+    }
+    run = _Run(resolved, **setup)
+    if fmt_in == "csv" and fmt_out == "parquet" and not keep_items:
+        _parquet()  # without pyarrow: the error that names the extra to install
+        not_plain = _csv_arrow().NotPlain
+        writer = _Writer(target, fmt_out, stdout)
+        try:
+            _through_arrow(run, reader, writer, item_cols, chunk_rows)
+            writer.commit(empty)
+        except not_plain:  # a cell only pandas reads as pandas does: start over
+            writer.abort()
+            run = _Run(resolved, **setup)
+        except BaseException:  # an interrupt too: never a valid-looking partial file
+            writer.abort()
+            raise
+        else:
+            return run.summary()
     writer = _Writer(target, fmt_out, stdout)
-    pandas = Backend()
-    started, rows, valid = time.perf_counter(), 0, 0
-    reasons: Counter[str] = Counter()
-    flags: Counter[str] = Counter()
-    undetermined: Counter[str] = Counter()
     try:
         for chunk, verbatim in reader.chunks(chunk_rows, item_cols, verbatim=keep_items):
-            chunk.index = pd.RangeIndex(rows, rows + len(chunk))
-            ctx: dict[str, Any] = {
-                name: chunk[context_columns[name]] if name in context_columns else value
-                for name, value in context.items()
-            }
-            parts, tables = score_resolved(
-                resolved, chunk, ctx, prefixed=prefixed, with_issues=True, backend=pandas
-            )
-            scored = to_frame(parts, chunk.index)
-            issues = pandas.issues(tables, chunk)
+            scored, issues = run.score(chunk)
             writer.write(pd.concat([_given(chunk, kept, verbatim), scored], axis=1))
-            rows += len(chunk)
-            valid += _tally(
-                resolved,
-                scored,
-                issues,
-                prefixed=prefixed,
-                reasons=reasons,
-                flags=flags,
-                undetermined=undetermined,
-            )
-            if progress is not None:
-                rate = rows / (time.perf_counter() - started)
-                progress.write(f"\r{rows:,} rows scored ({rate:,.0f} rows/s)")
-                progress.flush()
-        empty = pd.concat(
-            [pd.DataFrame(columns=kept), output_schema(refs, add_prefix=prefixed)], axis=1
-        )
+            run.count(scored, issues, len(chunk))
         writer.commit(empty)
     except BaseException:  # an interrupt too: never a valid-looking partial file
         writer.abort()
         raise
-    if progress is not None:
-        progress.write("\n")
-    return Summary(rows, valid, reasons, flags, undetermined, time.perf_counter() - started)
+    return run.summary()
+
+
+def _csv_arrow() -> Any:
+    from . import csv_arrow
+
+    return csv_arrow
+
+
+def _through_arrow(
+    run: _Run, reader: _Reader, writer: _Writer, item_cols: set[Hashable], chunk_rows: int
+) -> None:
+    """A CSV read by Arrow, scored and written to Parquet with no Python string per cell. The
+    first chunk is read by pandas too and written as the pandas route writes it, so the file's
+    schema is that route's; each later chunk is cast to it. Raises `csv_arrow.NotPlain` (the
+    caller starts over with pandas) at a cell only pandas reads as pandas does."""
+    import pyarrow as pa
+
+    from .arrow_io import to_table
+
+    arrow = _csv_arrow().chunks(reader.path, reader.header, item_cols, reader.na_values, chunk_rows)
+    if next(arrow, None) is None:  # no row: the pandas route writes what it writes then
+        raise _csv_arrow().NotPlain("no rows")
+    first, _ = next(iter(reader.chunks(chunk_rows, item_cols)))
+    scored, issues = run.score(first)
+    writer.write(pd.concat([first[run.kept], scored], axis=1))
+    run.count(scored, issues, len(first))
+    for chunk in arrow:
+        parts, issues = run.score_parts(chunk.items, chunk.kept)
+        table = pa.Table.from_arrays(
+            [*chunk.kept.select(run.kept).columns, *to_table(parts).columns],
+            names=[*map(str, run.kept), *parts],
+        )
+        writer.write_table(table)
+        run.count(to_frame(run.counted(parts), chunk.items.index), issues, len(chunk.items))
+
+
+class _Run:
+    """One scoring run over a file's chunks: the scoring of each, and the counts so far."""
+
+    def __init__(
+        self,
+        resolved: Sequence[tuple[FramePlan, Mapping[str, Hashable]]],
+        *,
+        prefixed: bool,
+        kept: list[Any],
+        context: Mapping[str, str],
+        context_columns: Mapping[str, str],
+        progress: TextIO | None,
+    ) -> None:
+        self.resolved, self.prefixed, self.kept = resolved, prefixed, kept
+        self.context, self.context_columns, self.progress = context, context_columns, progress
+        self.pandas = Backend()
+        self.started, self.rows, self.valid = time.perf_counter(), 0, 0
+        self.reasons: Counter[str] = Counter()
+        self.flags: Counter[str] = Counter()
+        self.undetermined: Counter[str] = Counter()
+
+    def score(self, chunk: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """A pandas chunk's score columns and issues (its index set to the rows' positions)."""
+        chunk.index = pd.RangeIndex(self.rows, self.rows + len(chunk))
+        parts, issues = self.score_parts(chunk, None)
+        return to_frame(parts, chunk.index), issues
+
+    def score_parts(self, items: pd.DataFrame, kept: Any) -> tuple[dict[str, Any], pd.DataFrame]:
+        """The output columns and issues of a chunk's item columns; a context column is read
+        from them or, as text, from `kept` (an Arrow table) when given."""
+        ctx: dict[str, Any] = {}
+        for name, value in self.context.items():
+            column = self.context_columns.get(name)
+            if column is None:
+                ctx[name] = value
+            elif kept is None or column in items.columns:
+                ctx[name] = items[column]
+            else:
+                cells = kept.column(column).to_numpy(zero_copy_only=False)
+                ctx[name] = pd.Series(cells, index=items.index, dtype=object)
+        parts, tables = score_resolved(
+            self.resolved, items, ctx, prefixed=self.prefixed, with_issues=True, backend=self.pandas
+        )
+        return parts, self.pandas.issues(tables, items)
+
+    def counted(self, parts: Mapping[str, Any]) -> dict[str, Any]:
+        """The output columns the counts read: validity and flags."""
+        names = {
+            f"{head}{name}"
+            for fplan, _ in self.resolved
+            for head in [f"{fplan.plan.provenance.instrument}_" if self.prefixed else ""]
+            for name in ["valid", *(f"flag_{flag.id}" for flag in fplan.plan.flags)]
+        }
+        return {name: col for name, col in parts.items() if name in names}
+
+    def count(self, scored: pd.DataFrame, issues: pd.DataFrame, rows: int) -> None:
+        self.rows += rows
+        self.valid += _tally(
+            self.resolved,
+            scored,
+            issues,
+            prefixed=self.prefixed,
+            reasons=self.reasons,
+            flags=self.flags,
+            undetermined=self.undetermined,
+        )
+        if self.progress is not None:
+            rate = self.rows / (time.perf_counter() - self.started)
+            self.progress.write(f"\r{self.rows:,} rows scored ({rate:,.0f} rows/s)")
+            self.progress.flush()
+
+    def summary(self) -> Summary:
+        if self.progress is not None:
+            self.progress.write("\n")
+        elapsed = time.perf_counter() - self.started
+        return Summary(self.rows, self.valid, self.reasons, self.flags, self.undetermined, elapsed)
 
 
 def _given(chunk: pd.DataFrame, kept: list[Any], verbatim: pd.DataFrame | None) -> pd.DataFrame:

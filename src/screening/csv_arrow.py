@@ -1,0 +1,156 @@
+"""A CSV file read through pyarrow's parser (C++, threaded), in the chunks the pandas reader
+gives, with the same cells: for `files.score_file`'s route from CSV to Parquet.
+
+pandas' CSV parser is the slowest step of scoring a large CSV, and turning each kept column
+(an id, a date) into Python strings and back costs as much again. Here every column is read as
+text by Arrow; the kept columns stay Arrow strings to the output file, and only the item
+columns become numbers, as pandas reads them (`Reader.chunks` in files.py): an empty cell, or a
+token the caller names, is missing; a whole column of plain integers is int64, or float64 with
+NaN where a cell is missing, chunk by chunk.
+
+A cell is taken only where both parsers certainly agree on it: a plain whole number of at most
+15 characters (`-?[0-9]+`). Anything else in an item column (a decimal, an exponent, a
+space, text), and anything Arrow will not parse as pandas would (a short row, bytes that are not
+UTF-8), raises `NotPlain`; the caller then reads the whole file with pandas instead, so a file
+always gets the answers the pandas reader gives it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+__all__ = ["Chunk", "NotPlain", "chunks"]
+
+_BLOCK = 1 << 20  # bytes Arrow parses at a time; chunks are cut to the caller's row count
+
+
+class NotPlain(Exception):
+    """The file holds something only the pandas reader reads as the pandas reader does."""
+
+
+class Chunk(NamedTuple):
+    kept: pa.Table
+    """The columns other than the items, as read (text)."""
+    items: pd.DataFrame
+    """The item columns as numbers (int64, or float64 with NaN), on a RangeIndex from `start`."""
+
+
+def chunks(
+    path: Path,
+    header: Sequence[str],
+    items: set[Hashable],
+    na_values: Sequence[str],
+    chunk_rows: int,
+) -> Iterator[Chunk]:
+    """The file in chunks of `chunk_rows` rows (the last one shorter). Raises `NotPlain` at the
+    first cell or line it cannot read as the pandas reader would."""
+    if any(_numeric(token) for token in na_values):
+        # pandas also treats a cell numerically equal to such a token as missing ("09" for
+        # "9"): that reading is pandas' own
+        raise NotPlain("a missing-value token that is a number")
+    names = [str(name) for name in header]
+    item_names = [name for name in names if name in items]
+    kept = [name for name in names if name not in items]
+    tokens = {"", *na_values}
+    try:
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=_BLOCK),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        start = 0
+        for table in _cut(reader, chunk_rows):
+            columns = {name: _numbers(table.column(name), tokens) for name in item_names}
+            index = pd.RangeIndex(start, start + table.num_rows)
+            yield Chunk(table.select(kept), pd.DataFrame(columns, index=index))
+            start += table.num_rows
+    except pa.ArrowInvalid as exc:  # a short row, bytes that are not UTF-8, ...
+        raise NotPlain(str(exc)) from None
+
+
+def _cut(reader: Any, chunk_rows: int) -> Iterator[pa.Table]:
+    """The reader's batches as tables of exactly `chunk_rows` rows (the last one shorter)."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in reader:
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= chunk_rows:
+            table = pa.Table.from_batches(pending, schema=reader.schema)
+            yield table.slice(0, chunk_rows)
+            rest = table.slice(chunk_rows)
+            pending, held = rest.to_batches(), rest.num_rows
+    if held:
+        yield pa.Table.from_batches(pending, schema=reader.schema)
+
+
+def _numbers(cells: pa.ChunkedArray, tokens: set[str]) -> Any:
+    """An item column's text as pandas reads a column of whole numbers and missing cells."""
+    text = cells.combine_chunks()
+    base = text.offset
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[base : base + len(text) + 1]
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8) if len(text) else _NO_BYTES
+    lengths = np.diff(offsets)
+    missing = lengths == 0  # "" is always missing; another token is checked below
+    if tokens - {""}:
+        missing |= pc.is_in(text, value_set=pa.array(sorted(tokens))).to_numpy(zero_copy_only=False)
+    _check_plain(data[offsets[0] : offsets[-1]], offsets - offsets[0], lengths, missing)
+    if missing.all():  # as pandas: a column of blanks only is float64 NaN
+        return np.full(len(text), np.nan)
+    if (lengths[~missing] == 1).all():  # one digit a cell: the usual codes, read in numpy
+        digits = np.take(data, offsets[:-1], mode="clip").astype(np.int64) - ord("0")
+        if not missing.any():
+            return digits
+        values = digits.astype(np.float64)
+        values[missing] = np.nan  # as pandas: a column of whole numbers with a blank is float64
+        return values
+    numbers = pc.cast(pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), text), pa.int64())
+    if numbers.null_count:  # as pandas: a column of whole numbers with a blank is float64
+        return pc.cast(numbers, pa.float64()).to_numpy(zero_copy_only=False)  # NaN: missing
+    return numbers.to_numpy()
+
+
+_NO_BYTES = np.zeros(0, dtype=np.uint8)
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[ord("0") : ord("9") + 1] = True
+
+
+def _check_plain(data: Any, offsets: Any, lengths: Any, missing: Any) -> None:
+    """Raise `NotPlain` unless every cell but the missing ones is `-?[0-9]{1,14}` (at most 15
+    characters: a float64 holds it exactly, so pandas' float column agrees)."""
+    if (lengths[~missing] > _MAX_CHARS).any():
+        raise NotPlain("an item cell of more than 15 characters")
+    digit = _DIGIT[data]
+    if digit.all():
+        return
+    # a minus sign is plain only as the first of at least two characters of a cell that is
+    # not missing (a token such as "NA" may hold anything)
+    starts = np.zeros(len(data), dtype=bool)
+    starts[offsets[:-1][lengths > 1]] = True
+    in_token = np.repeat(missing, lengths)
+    if not (digit | (starts & (data == ord("-"))) | in_token).all():
+        raise NotPlain("an item cell that is not a plain whole number")
+
+
+_MAX_CHARS = 15
+
+
+def _numeric(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True

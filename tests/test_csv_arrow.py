@@ -1,0 +1,251 @@
+"""A CSV scored to Parquet through Arrow's reader gives the file the pandas route gives: the
+same rows, values, types and schema, chunk by chunk; a cell or line only pandas reads as pandas
+does sends the whole file down the pandas route."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from screening import csv_arrow
+from screening.files import score_file
+
+PHQ = [f"phq9_{n}" for n in range(1, 10)]
+
+
+def _routes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: bytes, **options: Any
+) -> tuple[Any, Any, list[str]]:
+    """The Parquet file of each route (Arrow, then pandas forced) and the routes taken."""
+    source = tmp_path / "in.csv"
+    source.write_bytes(text)
+    taken: list[str] = []
+    reader = csv_arrow.chunks
+
+    def spying(*args: Any, **kwargs: Any) -> Iterator[csv_arrow.Chunk]:
+        try:
+            yield from reader(*args, **kwargs)
+        except csv_arrow.NotPlain:
+            taken.append("pandas")
+            raise
+        taken.append("arrow")
+
+    def refusing(*args: Any, **kwargs: Any) -> Iterator[csv_arrow.Chunk]:
+        raise csv_arrow.NotPlain("the pandas route, for comparison")
+        yield  # a generator, as the real one
+
+    options = {"prefix": "phq9_", "chunk_rows": 7, **options}
+    monkeypatch.setattr(csv_arrow, "chunks", spying)
+    arrow = score_file("phq9", source, tmp_path / "arrow.parquet", **options)
+    monkeypatch.setattr(csv_arrow, "chunks", refusing)
+    pandas = score_file("phq9", source, tmp_path / "pandas.parquet", **options)
+    assert arrow == pandas._replace(seconds=arrow.seconds)  # the same counts
+    return (
+        pq.read_table(tmp_path / "arrow.parquet"),
+        pq.read_table(tmp_path / "pandas.parquet"),
+        taken,
+    )
+
+
+def _assert_same(arrow: Any, pandas: Any) -> None:
+    assert arrow.schema.equals(pandas.schema, check_metadata=True)
+    assert arrow.equals(pandas)
+    pd.testing.assert_frame_equal(arrow.to_pandas(), pandas.to_pandas())
+
+
+def _csv(rows: list[list[str]], header: list[str] | None = None) -> bytes:
+    lines = [",".join(header or ["id", "note", *PHQ])]
+    lines += [",".join(row) for row in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_plain_file_takes_arrow_and_gives_the_pandas_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = []
+    for n in range(40):
+        cells = [str((n * 7 + i) % 4) for i in range(9)]
+        if n % 5 == 0:
+            cells[n % 9] = ""  # a blank: this chunk's column is float64 in pandas
+        if n == 13:
+            cells[2] = "7"  # no option: "got 7.0" or "got 7", as pandas' chunk reads it
+        if n == 21:
+            cells[0] = "-1"
+        rows.append([f"c{n:03d}", '"a, quoted\nnote"' if n == 3 else "NA", *cells])
+    text = b"\xef\xbb\xbf" + _csv(rows).replace(b"\n", b"\r\n")  # a BOM, Windows lines
+    arrow, pandas, taken = _routes(tmp_path, monkeypatch, text)
+    assert taken == ["arrow"]
+    _assert_same(arrow, pandas)
+    table = arrow.to_pandas()
+    assert table["note"].iloc[3] == "a, quoted\r\nnote"
+    assert table["note"].iloc[4] == "NA"  # a kept column's text, never missing
+    assert "got 7" in table["reason"].iloc[13]
+    assert table["total"].iloc[0] is not pd.NA
+    assert table["total_missing"].iloc[0] == 1
+
+
+def test_na_tokens_and_an_empty_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [[f"c{n}", "x", *(["NA"] if n % 2 else ["1"]), *["2"] * 8] for n in range(10)]
+    arrow, pandas, taken = _routes(tmp_path, monkeypatch, _csv(rows), na_values=["NA"])
+    assert taken == ["arrow"]
+    _assert_same(arrow, pandas)
+    assert arrow.column("total").null_count == 0  # one missing item is prorated
+    arrow, pandas, taken = _routes(tmp_path, monkeypatch, _csv([]))
+    assert arrow.num_rows == 0
+    _assert_same(arrow, pandas)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        " 1",
+        "1 ",
+        "+1",
+        "1.0",
+        "1e0",
+        "0x1",
+        "NA",
+        "nan",
+        "\u0661",
+        "-",
+        "--1",
+        "1234567890123456",
+        "x",
+    ],
+)
+def test_a_cell_only_pandas_reads_sends_the_file_to_pandas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cell: str
+) -> None:
+    rows = [[f"c{n}", "x", *["1"] * 9] for n in range(30)]
+    rows[25][5] = f'"{cell}"'  # in the fourth chunk: some chunks were read by Arrow first
+    arrow, pandas, taken = _routes(tmp_path, monkeypatch, _csv(rows))
+    assert taken == ["pandas"]
+    _assert_same(arrow, pandas)
+    assert arrow.num_rows == 30  # nothing kept of the abandoned attempt
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _csv([["c1", "x", *["1"] * 9], ["c2", "x", "1"]]),  # a short row: pandas fills it
+        _csv([["c1", "x", *["1"] * 9, "extra"]]),  # a long row: an index column to pandas
+    ],
+)
+def test_a_line_arrow_reads_otherwise_goes_to_pandas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: bytes
+) -> None:
+    arrow, pandas, taken = _routes(tmp_path, monkeypatch, text)
+    assert taken == ["pandas"]
+    _assert_same(arrow, pandas)
+
+
+def test_bytes_that_are_not_utf8_fail_as_on_the_pandas_route(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(_csv([["c\xff", "x", *["1"] * 9]]).replace(b"c\xc3\xbf", b"c\xff"))
+    with pytest.raises(UnicodeDecodeError):
+        score_file("phq9", source, tmp_path / "out.parquet")
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_a_numeric_na_token_is_left_to_pandas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [[f"c{n}", "x", "09" if n == 2 else "9", *["1"] * 8] for n in range(5)]
+    arrow, pandas, taken = _routes(tmp_path, monkeypatch, _csv(rows), na_values=["9"])
+    assert taken == ["pandas"]  # pandas also takes "09" for the token "9"
+    _assert_same(arrow, pandas)
+
+
+def test_a_context_column_and_two_instruments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gad = [f"gad7_{n}" for n in range(1, 8)]
+    header = ["id", "sex", *PHQ, *gad]
+    rows = [[f"c{n}", "male" if n % 2 else "female", *[str(n % 4)] * 16] for n in range(20)]
+    source = tmp_path / "in.csv"
+    source.write_bytes(_csv(rows, header))
+    out = {}
+    for route in ("arrow", "pandas"):
+        if route == "pandas":
+
+            def refusing(*args: Any, **kwargs: Any) -> Iterator[csv_arrow.Chunk]:
+                raise csv_arrow.NotPlain("compare")
+                yield
+
+            monkeypatch.setattr(csv_arrow, "chunks", refusing)
+        score_file(["phq9", "gad7"], source, tmp_path / f"{route}.parquet", chunk_rows=6)
+        score_file(
+            "epds",
+            source,
+            tmp_path / f"epds_{route}.parquet",
+            columns={f"epds_{n}": f"phq9_{n}" for n in range(1, 10)} | {"epds_10": "gad7_1"},
+            context={"sex": "sex"},
+            chunk_rows=6,
+        )
+        out[route] = (
+            pq.read_table(tmp_path / f"{route}.parquet"),
+            pq.read_table(tmp_path / f"epds_{route}.parquet"),
+        )
+    _assert_same(out["arrow"][0], out["pandas"][0])
+    _assert_same(out["arrow"][1], out["pandas"][1])
+    sexes = out["arrow"][1].to_pandas()
+    assert set(sexes["sex"]) == {"male", "female"}
+
+
+_PLAIN = st.sampled_from(["0", "1", "2", "3", "", "4", "-1", "10", "007", "123456789012345"])
+_ODD = st.one_of(st.just("NA"), st.text(string.digits + " .-+eNAx", max_size=3))
+
+
+@st.composite
+def _files(draw: st.DrawFn) -> tuple[list[list[str]], int, tuple[str, ...]]:
+    """Rows of item cells (half the files plain, so that Arrow reads them), a chunk size and
+    the missing-value tokens."""
+    cells = _PLAIN if draw(st.booleans()) else st.one_of(_PLAIN, _ODD)
+    rows = draw(st.lists(st.lists(cells, min_size=9, max_size=9), max_size=25))
+    return rows, draw(st.integers(1, 9)), draw(st.sampled_from([(), ("NA",)]))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(drawn=_files())
+def test_generated_files_give_the_pandas_file(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    drawn: tuple[list[list[str]], int, tuple[str, ...]],
+) -> None:
+    rows, chunk_rows, na = drawn
+    text = _csv([[f"c{n}", "x", *(f'"{c}"' for c in cells)] for n, cells in enumerate(rows)])
+    with monkeypatch.context() as patch:
+        arrow, pandas, _ = _routes(tmp_path, patch, text, chunk_rows=chunk_rows, na_values=list(na))
+    _assert_same(arrow, pandas)  # about a third of the files take the Arrow route
+
+
+def test_a_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(_csv([[f"c{n}", "x", *["1"] * 9] for n in range(30)]))
+
+    class Broken:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.calls = 0
+
+        def write_table(self, table: Any) -> None:
+            self.calls += 1
+            if self.calls == 2:
+                raise OSError("disk full")
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(pq, "ParquetWriter", Broken)
+    with pytest.raises(OSError, match="disk full"):
+        score_file("phq9", source, tmp_path / "out.parquet", prefix="phq9_", chunk_rows=5)
+    assert list(tmp_path.iterdir()) == [source]

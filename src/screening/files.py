@@ -456,19 +456,14 @@ def score_file(
     run = _Run(resolved, **setup)
     if fmt_in == "csv" and fmt_out == "parquet" and not keep_items:
         _parquet()  # without pyarrow: the error that names the extra to install
-        not_plain = _csv_arrow().NotPlain
         writer = _Writer(target, fmt_out, stdout)
-        try:
-            _through_arrow(run, reader, writer, item_cols, chunk_rows)
-            writer.commit(empty)
-        except not_plain:  # a cell only pandas reads as pandas does: start over
-            writer.abort()
-            run = _Run(resolved, **setup)
-        except BaseException:  # an interrupt too: never a valid-looking partial file
-            writer.abort()
-            raise
-        else:
+        if _arrow_route(
+            run, reader, writer, item_cols=item_cols, chunk_rows=chunk_rows, empty=empty
+        ):
             return run.summary()
+        started = run.started  # a cell only pandas reads as pandas does: start over
+        run = _Run(resolved, **setup)
+        run.started = started  # the time of the attempt counts too
     writer = _Writer(target, fmt_out, stdout)
     try:
         for chunk, verbatim in reader.chunks(chunk_rows, item_cols, verbatim=keep_items):
@@ -486,6 +481,29 @@ def _csv_arrow() -> Any:
     from . import csv_arrow
 
     return csv_arrow
+
+
+def _arrow_route(
+    run: _Run,
+    reader: _Reader,
+    writer: _Writer,
+    *,
+    item_cols: set[Hashable],
+    chunk_rows: int,
+    empty: pd.DataFrame,
+) -> bool:
+    """Score a CSV to Parquet through Arrow's reader; False (nothing written) where a cell or
+    line is one only pandas reads as pandas does."""
+    try:
+        _through_arrow(run, reader, writer, item_cols, chunk_rows)
+        writer.commit(empty)
+    except _csv_arrow().NotPlain:
+        writer.abort()
+        return False
+    except BaseException:  # an interrupt too: never a valid-looking partial file
+        writer.abort()
+        raise
+    return True
 
 
 def _through_arrow(
@@ -512,6 +530,10 @@ def _through_arrow(
             [*chunk.kept.select(run.kept).columns, *to_table(parts).columns],
             names=[*map(str, run.kept), *parts],
         )
+        try:
+            table = table.cast(writer.schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            raise _csv_arrow().NotPlain(f"a chunk not of the file's schema: {exc}") from None
         writer.write_table(table)
         run.count(to_frame(run.counted(parts), chunk.items.index), issues, len(chunk.items))
 

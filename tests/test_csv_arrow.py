@@ -117,6 +117,7 @@ def test_na_tokens_and_an_empty_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
         "\u0661",
         "-",
         "--1",
+        "-0",
         "1234567890123456",
         "x",
     ],

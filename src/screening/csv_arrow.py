@@ -102,12 +102,17 @@ def _numbers(cells: pa.ChunkedArray, tokens: set[str]) -> Any:
     text = cells.combine_chunks()
     base = text.offset
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[base : base + len(text) + 1]
-    data = np.frombuffer(text.buffers()[2], dtype=np.uint8) if len(text) else _NO_BYTES
+    held = text.buffers()[2]  # None, or empty, where every cell is ""
+    data = np.frombuffer(held, dtype=np.uint8) if held is not None else _NO_BYTES
     lengths = np.diff(offsets)
     missing = lengths == 0  # "" is always missing; another token is checked below
     if tokens - {""}:
         missing |= pc.is_in(text, value_set=pa.array(sorted(tokens))).to_numpy(zero_copy_only=False)
     _check_plain(data[offsets[0] : offsets[-1]], offsets - offsets[0], lengths, missing)
+    if (data == ord("-")).any() and pc.any(pc.match_substring_regex(text, "^-0+$")).as_py():
+        # pandas reads "-0" in a column with a blank as the float -0.0, which a message
+        # quotes as such; an int64 has no -0
+        raise NotPlain("a negative zero")
     if missing.all():  # as pandas: a column of blanks only is float64 NaN
         return np.full(len(text), np.nan)
     if (lengths[~missing] == 1).all():  # one digit a cell: the usual codes, read in numpy

@@ -79,14 +79,15 @@ def test_a_plain_file_takes_arrow_and_gives_the_pandas_file(
             cells[2] = "7"  # no option: "got 7.0" or "got 7", as pandas' chunk reads it
         if n == 21:
             cells[0] = "-1"
-        rows.append([f"c{n:03d}", '"a, quoted\nnote"' if n == 3 else "NA", *cells])
-    text = b"\xef\xbb\xbf" + _csv(rows).replace(b"\n", b"\r\n")  # a BOM, Windows lines
+        rows.append([f"c{n:03d}", "007" if n == 3 else "NA", *cells])
+    # a BOM, Windows lines, a blank line before the header
+    text = b"\xef\xbb\xbf\n" + _csv(rows).replace(b"\n", b"\r\n")
     arrow, pandas, taken = _routes(tmp_path, monkeypatch, text)
     assert taken == ["arrow"]
     _assert_same(arrow, pandas)
     table = arrow.to_pandas()
-    assert table["note"].iloc[3] == "a, quoted\r\nnote"
-    assert table["note"].iloc[4] == "NA"  # a kept column's text, never missing
+    assert table["note"].iloc[3] == "007"  # a kept column's text, as written
+    assert table["note"].iloc[4] == "NA"  # never missing
     assert "got 7" in table["reason"].iloc[13]
     assert table["total"].iloc[0] is not pd.NA
     assert table["total_missing"].iloc[0] == 1
@@ -126,7 +127,7 @@ def test_a_cell_only_pandas_reads_sends_the_file_to_pandas(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cell: str
 ) -> None:
     rows = [[f"c{n}", "x", *["1"] * 9] for n in range(30)]
-    rows[25][5] = f'"{cell}"'  # in the fourth chunk: some chunks were read by Arrow first
+    rows[25][5] = cell  # in the fourth chunk: some chunks were read by Arrow first
     arrow, pandas, taken = _routes(tmp_path, monkeypatch, _csv(rows))
     assert taken == ["pandas"]
     _assert_same(arrow, pandas)
@@ -138,6 +139,10 @@ def test_a_cell_only_pandas_reads_sends_the_file_to_pandas(
     [
         _csv([["c1", "x", *["1"] * 9], ["c2", "x", "1"]]),  # a short row: pandas fills it
         _csv([["c1", "x", *["1"] * 9, "extra"]]),  # a long row: an index column to pandas
+        # a quoted cell may hide a line break; a truncated file may end inside a quote,
+        # which pandas refuses and Arrow would read
+        _csv([[f"c{n}", '"a, quoted\nnote"', *["1"] * 9] for n in range(20)]),
+        _csv([[f"c{n}", 'say "hi"', *["1"] * 9] for n in range(20)]),
     ],
 )
 def test_a_line_arrow_reads_otherwise_goes_to_pandas(
@@ -146,6 +151,30 @@ def test_a_line_arrow_reads_otherwise_goes_to_pandas(
     arrow, pandas, taken = _routes(tmp_path, monkeypatch, text)
     assert taken == ["pandas"]
     _assert_same(arrow, pandas)
+
+
+def test_a_file_ending_inside_a_quote_is_refused_as_pandas_refuses_it(tmp_path: Path) -> None:
+    rows = [[f"c{n}", "x", *["1"] * 9] for n in range(20)]
+    source = tmp_path / "in.csv"
+    source.write_bytes(_csv(rows).rstrip(b"\n")[:-1] + b'"1')  # a truncated export
+    with pytest.raises(pd.errors.ParserError, match="EOF inside string"):
+        score_file("phq9", source, tmp_path / "out.parquet", prefix="phq9_", chunk_rows=7)
+    assert list(tmp_path.iterdir()) == [source]
+
+
+def test_a_blank_line_before_a_header_of_numbers_is_no_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    header = ["id", "n", *"123456789"]
+    rows = [[f"c{n}", "x", *[str(n % 4)] * 9] for n in range(20)]
+    columns = {f"phq9_{n}": str(n) for n in range(1, 10)}
+    arrow, pandas, taken = _routes(
+        tmp_path, monkeypatch, b"\n\n" + _csv(rows, header), columns=columns, prefix=None
+    )
+    assert taken == ["arrow"]
+    _assert_same(arrow, pandas)
+    assert arrow.num_rows == 20
+    assert arrow.column("id").to_pylist() == [f"c{n}" for n in range(20)]
 
 
 def test_bytes_that_are_not_utf8_fail_as_on_the_pandas_route(tmp_path: Path) -> None:
@@ -224,7 +253,7 @@ def test_generated_files_give_the_pandas_file(
     drawn: tuple[list[list[str]], int, tuple[str, ...]],
 ) -> None:
     rows, chunk_rows, na = drawn
-    text = _csv([[f"c{n}", "x", *(f'"{c}"' for c in cells)] for n, cells in enumerate(rows)])
+    text = _csv([[f"c{n}", "x", *cells] for n, cells in enumerate(rows)])
     with monkeypatch.context() as patch:
         arrow, pandas, _ = _routes(tmp_path, patch, text, chunk_rows=chunk_rows, na_values=list(na))
     _assert_same(arrow, pandas)  # about a third of the files take the Arrow route

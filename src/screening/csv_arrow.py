@@ -8,11 +8,13 @@ columns become numbers, as pandas reads them (`Reader.chunks` in files.py): an e
 token the caller names, is missing; a whole column of plain integers is int64, or float64 with
 NaN where a cell is missing, chunk by chunk.
 
-A cell is taken only where both parsers certainly agree on it: a plain whole number of at most
-15 characters (`-?[0-9]+`). Anything else in an item column (a decimal, an exponent, a
-space, text), and anything Arrow will not parse as pandas would (a short row, bytes that are not
-UTF-8), raises `NotPlain`; the caller then reads the whole file with pandas instead, so a file
-always gets the answers the pandas reader gives it.
+A file is read here only where both parsers certainly agree on it: no quote character anywhere
+(a quoted cell may hide a line break, and a truncated file may end inside one, which pandas
+refuses), the header pandas reads, and in item columns a plain whole number of at most 15
+characters (`-?[0-9]+`) or a missing token in every cell. Anything else (a decimal, an exponent,
+a space, text, a short row, bytes that are not UTF-8) raises `NotPlain`; the caller then reads
+the whole file with pandas instead, so a file always gets the answers the pandas reader gives
+it, and checks that the first chunk read here is the one pandas reads.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ def chunks(
         # pandas also treats a cell numerically equal to such a token as missing ("09" for
         # "9"): that reading is pandas' own
         raise NotPlain("a missing-value token that is a number")
+    if _has_quotes(path):
+        # a quoted cell may hide a line break, a delimiter or an open quote at the end of a
+        # truncated file, which the two parsers treat differently (pandas refuses the last)
+        raise NotPlain("a quote character")
     names = [str(name) for name in header]
     item_names = [name for name in names if name in items]
     kept = [name for name in names if name not in items]
@@ -63,22 +69,43 @@ def chunks(
     try:
         reader = pa_csv.open_csv(
             path,
-            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=_BLOCK),
-            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            read_options=pa_csv.ReadOptions(block_size=_BLOCK),
             convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
+                column_types=dict.fromkeys([*names, ""], pa.string()),
                 strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
             ),
         )
+        _same_header(reader.schema.names, names)
         start = 0
-        for table in _cut(reader, chunk_rows):
+        for cut in _cut(reader, chunk_rows):
+            table = cut.rename_columns(names)
             columns = {name: _numbers(table.column(name), tokens) for name in item_names}
             index = pd.RangeIndex(start, start + table.num_rows)
             yield Chunk(table.select(kept), pd.DataFrame(columns, index=index))
             start += table.num_rows
     except pa.ArrowInvalid as exc:  # a short row, bytes that are not UTF-8, ...
         raise NotPlain(str(exc)) from None
+
+
+def _has_quotes(path: Path) -> bool:
+    with path.open("rb") as handle:
+        while block := handle.read(_SCAN):
+            if b'"' in block:
+                return True
+    return False
+
+
+_SCAN = 1 << 24  # bytes scanned for a quote at a time
+
+
+def _same_header(read: Sequence[str], header: Sequence[str]) -> None:
+    """Raise `NotPlain` unless Arrow read the header pandas read (pandas names an empty name
+    `Unnamed: N`); both skip a byte-order mark and blank lines before it."""
+    if len(read) != len(header) or any(
+        got != name and not (got == "" and name.startswith("Unnamed: "))
+        for got, name in zip(read, header, strict=True)
+    ):
+        raise NotPlain("a header Arrow reads otherwise")
 
 
 def _cut(reader: Any, chunk_rows: int) -> Iterator[pa.Table]:

@@ -519,9 +519,12 @@ def _through_arrow(
     from .arrow_io import to_table
 
     arrow = _csv_arrow().chunks(reader.path, reader.header, item_cols, reader.na_values, chunk_rows)
-    if next(arrow, None) is None:  # no row: the pandas route writes what it writes then
+    ours = next(arrow, None)
+    if ours is None:  # no row: the pandas route writes what it writes then
         raise _csv_arrow().NotPlain("no rows")
     first, _ = next(iter(reader.chunks(chunk_rows, item_cols)))
+    if not _same_chunk(ours, first, run.kept):  # a safety net: never a row out of place
+        raise _csv_arrow().NotPlain("a first chunk pandas reads otherwise")
     scored, issues = run.score(first)
     writer.write(pd.concat([first[run.kept], scored], axis=1))
     run.count(scored, issues, len(first))
@@ -537,6 +540,17 @@ def _through_arrow(
             raise _csv_arrow().NotPlain(f"a chunk not of the file's schema: {exc}") from None
         writer.write_table(table)
         run.count(to_frame(run.counted(parts), chunk.items.index), issues, len(chunk.items))
+
+
+def _same_chunk(ours: Any, first: pd.DataFrame, kept: list[Any]) -> bool:
+    """Whether Arrow's first chunk holds the cells of pandas' (its kept text, and its item
+    columns as the same numbers of the same types)."""
+    items = list(ours.items.columns)
+    if len(ours.items) != len(first) or not ours.items.equals(
+        first[items].set_axis(ours.items.index)
+    ):
+        return False
+    return all(ours.kept.column(str(name)).to_pylist() == first[name].tolist() for name in kept)
 
 
 class _Run:

@@ -79,7 +79,10 @@ def test_a_plain_file_takes_arrow_and_gives_the_pandas_file(
             cells[2] = "7"  # no option: "got 7.0" or "got 7", as pandas' chunk reads it
         if n == 21:
             cells[0] = "-1"
-        rows.append([f"c{n:03d}", "007" if n == 3 else "NA", *cells])
+        note = {3: "007", 5: '"a, quoted\nnote"', 6: '"say ""hi"""', 7: '""'}.get(n, "NA")
+        if n == 9:
+            cells[4] = '"2"'  # a quoted answer is read as its text
+        rows.append([f"c{n:03d}", note, *cells])
     # a BOM, Windows lines, a blank line before the header
     text = b"\xef\xbb\xbf\n" + _csv(rows).replace(b"\n", b"\r\n")
     arrow, pandas, taken = _routes(tmp_path, monkeypatch, text)
@@ -88,6 +91,7 @@ def test_a_plain_file_takes_arrow_and_gives_the_pandas_file(
     table = arrow.to_pandas()
     assert table["note"].iloc[3] == "007"  # a kept column's text, as written
     assert table["note"].iloc[4] == "NA"  # never missing
+    assert list(table["note"].iloc[5:8]) == ["a, quoted\r\nnote", 'say "hi"', ""]
     assert "got 7" in table["reason"].iloc[13]
     assert table["total"].iloc[0] is not pd.NA
     assert table["total_missing"].iloc[0] == 1
@@ -139,10 +143,11 @@ def test_a_cell_only_pandas_reads_sends_the_file_to_pandas(
     [
         _csv([["c1", "x", *["1"] * 9], ["c2", "x", "1"]]),  # a short row: pandas fills it
         _csv([["c1", "x", *["1"] * 9, "extra"]]),  # a long row: an index column to pandas
-        # a quoted cell may hide a line break; a truncated file may end inside a quote,
-        # which pandas refuses and Arrow would read
-        _csv([[f"c{n}", '"a, quoted\nnote"', *["1"] * 9] for n in range(20)]),
+        # a quote used otherwise than to quote a whole cell
         _csv([[f"c{n}", 'say "hi"', *["1"] * 9] for n in range(20)]),
+        _csv([[f"c{n}", ' "spaced"' if n == 15 else "x", *["1"] * 9] for n in range(20)]),
+        _csv([[f"c{n}", '"closed" early' if n == 15 else "x", *["1"] * 9] for n in range(20)]),
+        _csv([[f"c{n}", "x", *["1"] * 8, '"1" ' if n == 15 else "1"] for n in range(20)]),
     ],
 )
 def test_a_line_arrow_reads_otherwise_goes_to_pandas(
@@ -153,10 +158,13 @@ def test_a_line_arrow_reads_otherwise_goes_to_pandas(
     _assert_same(arrow, pandas)
 
 
-def test_a_file_ending_inside_a_quote_is_refused_as_pandas_refuses_it(tmp_path: Path) -> None:
-    rows = [[f"c{n}", "x", *["1"] * 9] for n in range(20)]
+@pytest.mark.parametrize("end", [b'"1', b'"1\n', b'"1""\n'])
+def test_a_file_ending_inside_a_quote_is_refused_as_pandas_refuses_it(
+    tmp_path: Path, end: bytes
+) -> None:
+    rows = [[f"c{n}", '"a, b"', *["1"] * 9] for n in range(20)]
     source = tmp_path / "in.csv"
-    source.write_bytes(_csv(rows).rstrip(b"\n")[:-1] + b'"1')  # a truncated export
+    source.write_bytes(_csv(rows).rstrip(b"\n")[:-1] + end)  # a truncated export
     with pytest.raises(pd.errors.ParserError, match="EOF inside string"):
         score_file("phq9", source, tmp_path / "out.parquet", prefix="phq9_", chunk_rows=7)
     assert list(tmp_path.iterdir()) == [source]
@@ -236,10 +244,20 @@ _ODD = st.one_of(st.just("NA"), st.text(string.digits + " .-+eNAx", max_size=3))
 
 @st.composite
 def _files(draw: st.DrawFn) -> tuple[list[list[str]], int, tuple[str, ...]]:
-    """Rows of item cells (half the files plain, so that Arrow reads them), a chunk size and
-    the missing-value tokens."""
+    """Rows of a note and the item cells (half the files plain, so that Arrow reads them; half
+    with quoted cells), a chunk size and the missing-value tokens."""
     cells = _PLAIN if draw(st.booleans()) else st.one_of(_PLAIN, _ODD)
-    rows = draw(st.lists(st.lists(cells, min_size=9, max_size=9), max_size=25))
+    if draw(st.booleans()):  # some cells quoted, as a whole
+        cells = st.one_of(cells, cells.map(lambda c: f'"{c}"'))
+    notes = st.sampled_from(["x", "", "NA", '"a, b"', '"two\nlines"', '"say ""hi"""', '""'])
+    rows = draw(
+        st.lists(
+            st.tuples(notes, st.lists(cells, min_size=9, max_size=9)).map(
+                lambda row: [row[0], *row[1]]
+            ),
+            max_size=25,
+        )
+    )
     return rows, draw(st.integers(1, 9)), draw(st.sampled_from([(), ("NA",)]))
 
 
@@ -253,7 +271,7 @@ def test_generated_files_give_the_pandas_file(
     drawn: tuple[list[list[str]], int, tuple[str, ...]],
 ) -> None:
     rows, chunk_rows, na = drawn
-    text = _csv([[f"c{n}", "x", *cells] for n, cells in enumerate(rows)])
+    text = _csv([[f"c{n}", *cells] for n, cells in enumerate(rows)])
     with monkeypatch.context() as patch:
         arrow, pandas, _ = _routes(tmp_path, patch, text, chunk_rows=chunk_rows, na_values=list(na))
     _assert_same(arrow, pandas)  # about a third of the files take the Arrow route
@@ -279,3 +297,31 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(OSError, match="disk full"):
         score_file("phq9", source, tmp_path / "out.parquet", prefix="phq9_", chunk_rows=5)
     assert list(tmp_path.iterdir()) == [source]
+
+
+_QUOTING = [
+    (b"a,b\n1,2\n", False),
+    (b'"a","b"\n"1","2"\n', True),
+    (b'\xef\xbb\xbf"a",b\r\n"x ""y""",2', True),  # a BOM, a doubled quote, no final break
+    (b'a,b\n"two\nlines",""\n', True),
+    (b'a,b\nx"y,1\n', None),  # a quote within an unquoted cell
+    (b'a,b\n"x"y,1\n', None),  # text after a closing quote
+    (b'a,b\n "x",1\n', None),  # a space before an opening quote
+    (b'a,b\n"x,1\n', None),  # left open at the end
+    (b'a,b\n"x""', None),
+]
+
+
+@pytest.mark.parametrize("scan", [1, 2, 3, 5, 1 << 24])
+@pytest.mark.parametrize(("text", "quoted"), _QUOTING)
+def test_quotes_are_checked_across_the_blocks_the_file_is_read_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scan: int, text: bytes, quoted: bool | None
+) -> None:
+    monkeypatch.setattr(csv_arrow, "_SCAN", scan)
+    path = tmp_path / "in.csv"
+    path.write_bytes(text)
+    if quoted is None:
+        with pytest.raises(csv_arrow.NotPlain):
+            csv_arrow._quoting(path)
+    else:
+        assert csv_arrow._quoting(path) is quoted

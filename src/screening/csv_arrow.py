@@ -8,8 +8,8 @@ columns become numbers, as pandas reads them (`Reader.chunks` in files.py): an e
 token the caller names, is missing; a whole column of plain integers is int64, or float64 with
 NaN where a cell is missing, chunk by chunk.
 
-A file is read here only where both parsers certainly agree on it: no quote character anywhere
-(a quoted cell may hide a line break, and a truncated file may end inside one, which pandas
+A file is read here only where both parsers certainly agree on it: quotes used only to quote
+whole cells (doubled within them, none left open at the end of a truncated file, which pandas
 refuses), the header pandas reads, and in item columns a plain whole number of at most 15
 characters (`-?[0-9]+`) or a missing token in every cell. Anything else (a decimal, an exponent,
 a space, text, a short row, bytes that are not UTF-8) raises `NotPlain`; the caller then reads
@@ -58,10 +58,7 @@ def chunks(
         # pandas also treats a cell numerically equal to such a token as missing ("09" for
         # "9"): that reading is pandas' own
         raise NotPlain("a missing-value token that is a number")
-    if _has_quotes(path):
-        # a quoted cell may hide a line break, a delimiter or an open quote at the end of a
-        # truncated file, which the two parsers treat differently (pandas refuses the last)
-        raise NotPlain("a quote character")
+    quoted = _quoting(path)
     names = [str(name) for name in header]
     item_names = [name for name in names if name in items]
     kept = [name for name in names if name not in items]
@@ -70,6 +67,7 @@ def chunks(
         reader = pa_csv.open_csv(
             path,
             read_options=pa_csv.ReadOptions(block_size=_BLOCK),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=quoted),
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict.fromkeys([*names, ""], pa.string()),
                 strings_can_be_null=False,
@@ -87,15 +85,54 @@ def chunks(
         raise NotPlain(str(exc)) from None
 
 
-def _has_quotes(path: Path) -> bool:
+def _quoting(path: Path) -> bool:
+    """Whether the file quotes cells, in the one way both parsers read alike; raises
+    `NotPlain` for any other use of the quote character.
+
+    That way: a cell is quoted from its first character to a quote followed by a comma, a
+    line break or the end of the file, and a quote within it is doubled. Then the quotes before
+    a byte, counted, say whether it lies within a quoted cell (an odd count: within), so each
+    quote is checked by its neighbours alone: one an even number of quotes precede opens a cell
+    (after a comma, a line break, the start, or the quote it doubles), one an odd number
+    precede closes it (before a comma, a line break, the end, or the quote that doubles it),
+    and the file ends outside (an even count). A quote within an unquoted cell, text after a
+    closing quote, or a truncated file ending within a quote is left to pandas (which refuses
+    the last)."""
+    quotes = 0  # quotes before the block
+    before = _BREAK  # the byte before the block: the start counts as a line break
     with path.open("rb") as handle:
-        while block := handle.read(_SCAN):
+        head = handle.read(len(_BOM))  # a byte-order mark is no cell's
+        block = (b"" if head == _BOM else head) + handle.read(_SCAN)
+        while block:
+            following = handle.read(_SCAN)
             if b'"' in block:
-                return True
-    return False
+                data = np.frombuffer(block, dtype=np.uint8)
+                at = np.flatnonzero(data == _QUOTE)
+                ahead = data[at - 1]  # the first byte's is the previous block's last
+                if at[0] == 0:
+                    ahead[0] = before
+                after = data[np.minimum(at + 1, len(data) - 1)]
+                if at[-1] == len(data) - 1:  # the next block's first byte; the end: a break
+                    after[-1] = following[0] if following else _BREAK
+                closing = np.zeros(len(at), dtype=bool)  # an odd number of quotes before it
+                closing[1 - quotes % 2 :: 2] = True
+                if not np.where(closing, _STARTS[after], _STARTS[ahead]).all():
+                    raise NotPlain("a quote character used otherwise than to quote a cell")
+                quotes += len(at)
+            before = block[-1]
+            block = following
+    if quotes % 2:
+        raise NotPlain("a quoted cell left open at the end of the file")
+    return quotes > 0
 
 
-_SCAN = 1 << 24  # bytes scanned for a quote at a time
+_SCAN = 1 << 24  # bytes scanned for quotes at a time
+_BOM = b"\xef\xbb\xbf"
+_QUOTE = ord('"')
+_BREAK = ord("\n")
+_STARTS = np.zeros(256, dtype=bool)
+_STARTS[[ord(","), ord("\n"), ord("\r"), _QUOTE]] = True
+"""The bytes a quote may follow to open a cell, or precede to close one."""
 
 
 def _same_header(read: Sequence[str], header: Sequence[str]) -> None:

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from screening import csv_arrow
+from screening import csv_arrow, files
 from screening.files import score_file
 
 PHQ = [f"phq9_{n}" for n in range(1, 10)]
@@ -325,3 +325,47 @@ def test_quotes_are_checked_across_the_blocks_the_file_is_read_in(
             csv_arrow._quoting(path)
     else:
         assert csv_arrow._quoting(path) is quoted
+
+
+def _mac(rows: list[list[str]]) -> bytes:
+    """A CSV with bare CR line breaks and a blank line before each row whose id is empty."""
+    lines = [",".join(["id", "note", *PHQ])]
+    for row in rows:
+        lines += [""] if not row[0] else []
+        lines.append(",".join(row))
+    return ("\r".join(lines) + "\r").encode()
+
+
+def test_bare_cr_line_breaks_and_a_blank_line_do_not_shift_a_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pandas' default tokenizer drops the empty first cell of a row after a blank line ending
+    in a bare CR: told the line terminator, it reads the row as written, on both routes."""
+    rows = [["" if n % 5 == 2 else f"c{n}", f"n{n}", *[str(n % 4)] * 9] for n in range(20)]
+    arrow, pandas, _ = _routes(tmp_path, monkeypatch, _mac(rows))
+    _assert_same(arrow, pandas)
+    table = arrow.to_pandas()
+    assert list(table["id"]) == [row[0] for row in rows]
+    assert list(table["note"]) == [row[1] for row in rows]
+    assert list(table["total"]) == [9 * (n % 4) for n in range(20)]
+    out = tmp_path / "out.csv"
+    score_file("phq9", tmp_path / "in.csv", out, prefix="phq9_")
+    written = pd.read_csv(out, dtype={"id": str}, keep_default_na=False)
+    assert list(written["note"]) == [row[1] for row in rows]
+
+
+@pytest.mark.parametrize("scan", [1, 2, 3, 1 << 24])
+def test_mixed_line_breaks_that_would_shift_a_row_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scan: int
+) -> None:
+    monkeypatch.setattr(files, "_SCAN", scan)
+    source = tmp_path / "in.csv"
+    rows = [["c1", "x", *["1"] * 9], ["", "y", *["2"] * 9]]
+    source.write_bytes(_mac(rows).replace(b"c1", b"c1\nc2,x," + b"1," * 8 + b"1"))
+    with pytest.raises(ValueError, match="one kind of line break"):
+        score_file("phq9", source, tmp_path / "out.csv", prefix="phq9_")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+    source.write_bytes(_mac(rows))  # bare CRs only: read with that terminator
+    assert files._line_breaks(source) == "\r"
+    source.write_bytes(_mac(rows).replace(b"\r", b"\r\n"))  # CRLF: the default reads it
+    assert files._line_breaks(source) is None

@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
+import numpy as np
 import pandas as pd
 
 from ._extras import missing_extra
@@ -141,6 +142,41 @@ def _regular(path: Path, what: str) -> None:
         raise ValueError(f"{what} {path} is not a regular file")
 
 
+def _line_breaks(path: Path) -> str | None:
+    """The line terminator pandas must be told of: a bare CR where every line break is one (an
+    old Mac export), else None. pandas' default tokenizer, after a blank line ending in a bare
+    CR, drops the empty first cell of the next row and shifts the row's cells left; a file that
+    mixes bare CRs with LFs and has that pattern is refused rather than misread."""
+    has_lf = misread = False
+    # a blank first line counts as one after a line break (after a byte-order mark, if any)
+    tail = b"\n"
+    with path.open("rb") as handle:
+        head = handle.read(3)
+        block = (head[3:] if head == b"\xef\xbb\xbf" else head) + handle.read(_SCAN)
+        while block:
+            has_lf = has_lf or b"\n" in block
+            joined = tail + block  # a pattern may span two blocks
+            if not misread and b"\r," in joined:
+                data = np.frombuffer(joined, dtype=np.uint8)
+                at = np.flatnonzero((data[1:-1] == _CR) & (data[2:] == _COMMA)) + 1
+                misread = bool(np.isin(data[at - 1], (_CR, _LF)).any())
+            tail = joined[-2:]
+            block = handle.read(_SCAN)
+    if not misread:
+        return None
+    if not has_lf:
+        return "\r"
+    raise ValueError(
+        f"{path}: its line breaks mix bare CRs with LFs, and a blank line ending in a bare CR "
+        "comes before a row whose first cell is empty, which the CSV reader would misread "
+        "(shifting that row's cells); save the file with one kind of line break"
+    )
+
+
+_SCAN = 1 << 24  # bytes read at a time when scanning a file's bytes
+_CR, _LF, _COMMA = ord("\r"), ord("\n"), ord(",")
+
+
 def _csv_header(path: Path) -> list[str]:
     """The header as the parser names it (an empty name becomes `Unnamed: N`), after refusing
     a name written twice, which the parser would silently rename (`X.1`)."""
@@ -215,7 +251,9 @@ class _Reader:
         _regular(path, "input")
         self.path, self.fmt, self.na_values = path, fmt, list(na_values)
         self.jsonl: _Jsonl | None = None
+        self.lineterminator: str | None = None
         if fmt == "csv":
+            self.lineterminator = _line_breaks(path)
             self.header: list[str] = _csv_header(path)
         elif fmt == "parquet":
             self.header = list(_parquet().ParquetFile(path).schema_arrow.names)
@@ -240,6 +278,7 @@ class _Reader:
                 keep_default_na=False,
                 na_filter=False,
                 encoding="utf-8-sig",
+                lineterminator=self.lineterminator,
             )
             with reader:
                 for chunk in reader:
@@ -260,6 +299,7 @@ class _Reader:
                 keep_default_na=False,
                 na_values=missing,
                 encoding="utf-8-sig",
+                lineterminator=self.lineterminator,
             )
             with reader:
                 for chunk in reader:

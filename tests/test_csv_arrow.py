@@ -369,3 +369,35 @@ def test_mixed_line_breaks_that_would_shift_a_row_are_refused(
     assert files._line_breaks(source) == "\r"
     source.write_bytes(_mac(rows).replace(b"\r", b"\r\n"))  # CRLF: the default reads it
     assert files._line_breaks(source) is None
+
+
+def test_a_quoted_crlf_where_arrows_reads_meet_goes_to_pandas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Arrow drops the LF of a CR LF split between two of its reads, even within a quoted cell
+    (apache/arrow#51368); such a file is left to pandas, which keeps it."""
+    rows = [[f"c{n}", '"two\r\nlines"' if n == 12 else "x", *["1"] * 9] for n in range(20)]
+    text = _csv(rows)
+    monkeypatch.setattr(csv_arrow, "_BLOCK", text.index(b"\r\n") + 1)  # the CR ends a read
+    arrow, pandas, taken = _routes(tmp_path, monkeypatch, text)
+    assert taken == ["pandas"]
+    _assert_same(arrow, pandas)
+    assert arrow.column("note").to_pylist()[12] == "two\r\nlines"
+
+
+def test_a_bare_cr_file_keeps_an_empty_first_header_name_and_whitespace_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [
+        ",note," + ",".join(PHQ),
+        "a,x," + ",".join(["1"] * 9),
+        "   ",
+        ",y," + ",".join(["2"] * 9),
+    ]
+    text = ("\r" + "\r".join(lines) + "\r").encode()  # a blank line before the header too
+    arrow, pandas, _ = _routes(tmp_path, monkeypatch, text)
+    _assert_same(arrow, pandas)
+    table = arrow.to_pandas()
+    assert list(table.columns[:2]) == ["Unnamed: 0", "note"]
+    assert list(table["note"]) == ["x", "y"]  # the row after the line of spaces is not shifted
+    assert list(table["Unnamed: 0"]) == ["a", ""]

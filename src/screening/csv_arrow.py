@@ -59,6 +59,10 @@ def chunks(
         # "9"): that reading is pandas' own
         raise NotPlain("a missing-value token that is a number")
     quoted = _quoting(path)
+    if quoted and _split_crlf(path):
+        # Arrow drops the LF of a CR LF split between two of its reads even within a quoted
+        # cell (apache/arrow#51368): pandas keeps it
+        raise NotPlain("a CR LF where Arrow's reads meet")
     names = [str(name) for name in header]
     item_names = [name for name in names if name in items]
     kept = [name for name in names if name not in items]
@@ -133,6 +137,17 @@ _BREAK = ord("\n")
 _STARTS = np.zeros(256, dtype=bool)
 _STARTS[[ord(","), ord("\n"), ord("\r"), _QUOTE]] = True
 """The bytes a quote may follow to open a cell, or precede to close one."""
+
+
+def _split_crlf(path: Path) -> bool:
+    """Whether a CR LF straddles the boundary between two of Arrow's reads (`_BLOCK` bytes)."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, 2)
+        for end in range(_BLOCK, size, _BLOCK):
+            handle.seek(end - 1)
+            if handle.read(2) == b"\r\n":
+                return True
+    return False
 
 
 def _same_header(read: Sequence[str], header: Sequence[str]) -> None:

@@ -146,8 +146,9 @@ def _line_breaks(path: Path) -> str | None:
     """The line terminator pandas must be told of: a bare CR where every line break is one (an
     old Mac export), else None. pandas' default tokenizer, after a blank line ending in a bare
     CR, drops the empty first cell of the next row and shifts the row's cells left; a file that
-    mixes bare CRs with LFs and has that pattern is refused rather than misread."""
-    has_lf = misread = False
+    mixes bare CRs with LFs and has that pattern is refused rather than misread (even where the
+    pattern lies within a quoted cell: a rare file, refused with its reason)."""
+    has_lf = has_cr = misread = False
     # a blank first line counts as one after a line break (after a byte-order mark, if any)
     tail = b"\n"
     with path.open("rb") as handle:
@@ -155,6 +156,7 @@ def _line_breaks(path: Path) -> str | None:
         block = (head[3:] if head == b"\xef\xbb\xbf" else head) + handle.read(_SCAN)
         while block:
             has_lf = has_lf or b"\n" in block
+            has_cr = has_cr or b"\r" in block
             joined = tail + block  # a pattern may span two blocks
             if not misread and b"\r," in joined:
                 data = np.frombuffer(joined, dtype=np.uint8)
@@ -162,10 +164,10 @@ def _line_breaks(path: Path) -> str | None:
                 misread = bool(np.isin(data[at - 1], (_CR, _LF)).any())
             tail = joined[-2:]
             block = handle.read(_SCAN)
+    if not has_lf and has_cr:
+        return "\r"  # told so, pandas reads a bare-CR file as written (blank lines and all)
     if not misread:
         return None
-    if not has_lf:
-        return "\r"
     raise ValueError(
         f"{path}: its line breaks mix bare CRs with LFs, and a blank line ending in a bare CR "
         "comes before a row whose first cell is empty, which the CSV reader would misread "
@@ -177,13 +179,14 @@ _SCAN = 1 << 24  # bytes read at a time when scanning a file's bytes
 _CR, _LF, _COMMA = ord("\r"), ord("\n"), ord(",")
 
 
-def _csv_header(path: Path) -> list[str]:
+def _csv_header(path: Path, lineterminator: str | None = None) -> list[str]:
     """The header as the parser names it (an empty name becomes `Unnamed: N`), after refusing
     a name written twice, which the parser would silently rename (`X.1`)."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         raw = next(csv.reader(handle), [])
     _unique_header(path, [name for name in raw if name])
-    return list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
+    header = pd.read_csv(path, nrows=0, encoding="utf-8-sig", lineterminator=lineterminator)
+    return list(header.columns)
 
 
 def _unique_header(path: Path, names: Sequence[str]) -> None:
@@ -254,7 +257,7 @@ class _Reader:
         self.lineterminator: str | None = None
         if fmt == "csv":
             self.lineterminator = _line_breaks(path)
-            self.header: list[str] = _csv_header(path)
+            self.header: list[str] = _csv_header(path, self.lineterminator)
         elif fmt == "parquet":
             self.header = list(_parquet().ParquetFile(path).schema_arrow.names)
         else:

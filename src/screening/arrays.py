@@ -212,8 +212,8 @@ class OutColumn(NamedTuple):
     ordered: bool = True
     """Whether the categories are ordered (bands and rule labels are)."""
     codes: Any = None
-    """For text, where given: each row's index into `categories`, its distinct texts (then
-    `values` is None: an adapter gathers the texts)."""
+    """For text: each row's index into `categories`, its distinct texts (`values` is None:
+    each adapter gathers the texts, never a Python string built per row)."""
 
 
 def _no_nulls(n: int) -> Any:

@@ -72,10 +72,9 @@ def _array(col: OutColumn) -> Any:
         indices = pa.array(col.values.astype(np.int16), type=pa.int16(), mask=mask)
         dictionary = pa.array(list(col.categories), type=pa.string())
         return pa.DictionaryArray.from_arrays(indices, dictionary, ordered=col.ordered)
-    if col.codes is not None:  # the distinct texts gathered by code (a null code: null)
-        codes = pa.array(col.codes, type=pa.int64(), mask=mask)
-        return pa.array(list(col.categories), type=pa.string()).take(codes)
-    return pa.array(list(col.values), type=pa.string(), mask=mask)
+    # text: the distinct texts gathered by code (a null code: null)
+    codes = pa.array(col.codes, type=pa.int64(), mask=mask)
+    return pa.array(list(col.categories), type=pa.string()).take(codes)
 
 
 def to_table(columns: Mapping[str, OutColumn]) -> Any:

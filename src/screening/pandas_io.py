@@ -110,10 +110,7 @@ def to_pandas(col: OutColumn) -> Any:
 
 
 def _texts(col: OutColumn) -> Any:
-    """A text column's cells as an object array (its distinct texts gathered by code, where
-    it has codes)."""
-    if col.codes is None:
-        return col.values
+    """A text column's cells as an object array: its distinct texts gathered by code."""
     # the first text fills every row (most rows: "", a valid row's reason); the rest gathered
     texts = np.empty(len(col.codes), dtype=object)
     texts.fill(col.categories[0])  # five times faster than np.full for objects

@@ -68,10 +68,8 @@ def _series(name: str, col: OutColumn) -> pl.Series:
     elif col.kind == "category":  # the labels gathered by code: no string built per row
         labels = pl.Series(name, list(col.categories), dtype=pl.Enum(list(col.categories)))
         series = labels.gather(np.maximum(col.values, 0))
-    elif col.codes is not None:  # the distinct texts gathered by code
+    else:  # text: the distinct texts gathered by code
         series = pl.Series(name, list(col.categories), dtype=pl.String).gather(col.codes)
-    else:
-        series = pl.Series(name, list(col.values), dtype=pl.String)
     if col.null.any():
         series = series.set(pl.Series(col.null), None)
     return series

@@ -73,6 +73,10 @@ class ItemPlan(NamedTuple):
     70, not 7)."""
 
 
+def _no_items(scores: Mapping[str, Any]) -> tuple[Any, ...]:
+    raise KeyError("no items of its own")
+
+
 class ScalePlan(NamedTuple):
     name: str
     items: tuple[str, ...]
@@ -99,7 +103,7 @@ class ScalePlan(NamedTuple):
     """Where each of the conversion tables chosen by context applies (`steps.lookups`)."""
     combine: Combine | None = None
     """A scale over scales (then `items` are the items they read, for the reasons)."""
-    pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = lambda _: _full_tally()
+    pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = _no_items
     """The scores of `items`, in order, taken in one call (KeyError: one is missing, or the
     scale has no items of its own: tally them)."""
 
@@ -347,11 +351,9 @@ def _allowed(
     return ", ".join(str(v) for v in [*recorded, *(k for k in kinds if k not in recorded)])
 
 
-def _full_tally() -> tuple[Any, ...]:
-    raise KeyError("no items of its own")
-
-
 def _picker(items: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    if not items:
+        return _no_items
     if len(items) == 1:
         only = items[0]
         return lambda scores: (scores[only],)
@@ -392,7 +394,7 @@ def _scale_plan(inst: Instrument, name: str, scale: Any) -> ScalePlan:
         ),
         tuple(compile_condition(t.when) if t.when is not None else None for t in steps.lookups),
         steps.combine,
-        *([_picker(items)] if items else []),
+        _picker(items),
     )
 
 

@@ -84,6 +84,10 @@ def _model(data: object) -> dict[str, object]:
         lambda e: _model(_model(e["model"])["$fields"]).update({"flags": {"$tuple": 1}}),
         lambda e: e.update({"content_hash": None}),
         lambda e: e.update({"model": [1, 2]}),
+        lambda e: _model(e["model"]).update({"$model": ["Instrument"]}),  # not hashable
+        lambda e: _model(_model(e["model"])["$fields"]).update(
+            {"scales": {"$mapping": [[["a", "list"], 1]]}}  # a key that cannot be one
+        ),
     ],
 )
 def test_a_spoiled_entry_is_not_used(

@@ -72,7 +72,7 @@ def read(path: Path) -> Entry | None:
     digest = stored.get("content_hash")
     try:
         inst = _decode(stored.get("model"))
-    except _Unfit:
+    except (_Unfit, TypeError, RecursionError):  # a tag or key of the wrong kind, say
         return None
     if not isinstance(inst, Instrument) or not isinstance(digest, str):
         return None

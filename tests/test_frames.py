@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import screening
+from screening import blocks
 from screening.cases import case_responses, compare
 from screening.results import ScoreResult
 
@@ -185,18 +187,21 @@ def _buffers(frame: pd.DataFrame) -> list[tuple[str, Any]]:
     return out
 
 
+@pytest.mark.parametrize("block", [blocks.BLOCK, 9])
 @pytest.mark.parametrize("dtype", ["int8", "int64", "Int8", "float64", "object"])
 @pytest.mark.parametrize("instrument_id", BUILTINS)
-def test_output_columns_share_no_memory(instrument_id: str, dtype: Any) -> None:
+def test_output_columns_share_no_memory(instrument_id: str, dtype: Any, block: int) -> None:
     """The engine wraps its arrays without copying them: each output column's buffers are its
-    own, never another column's or the input's (writing to one cell changes one cell)."""
+    own, never another column's or the input's (writing to one cell changes one cell), also
+    where the rows are scored in blocks (the columns then lie side by side in one buffer)."""
     inst = screening.load_instrument(instrument_id)
     ids = [item.id for item in inst.items]
     rng = np.random.default_rng(7)
     df = pd.DataFrame(rng.integers(0, 2, size=(40, len(ids))), columns=ids).astype(dtype)
     if dtype in ("float64", "object"):
         df.iloc[::7, 0] = None  # missing answers: the prorating and reason paths
-    out = screening.score_frame(inst, df, allow_missing_columns=True)
+    with mock.patch.object(blocks, "BLOCK", block):
+        out = screening.score_frame(inst, df, allow_missing_columns=True)
     held = _buffers(out)
     inputs = [df[c].to_numpy() for c in ids]
     for at, (name, buffer) in enumerate(held):

@@ -35,6 +35,7 @@ from .scoring import (
 )
 
 __all__ = [
+    "NUMPY_TYPES",
     "ArrayPlan",
     "IssueTable",
     "ItemInput",
@@ -198,6 +199,15 @@ class ItemInput(NamedTuple):
     float64 with NaN for missing; bool: the missing mask (a boolean is never an answer); object:
     the cells as they are."""
     missing: Any = None
+
+
+NUMPY_TYPES = {
+    "Int16": np.dtype(np.int16),
+    "Int32": np.dtype(np.int32),
+    "Int64": np.dtype(np.int64),
+    "Float64": np.dtype(np.float64),
+}
+"""The numpy type of each nullable output type an `OutColumn` names."""
 
 
 class OutColumn(NamedTuple):

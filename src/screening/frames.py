@@ -15,12 +15,12 @@ from typing import Any
 from ._extras import missing_extra
 
 try:
-    import numpy as np
     import pandas as pd
 except ModuleNotFoundError as exc:
     raise missing_extra(exc, "frames", "Scoring a DataFrame or a table") from exc
 
-from .arrays import ArrayPlan, IssueTable, ItemInput, OutColumn, array_plan, explain, score_arrays
+from .arrays import ArrayPlan, IssueTable, ItemInput, OutColumn, array_plan
+from .blocks import score_blocks
 from .columns import API, ColumnError, Columns, Options, Prefix, item_columns, specs
 from .definition import Instrument
 from .pandas_io import context_input, item_input, to_frame
@@ -234,30 +234,15 @@ def _score_one(
     with_issues: bool,
 ) -> tuple[dict[str, OutColumn], IssueTable | None]:
     """One instrument's output columns and (when asked) its issues."""
-    plan = aplan.plan
     n = backend.length(df)
     given = dict(context or {})  # an undeclared name is refused by the kernels
     inputs = {item_id: backend.item(df, column) for item_id, column in found.items()}
     ctx = {name: backend.context(value, df) for name, value in given.items()}
-    scored = score_arrays(aplan, inputs, ctx, n)
-    out: dict[str, OutColumn] = dict(scored.columns)
-    codes = np.zeros(n, dtype=np.int64)  # 0: "", a valid row's
-    texts: tuple[str, ...] = ("",)
-    table = None
-    rows = np.flatnonzero(~scored.valid)
-    if len(rows):
 
-        def cells(item_id: str, at: Any) -> Any:
-            return backend.cells(df, found[item_id], at)
+    def cells(item_id: str, at: Any) -> Any:
+        return backend.cells(df, found[item_id], at)
 
-        (distinct, pattern), table = explain(
-            plan, scored.why, cells, found, rows, with_issues=with_issues
-        )
-        codes[rows] = pattern + 1
-        texts = ("", *distinct.tolist())
-    # the distinct reasons and a code per row: each adapter gathers its texts from them
-    out["reason"] = OutColumn("text", None, np.zeros(n, dtype=bool), categories=texts, codes=codes)
-    return out, table
+    return score_blocks(aplan, inputs, ctx, n, cells=cells, items=found, with_issues=with_issues)
 
 
 def _no_issues() -> pd.DataFrame:

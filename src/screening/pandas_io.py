@@ -17,11 +17,9 @@ try:
 except ModuleNotFoundError as exc:
     raise missing_extra(exc, "frames", "Scoring a DataFrame or a table") from exc
 
-from .arrays import ItemInput, OutColumn
+from .arrays import NUMPY_TYPES, ItemInput, OutColumn
 
 __all__ = ["context_input", "item_input", "to_frame", "to_pandas"]
-
-_INTEGER = {"Int16": np.int16, "Int32": np.int32, "Int64": np.int64}
 
 
 def item_input(series: pd.Series) -> ItemInput:
@@ -92,7 +90,7 @@ def to_pandas(col: OutColumn) -> Any:
     """An output column as a pandas array (nullable types, ordered categoricals)."""
     # the kernels' arrays are fresh and of the output's type already: wrapped, not copied
     if col.kind == "int":
-        values = col.values.astype(_INTEGER[col.dtype], copy=False)
+        values = col.values.astype(NUMPY_TYPES[col.dtype], copy=False)
         return pd.arrays.IntegerArray(values, col.null)
     if col.kind == "float":
         return pd.arrays.FloatingArray(col.values.astype(np.float64, copy=False), col.null)

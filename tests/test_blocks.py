@@ -23,7 +23,7 @@ DEFINITIONS = Path(__file__).parent / "definitions"
 
 
 def _both(inst: Any, df: Any, block: int, **kw: Any) -> tuple[Any, Any]:
-    with mock.patch.object(blocks, "BLOCK", block):
+    with mock.patch.object(blocks, "BLOCK", block), mock.patch.object(blocks, "AT_ONCE", block):
         return (
             screening.score_frame(inst, df, **kw),
             screening.issues_frame(inst, df, **kw),

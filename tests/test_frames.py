@@ -200,7 +200,7 @@ def test_output_columns_share_no_memory(instrument_id: str, dtype: Any, block: i
     df = pd.DataFrame(rng.integers(0, 2, size=(40, len(ids))), columns=ids).astype(dtype)
     if dtype in ("float64", "object"):
         df.iloc[::7, 0] = None  # missing answers: the prorating and reason paths
-    with mock.patch.object(blocks, "BLOCK", block):
+    with mock.patch.object(blocks, "BLOCK", block), mock.patch.object(blocks, "AT_ONCE", block):
         out = screening.score_frame(inst, df, allow_missing_columns=True)
     held = _buffers(out)
     inputs = [df[c].to_numpy() for c in ids]

@@ -3,7 +3,8 @@
 The kernels (`arrays.py`) make a dozen passes over each item column (read, check, sum, count,
 band). Over a million rows every pass goes to main memory; over a block of 65,536 rows the
 temporaries of one column (64 KiB of int8 or bool) stay in the cache between passes, which
-makes the same numpy operations about twice as fast. Each block's columns, and the masks that
+makes the same numpy operations about twice as fast (an input of up to `AT_ONCE` rows is
+scored in one piece). Each block's columns, and the masks that
 say why its invalid rows are invalid, are copied into the whole output as they come, while
 they are still in the cache; the reasons are then written once for the whole input (each
 distinct reason rendered once). No row depends on another, so the output is identical for any
@@ -29,10 +30,15 @@ from .arrays import (
     score_arrays,
 )
 
-__all__ = ["BLOCK", "score_blocks"]
+__all__ = ["AT_ONCE", "BLOCK", "score_blocks"]
 
 BLOCK = 65_536
 """Rows per block: the fastest of 16K-256K rows on PHQ-9 and DASS-21 (benchmarks)."""
+
+AT_ONCE = 4 * BLOCK
+"""Up to this many rows are scored in one piece: their arrays mostly fit the caches already,
+and copying the blocks' columns together cost more than blocks saved (a file's chunks of
+100,000 rows were 10% slower in blocks)."""
 
 Cells = Callable[[str, Any], Any]
 
@@ -51,7 +57,7 @@ def score_blocks(
     positions)` reads an item's cells at row positions; `items` maps each item id that has a
     column to that column's name."""
     block = BLOCK  # read per call: tests score in tiny blocks
-    if n <= block:
+    if n <= AT_ONCE:
         scored = score_arrays(aplan, inputs, context, n)
         return _explained(aplan, scored, cells, items, with_issues)
     whole: _Whole | None = None

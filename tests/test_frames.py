@@ -556,12 +556,34 @@ def test_many_bad_float_cells_give_the_row_scorers_reasons() -> None:
 def test_a_score_outside_its_band_table_is_a_bug_reported_not_a_band_guessed(
     shift: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from screening.arrays import _Bands, array_plan
+    from screening.arrays import _bands, array_plan
 
     aplan = array_plan("phq9")
     real = aplan.bands["total"]
-    broken = _Bands(real.lo + 1, real.codes[1:]) if shift > 0 else _Bands(real.lo, real.codes[:-1])
+    broken = _bands(real.lo + 1, real.codes[1:]) if shift > 0 else _bands(real.lo, real.codes[:-1])
     monkeypatch.setitem(aplan.bands, "total", broken)
     score = 0 if shift > 0 else 27  # 0 - 1 is -1: read unsigned, past the end too
     with pytest.raises(RuntimeError, match="a score lies outside its range"):
         screening.score_frame("phq9", phq9_frame([[score // 9 if score else 0] * 9]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=12), min_size=1, max_size=40),
+    st.integers(min_value=-50, max_value=50),
+    st.data(),
+)
+def test_band_codes_by_comparison_equal_the_table(
+    codes: list[int], lo: int, data: st.DataObject
+) -> None:
+    """A band table with few edges is read by comparisons, one with many by a gather: both
+    give the table's code for every score (codes in any order, steps of any size)."""
+    from screening.arrays import _bands
+
+    table = np.array(codes, dtype=np.int16)
+    positions = np.array(
+        data.draw(st.lists(st.integers(0, len(codes) - 1), max_size=64)), dtype=np.int16
+    )
+    got = _bands(lo, table).of(positions)
+    assert got.dtype == np.int16
+    assert got.tolist() == table[positions].tolist()

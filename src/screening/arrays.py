@@ -10,7 +10,7 @@ drives the single-response scorer; the reason text of an invalid row is that sco
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -88,7 +88,28 @@ _DENSE = 4096  # widest span of option values looked up through a table
 
 class _Bands(NamedTuple):
     lo: int
-    codes: Any  # int8: band code of score lo + i
+    codes: Any  # int16: band code of score lo + i
+    steps: tuple[tuple[int, int], ...]  # (position, change of code there), where it changes
+
+    def of(self, position: Any) -> Any:
+        """The band codes of scores `lo + position` (each position within the table)."""
+        if len(self.steps) > _EDGES:
+            return np.take(self.codes, position)  # faster than indexing (narrow indices)
+        # a few comparisons on the narrow scores: a gather needs wide indices, and costs
+        # more than eight of them (a random gather mispredicts)
+        out = np.full(len(position), self.codes[0], dtype=np.int16)
+        for edge, step in self.steps:
+            past = (position >= edge).view(np.int8)
+            out += past if step == 1 else past * np.int16(step)
+        return out
+
+
+def _bands(lo: int, codes: Any) -> _Bands:
+    edges = (np.flatnonzero(codes[1:] != codes[:-1]) + 1).tolist()
+    return _Bands(lo, codes, tuple((e, int(codes[e]) - int(codes[e - 1])) for e in edges))
+
+
+_EDGES = 8  # most band edges found by comparisons (a gather past that)
 
 
 class _Table(NamedTuple):
@@ -156,7 +177,7 @@ class ArrayPlan:
                 bands = scale.steps.bands
                 if bands is not None and hi - lo <= 100_000:
                     codes = bands.array(np.arange(lo, hi + 1))
-                    self.bands[scale.name] = _Bands(lo, codes.astype(np.int16))
+                    self.bands[scale.name] = _bands(lo, codes.astype(np.int16))
         self.prorating = {
             s.name for s in plan.scales if s.max_missing > 0 and s.steps.missing.fill is None
         }
@@ -309,14 +330,15 @@ def _read_floats(floats: Any, table: _ItemTable, const: Constants) -> Column:
     missing[odd] = blanks
     if table.low_bits is not None:
         small[odd] = 0  # `small` is this call's own copy
-        stray = small & ~small.dtype.type(table.low_bits)
-        if not stray.any():
+        if not int(np.bitwise_or.reduce(small)) & ~table.low_bits:
             # every whole number is an option: the blanks and fractions are the only gaps
-            bad = const.false if blanks.all() else ~missing & ~whole
+            bad = const.false if blanks.all() else ~(missing | whole)
             return Column(small, whole, missing, bad, False)
-        off = stray != 0  # a whole number that is no option (negative ones included)
-        small[off] = 0
-        return Column(small, whole & ~off, missing, ~missing & (~whole | off), False)
+        # a whole number that is no option (negative ones included)
+        off = (small & ~small.dtype.type(table.low_bits)) != 0
+        np.copyto(small, 0, where=off)
+        known = whole & ~off
+        return Column(small, known, missing, ~(missing | known), False)
     col = _read_integers(np.where(whole, small, table.lo - 1), table, const)
     return Column(col.scores, col.known, missing, ~missing & ~col.known, False)
 
@@ -750,18 +772,19 @@ def _scale_columns(
         if bands is not None:  # a table over the scale's exact reachable range
             position = final - bands.lo if bands.lo else final
             if not everywhere:
-                position = np.where(valid, position, 0)
+                position = position * valid  # 0 where invalid (np.where is 5x slower)
             # one pass: seen unsigned, a negative position is past the table's end too
             unsigned = position.view(position.dtype.str.replace("i", "u"))
             if len(position) and unsigned.max() >= len(bands.codes):
                 # never a label read through a wrapped index: a score outside the range the
                 # definition allows is a bug to report, not a band to guess
                 raise RuntimeError(f"scale {scale.name!r}: a score lies outside its range")
-            codes = np.take(bands.codes, position)  # faster than indexing (narrow indices)
+            codes = bands.of(position)
         else:  # a range too wide for a table
             codes = scale.steps.bands.array(final).astype(np.int16)
         if not everywhere:
-            codes[invalid] = -1
+            # -1 where invalid: every bit set, OR-ed in (assigning through the mask is slower)
+            np.bitwise_or(codes, np.negative(invalid.view(np.int8)), out=codes)
         # every valid score has a band: the labels missing are the invalid rows'
         out[f"{scale.name}_band"] = OutColumn(
             "category", codes, invalid, categories=tuple(scale.band_labels)
@@ -878,30 +901,11 @@ def _score_scale(
     if all(c.complete for c in cols) and not any(i in skipped for i in scale.items):
         return _complete(steps, raw, len(cols), const)
     final: Any = steps.multiply.array(raw) if steps.plain else None
-    # the narrowest counters that hold the item count (int8 for any real instrument)
-    counter: Any = np.int8 if len(cols) < 128 else np.int32
-    answered = np.zeros(n, dtype=counter)
-    missing = np.zeros(n, dtype=counter)
-    scored_skips = np.zeros(n, dtype=counter)
-    invalid = const.false
-    complete = 0
-    for item_id, col in zip(scale.items, cols, strict=True):
-        skip = skipped.get(item_id)
-        if col.complete and skip is None:
-            complete += 1
-            continue
-        if col.bad is not const.false and col.bad.any():
-            invalid = invalid | col.bad
-        if skip is None:
-            answered += col.known
-            missing += col.missing
-        else:
-            answered += col.known & ~skip
-            missing += col.missing
-            scored_skips += col.known & skip
-    answered += complete
-    counted = answered + scored_skips
-    valid = ~invalid & (missing <= scale.max_missing) & (counted > 0)
+    answered, missing, counted, invalid = _tally(scale.items, cols, skipped, const)
+    valid = missing <= scale.max_missing
+    valid &= counted > 0
+    if invalid is not const.false:
+        valid &= ~invalid
     prorated = (missing > 0) & valid
     if steps.missing.fill is not None:  # a missing item counts the fill: not proration
         prorated = np.zeros(n, dtype=bool)
@@ -1055,6 +1059,46 @@ def _counted(cols: list[Column], counting: Any) -> list[Column]:
     if counting is None:
         return cols
     return [c._replace(scores=counting.array(c.scores, c.known)) for c in cols]
+
+
+def _tally(
+    items: Sequence[str], cols: list[Column], skipped: Mapping[str, Any], const: Constants
+) -> tuple[Any, Any, Any, Any]:
+    """Per row: the items answered, missing and counted (answered, or skipped with a score),
+    and whether one holds a bad answer (`const.false` when none can)."""
+    # the narrowest counters that hold the item count (int8 for any real instrument)
+    counter: Any = np.int8 if len(cols) < 128 else np.int32
+    answered = np.zeros(const.n, dtype=counter)
+    missing = np.zeros(const.n, dtype=counter)
+    scored_skips = np.zeros(const.n, dtype=counter)
+    invalid = const.false
+    complete = 0
+    for item_id, col in zip(items, cols, strict=True):
+        skip = skipped.get(item_id)
+        if col.complete and skip is None:
+            complete += 1
+            continue
+        if col.bad is not const.false:
+            if invalid is const.false:
+                invalid = col.bad.copy()
+            else:
+                invalid |= col.bad
+        # masks added as the int8 counters they are (0 or 1 each): a bool added to int8 is
+        # cast element by element, three times slower
+        if skip is None:
+            answered += _ones(col.known, counter)
+            missing += _ones(col.missing, counter)
+        else:
+            answered += _ones(col.known & ~skip, counter)
+            missing += _ones(col.missing, counter)
+            scored_skips += _ones(col.known & skip, counter)
+    answered += complete
+    return answered, missing, answered + scored_skips, invalid
+
+
+def _ones(mask: Any, counter: Any) -> Any:
+    """A boolean mask as 0/1 counts of type `counter` (a view for int8: a bool is one byte)."""
+    return mask.view(np.int8) if counter is np.int8 else mask.astype(counter)
 
 
 def _complete(steps: Any, raw: Any, items: int, const: Constants) -> _ScaleArrays:

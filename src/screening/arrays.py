@@ -320,27 +320,19 @@ def _read_floats(floats: Any, table: _ItemTable, const: Constants) -> Column:
     with np.errstate(invalid="ignore"):
         small = floats.astype(table.dtype)  # a value the dtype cannot hold fails below
     whole = floats == small  # false for NaN, fractions and out-of-range values
-    odd = np.flatnonzero(~whole)
-    if not len(odd):
+    if whole.all():
         return _read_integers(small, table, const)
-    # two passes over the floats (the cast and the comparison); the blanks are found among
-    # the few cells that are not whole numbers
-    missing = np.zeros(len(floats), dtype=bool)
-    blanks = np.isnan(floats[odd])
-    missing[odd] = blanks
+    missing = np.isnan(floats)
     if table.low_bits is not None:
-        small[odd] = 0  # `small` is this call's own copy
-        if not int(np.bitwise_or.reduce(small)) & ~table.low_bits:
-            # every whole number is an option: the blanks and fractions are the only gaps
-            bad = const.false if blanks.all() else ~(missing | whole)
-            return Column(small, whole, missing, bad, False)
-        # a whole number that is no option (negative ones included)
-        off = (small & ~small.dtype.type(table.low_bits)) != 0
-        np.copyto(small, 0, where=off)
-        known = whole & ~off
-        return Column(small, known, missing, ~(missing | known), False)
+        # an option is a whole number within 0..low_bits: seen unsigned, a negative one is
+        # past it too
+        known = small.view(small.dtype.str.replace("i", "u")) <= table.low_bits
+        known &= whole
+        small *= known.view(np.int8)  # 0 wherever the answer is unknown (`small` is ours)
+        bad = ~(missing | known)
+        return Column(small, known, missing, bad if bad.any() else const.false, False)
     col = _read_integers(np.where(whole, small, table.lo - 1), table, const)
-    return Column(col.scores, col.known, missing, ~missing & ~col.known, False)
+    return Column(col.scores, col.known, missing, ~(missing | col.known), False)
 
 
 def _units(floats: Any, step: int) -> Any:

@@ -299,7 +299,7 @@ def read_column(
         col = _read_integers(values, table, const)
         present = ~absent
         return Column(
-            np.where(absent, 0, col.scores).astype(table.dtype),
+            col.scores * present.view(np.int8),  # 0 where missing (np.where is slower)
             col.known & present,
             absent,
             col.bad & present,
@@ -370,12 +370,12 @@ def _read_integers(values: Any, table: _ItemTable, const: Constants) -> Column:
         return Column(scores, known, const.false, ~known, False)
     offset = values - table.lo if table.lo else values
     in_range = (offset >= 0) & (offset <= table.span)
-    at = np.where(in_range, offset, 0)
+    at = offset * in_range.view(np.int8)  # 0 where out of range (np.where is slower)
     scores = np.take(table.table, at)  # faster than indexing with a narrow integer array
     known = in_range & table.options[at]
     if known.all():
         return Column(scores, const.true, const.false, const.false, True)
-    scores = np.where(known, scores, 0).astype(table.dtype)
+    scores *= known.view(np.int8)  # `scores` is ours (a gather)
     return Column(scores, known, const.false, ~known, False)
 
 

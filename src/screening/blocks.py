@@ -24,7 +24,6 @@ from .arrays import (
     IssueTable,
     ItemInput,
     OutColumn,
-    Scored,
     Why,
     explain,
     score_arrays,
@@ -59,9 +58,10 @@ def score_blocks(
     block = BLOCK  # read per call: tests score in tiny blocks
     if n <= AT_ONCE:
         scored = score_arrays(aplan, inputs, context, n)
-        return _explained(aplan, scored, cells, items, with_issues)
+        rows = np.flatnonzero(~scored.valid)
+        return _explained(aplan, scored.columns, n, rows, scored.why, cells, items, with_issues)
     whole: _Whole | None = None
-    why = _WhyWhole(n, [name for name, _, _ in aplan.classifications])
+    invalid = _Invalid([name for name, _, _ in aplan.classifications])
     valid = np.empty(n, dtype=bool)
     for start in range(0, n, block):
         stop = min(start + block, n)
@@ -74,11 +74,28 @@ def score_blocks(
         if whole is None:
             whole = _Whole(scored.columns, n)
         whole.put(scored.columns, start, stop)
-        why.put(scored.why, start, stop)
         valid[start:stop] = scored.valid
+        invalid.put(scored.why, np.flatnonzero(~scored.valid))
     assert whole is not None  # n > block: at least two blocks
-    # the reasons are written once for the whole input: each distinct one rendered once
-    return _explained(aplan, Scored(whole.columns(), valid, why.whole()), cells, items, with_issues)
+    rows = np.flatnonzero(~valid)
+
+    def at_rows(item_id: str, k: Any) -> Any:  # the k-th invalid rows' cells
+        return cells(item_id, rows[k])
+
+    # the reasons are written once for the whole input (each distinct one rendered once),
+    # from why the invalid rows are invalid, held for those rows only: the k-th at rows[k]
+    columns, table = _explained(
+        aplan,
+        whole.columns(),
+        n,
+        np.arange(len(rows)),
+        invalid.why(),
+        at_rows,
+        items,
+        with_issues,
+        where=rows,
+    )
+    return columns, None if table is None else table._replace(rows=rows[table.rows])
 
 
 def _rows(given: ItemInput, start: int, stop: int) -> ItemInput:
@@ -88,21 +105,30 @@ def _rows(given: ItemInput, start: int, stop: int) -> ItemInput:
     )
 
 
-def _explained(
-    aplan: ArrayPlan, scored: Scored, cells: Cells, items: Mapping[str, Any], with_issues: bool
+def _explained(  # noqa: PLR0917  (the parts of one result)
+    aplan: ArrayPlan,
+    columns: Mapping[str, OutColumn],
+    n: int,
+    rows: Any,
+    why: Why,
+    cells: Cells,
+    items: Mapping[str, Any],
+    with_issues: bool,
+    *,
+    where: Any = None,
 ) -> tuple[dict[str, OutColumn], IssueTable | None]:
-    """The output columns with each row's reason, and the issues when asked."""
-    n = len(scored.valid)
-    out: dict[str, OutColumn] = dict(scored.columns)
+    """The output columns with each row's reason, and the issues when asked. `rows` are the
+    invalid rows as `why` numbers them, `where` their positions among the `n` (None: the
+    same)."""
+    out: dict[str, OutColumn] = dict(columns)
     codes = np.zeros(n, dtype=np.int64)  # 0: "", a valid row's
     texts: tuple[str, ...] = ("",)
     table = None
-    rows = np.flatnonzero(~scored.valid)
     if len(rows):
         (distinct, pattern), table = explain(
-            aplan.plan, scored.why, cells, items, rows, with_issues=with_issues
+            aplan.plan, why, cells, items, rows, with_issues=with_issues
         )
-        codes[rows] = pattern + 1
+        codes[rows if where is None else where] = pattern + 1
         texts = ("", *distinct.tolist())
     # the distinct reasons and a code per row: each adapter gathers its texts from them
     out["reason"] = OutColumn("text", None, np.zeros(n, dtype=bool), categories=texts, codes=codes)
@@ -190,74 +216,84 @@ class _Whole:
         return out
 
 
-class _WhyWhole:
-    """Why rows are invalid, over the whole input, filled block by block: each mask or count
-    a block has (only items with a bad answer have one) at its rows, the other rows as a block
-    without it would hold them (false, 0, None)."""
+class _Invalid:
+    """Why rows are invalid, for the invalid rows only (the k-th invalid row of the input at
+    k), gathered block by block: what a block has (only items with a bad answer have a mask)
+    at its invalid rows, the other rows as a block without it would hold them (false, 0,
+    None). Far smaller than masks over every row, and never a page of them touched twice."""
 
-    def __init__(self, n: int, order: list[str]) -> None:
-        self.n = n
+    def __init__(self, order: list[str]) -> None:
         self.order = order  # the classifications'
+        self.m = 0
         self.first: Why | None = None
-        self.context: dict[str, list[Any]] = {}
-        self.bad: dict[str, Any] = {}
-        self.skipped: dict[str, Any] = {}
-        self.any_bad = np.zeros(n, dtype=bool)
-        self.scales: dict[str, tuple[Any, Any, Any, dict[str, Any]]] = {}
-        self.undetermined: dict[str, Any] = {}
+        self.parts: dict[tuple[str, ...], list[tuple[int, Any]]] = {}
 
-    def _fill(self, into: dict[str, Any], key: str, part: Any, start: int) -> None:
-        whole = into.get(key)
-        if whole is None:
-            blank = None if part.dtype == object else 0
-            whole = into[key] = np.full(self.n, blank, dtype=part.dtype)
-        whole[start : start + len(part)] = part
+    def _add(self, key: tuple[str, ...], part: Any) -> None:
+        self.parts.setdefault(key, []).append((self.m, part))
 
-    def put(self, why: Why, start: int, stop: int) -> None:
+    def put(self, why: Why, at: Any) -> None:
+        """A block's reasons, at its invalid rows `at`."""
+        if not len(at):
+            return
         self.first = self.first or why
         for name, status in why.context.items():
-            fields = self.context.setdefault(name, [{}, {}, {}])
-            for into, part in zip(fields, status, strict=True):
-                self._fill(into, name, part, start)
+            for field, values in zip(status._fields, status, strict=True):
+                self._add(("context", name, field), values[at])
         for name, mask in why.bad.items():
-            self._fill(self.bad, name, mask, start)
+            self._add(("bad", name), mask[at])
         for name, mask in why.skipped.items():
-            self._fill(self.skipped, name, mask, start)
-        self.any_bad[start:stop] = why.any_bad
+            self._add(("skipped", name), mask[at])
+        self._add(("any_bad",), why.any_bad[at])
         for name, (short, missing, nothing, others) in why.scales.items():
-            held = self.scales.setdefault(name, ({}, {}, {}, {}))
-            self._fill(held[0], name, short, start)
-            self._fill(held[1], name, missing, start)
-            self._fill(held[2], name, nothing, start)
+            self._add(("short", name), short[at])
+            self._add(("missing", name), missing[at])
+            self._add(("nothing", name), nothing[at])
             for rows, reason in others:
-                self._fill(held[3], reason, rows, start)
+                self._add(("other", name, reason), rows[at])
         for name, mask in why.undetermined.items():
-            self._fill(self.undetermined, name, mask, start)
+            self._add(("undetermined", name), mask[at])
+        self.m += len(at)
 
-    def whole(self) -> Why:
-        assert self.first is not None
-        return self.first._replace(
+    def _whole(self, key: tuple[str, ...]) -> Any:
+        pieces = self.parts[key]
+        dtype = pieces[0][1].dtype
+        out = np.full(self.m, None if dtype.kind == "O" else 0, dtype=dtype)
+        for at, part in pieces:
+            out[at : at + len(part)] = part
+        return out
+
+    def _named(self, kind: str) -> dict[str, Any]:
+        return {key[1]: self._whole(key) for key in self.parts if key[0] == kind}
+
+    def why(self) -> Why:
+        first = self.first
+        if first is None:  # no invalid row: nothing to explain
+            return Why({}, {}, {}, np.zeros(0, dtype=bool), {}, {})
+        undetermined = self._named("undetermined")
+        return first._replace(
             context={
-                name: (first := self.first.context[name])._replace(
-                    **{field: part[name] for field, part in zip(first._fields, fields, strict=True)}
+                name: status._replace(
+                    **{field: self._whole(("context", name, field)) for field in status._fields}
                 )
-                for name, fields in self.context.items()
+                for name, status in first.context.items()
             },
-            bad=self.bad,
-            skipped=self.skipped,
-            any_bad=self.any_bad,
+            bad=self._named("bad"),
+            skipped=self._named("skipped"),
+            any_bad=self._whole(("any_bad",)),
             scales={
                 name: (
-                    short[name],
-                    missing[name],
-                    nothing[name],
-                    [(rows, reason) for reason, rows in others.items()],
+                    self._whole(("short", name)),
+                    self._whole(("missing", name)),
+                    self._whole(("nothing", name)),
+                    [
+                        (self._whole(key), key[2])
+                        for key in self.parts
+                        if key[0] == "other" and key[1] == name
+                    ],
                 )
-                for name, (short, missing, nothing, others) in self.scales.items()
+                for name in self._named("short")
             },
             # in the order of the definition, as a single block lists them (the reasons
             # are joined in this order)
-            undetermined={
-                name: self.undetermined[name] for name in self.order if name in self.undetermined
-            },
+            undetermined={name: undetermined[name] for name in self.order if name in undetermined},
         )

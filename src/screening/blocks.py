@@ -139,39 +139,62 @@ _ALIGN = 64
 
 
 class _Whole:
-    """The whole output, filled block by block. Every column lies in one buffer: a buffer this
-    large is mapped in huge pages where the system allows (numpy asks for them past 4 MiB;
-    three times faster to fill here), where a column of its own
-    (1-2 MiB for a million rows) would fault in every 4 KiB page, which costs more than
-    writing it. The columns do not overlap; like the columns of one pandas block, they keep
-    the buffer alive together."""
+    """The whole output, filled block by block. The arrays that hold something in the first
+    block lie in one buffer: a buffer this large is mapped in huge pages where the system
+    allows (numpy asks for them past 4 MiB; three times faster to fill here), where an array
+    of its own (1-2 MiB for a million rows) would fault in every 4 KiB page, which costs more
+    than writing it. They do not overlap; like the columns of one pandas block, they keep the
+    buffer alive together. An array that is all zeros so far (most null masks, a count of
+    missing items in complete data) is not written at all: it stays `np.zeros` (pages the
+    system maps only when read), filled from the first block that holds something."""
 
     def __init__(self, first: Mapping[str, OutColumn], n: int) -> None:
+        self.n = n
         self.shape = {
             name: col._replace(values=None, null=None, codes=None) for name, col in first.items()
         }
-        types: list[Any] = []
-        for col in first.values():
-            types.append(np.dtype(bool))
+        self.types: dict[tuple[str, str], Any] = {}
+        for name, col in first.items():
+            self.types[name, "null"] = np.dtype(bool)
             if col.kind == "text":
-                types.append(np.dtype(np.int64))
+                self.types[name, "values"] = np.dtype(np.int64)
             elif col.kind in ("int", "float"):
-                types.append(NUMPY_TYPES[col.dtype])  # the output's own type: no later cast
+                # the output's own type, which holds every score the definition allows: no
+                # later cast
+                self.types[name, "values"] = NUMPY_TYPES[col.dtype]
             else:
-                types.append(col.values.dtype)
-        offsets = [0]
-        for dtype in types:
-            offsets.append(offsets[-1] + -(-n * dtype.itemsize // _ALIGN) * _ALIGN)
-        buffer = np.empty(offsets[-1], dtype=np.uint8)
-        arrays = [
-            buffer[at : at + n * dtype.itemsize].view(dtype)
-            for at, dtype in zip(offsets, types, strict=False)
-        ]
-        self.null = dict(zip(first, arrays[::2], strict=True))
-        self.values = dict(zip(first, arrays[1::2], strict=True))
+                self.types[name, "values"] = col.values.dtype
         self.texts: dict[str, dict[str, int]] = {
             name: {} for name, col in first.items() if col.kind == "text"
         }
+        held = [key for key, part in self._parts(first) if part.any()]
+        offsets = [0]
+        for key in held:
+            size = n * self.types[key].itemsize
+            offsets.append(offsets[-1] + -(-size // _ALIGN) * _ALIGN)
+        buffer = np.empty(offsets[-1], dtype=np.uint8)
+        self.arrays: dict[tuple[str, str], Any] = dict.fromkeys(self.types)
+        for key, at in zip(held, offsets, strict=False):
+            dtype = self.types[key]
+            self.arrays[key] = buffer[at : at + n * dtype.itemsize].view(dtype)
+
+    def _parts(self, columns: Mapping[str, OutColumn]) -> list[tuple[tuple[str, str], Any]]:
+        """Each column's arrays as this block holds them (a text column's codes renumbered
+        into the whole's texts)."""
+        parts = []
+        for name, col in columns.items():
+            parts.append(((name, "null"), col.null))
+            if col.kind == "text":
+                # the block's distinct texts joined to the whole's: its codes renumbered
+                known = self.texts[name]
+                renumber = np.array(
+                    [known.setdefault(text, len(known)) for text in col.categories],
+                    dtype=np.int64,
+                )
+                parts.append(((name, "values"), renumber[col.codes]))
+            else:
+                parts.append(((name, "values"), col.values))
+        return parts
 
     def put(self, columns: Mapping[str, OutColumn], start: int, stop: int) -> None:
         if list(columns) != list(self.shape):
@@ -182,37 +205,35 @@ class _Whole:
                 col.kind != "text" and col.categories != shape.categories
             ):
                 raise RuntimeError(f"two blocks of one input gave column {name!r} two forms")
-            self.null[name][start:stop] = col.null
-            if col.kind == "text":
-                # the block's distinct texts joined to the whole's: its codes renumbered
-                known = self.texts[name]
-                renumber = np.array(
-                    [known.setdefault(text, len(known)) for text in col.categories],
-                    dtype=np.int64,
-                )
-                self.values[name][start:stop] = renumber[col.codes]
-                continue
-            into = self.values[name]
-            if not np.can_cast(col.values.dtype, into.dtype, "safe") and col.kind not in (
-                "int",
-                "float",
-            ):
-                # never a value cast down (an int or float column is of its output's type,
-                # which holds every score the definition allows)
-                into = self.values[name] = into.astype(np.result_type(into, col.values))
-            into[start:stop] = col.values
+        for key, part in self._parts(columns):
+            into = self.arrays[key]
+            if into is None:
+                if not part.any():
+                    continue  # still all zeros
+                into = self.arrays[key] = np.zeros(self.n, dtype=self.types[key])
+            if not np.can_cast(part.dtype, into.dtype, "safe") and self._widens(key):
+                # never a value cast down (an int or float column is of its output's type
+                # already)
+                into = self.arrays[key] = into.astype(np.result_type(into, part))
+            into[start:stop] = part
+
+    def _widens(self, key: tuple[str, str]) -> bool:
+        return key[1] == "values" and self.shape[key[0]].kind not in ("int", "float")
 
     def columns(self) -> dict[str, OutColumn]:
+        def whole(key: tuple[str, str]) -> Any:
+            held = self.arrays[key]
+            return np.zeros(self.n, dtype=self.types[key]) if held is None else held
+
         out = {}
         for name, shape in self.shape.items():
+            null, values = whole((name, "null")), whole((name, "values"))
             if shape.kind == "text":
                 out[name] = shape._replace(
-                    null=self.null[name],
-                    categories=tuple(self.texts[name]),
-                    codes=self.values[name],
+                    null=null, categories=tuple(self.texts[name]), codes=values
                 )
             else:
-                out[name] = shape._replace(values=self.values[name], null=self.null[name])
+                out[name] = shape._replace(values=values, null=null)
         return out
 
 

@@ -109,13 +109,8 @@ def to_pandas(col: OutColumn) -> Any:
 
 def _texts(col: OutColumn) -> Any:
     """A text column's cells as an object array: its distinct texts gathered by code."""
-    # the first text fills every row (most rows: "", a valid row's reason); the rest gathered
-    texts = np.empty(len(col.codes), dtype=object)
-    texts.fill(col.categories[0])  # five times faster than np.full for objects
-    rows = np.flatnonzero(col.codes)
-    if len(rows):
-        texts[rows] = np.array(col.categories, dtype=object)[col.codes[rows]]
-    return texts
+    # one gather (a third faster than filling the common text, then gathering the rest)
+    return np.take(np.array(col.categories, dtype=object), col.codes)
 
 
 def to_frame(columns: Mapping[str, Any], index: pd.Index) -> pd.DataFrame:

@@ -109,6 +109,10 @@ def to_pandas(col: OutColumn) -> Any:
 
 def _texts(col: OutColumn) -> Any:
     """A text column's cells as an object array: its distinct texts gathered by code."""
+    if not col.codes.any():  # one text in every row (most often "": every row valid)
+        texts = np.empty(len(col.codes), dtype=object)
+        texts.fill(col.categories[0])  # five times faster than np.full for objects
+        return texts
     # one gather (a third faster than filling the common text, then gathering the rest)
     return np.take(np.array(col.categories, dtype=object), col.codes)
 

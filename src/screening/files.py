@@ -156,13 +156,15 @@ def _line_breaks(path: Path) -> str | None:
         block = (head[3:] if head == b"\xef\xbb\xbf" else head) + handle.read(_SCAN)
         while block:
             has_lf = has_lf or b"\n" in block
-            has_cr = has_cr or b"\r" in block
-            joined = tail + block  # a pattern may span two blocks
-            if not misread and b"\r," in joined:
-                data = np.frombuffer(joined, dtype=np.uint8)
-                at = np.flatnonzero((data[1:-1] == _CR) & (data[2:] == _COMMA)) + 1
-                misread = bool(np.isin(data[at - 1], (_CR, _LF)).any())
-            tail = joined[-2:]
+            cr_here = b"\r" in block  # a fast byte search: most files have no CR at all
+            has_cr = has_cr or cr_here
+            if not misread and (cr_here or b"\r" in tail):
+                joined = tail + block  # a pattern may span two blocks
+                if b"\r," in joined:
+                    data = np.frombuffer(joined, dtype=np.uint8)
+                    at = np.flatnonzero((data[1:-1] == _CR) & (data[2:] == _COMMA)) + 1
+                    misread = bool(np.isin(data[at - 1], (_CR, _LF)).any())
+            tail = (tail + block[-2:])[-2:]
             block = handle.read(_SCAN)
     if not has_lf and has_cr:
         return "\r"  # told so, pandas reads a bare-CR file as written (blank lines and all)

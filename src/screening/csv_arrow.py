@@ -187,14 +187,29 @@ def _numbers(cells: pa.ChunkedArray, tokens: set[str]) -> Any:
     missing = lengths == 0  # "" is always missing; another token is checked below
     if tokens - {""}:
         missing |= pc.is_in(text, value_set=pa.array(sorted(tokens))).to_numpy(zero_copy_only=False)
-    _check_plain(data[offsets[0] : offsets[-1]], offsets - offsets[0], lengths, missing)
-    if (data == ord("-")).any() and pc.any(pc.match_substring_regex(text, "^-0+$")).as_py():
+    cells_bytes = data[offsets[0] : offsets[-1]]
+    digits_only = _check_plain(cells_bytes, offsets - offsets[0], lengths, missing)
+    if (
+        not digits_only
+        and (data == ord("-")).any()
+        and pc.any(pc.match_substring_regex(text, "^-0+$")).as_py()
+    ):
         # pandas reads "-0" in a column with a blank as the float -0.0, which a message
         # quotes as such; an int64 has no -0
         raise NotPlain("a negative zero")
     if missing.all():  # as pandas: a column of blanks only is float64 NaN
         return np.full(len(text), np.nan)
-    if (lengths[~missing] == 1).all():  # one digit a cell: the usual codes, read in numpy
+    answers = len(text) - int(missing.sum())
+    if len(cells_bytes) == answers and (lengths <= 1).all():
+        # one digit an answer and nothing in a missing cell (the usual codes): the bytes are
+        # the answers, in order
+        answered = cells_bytes - np.uint8(ord("0"))
+        if answers == len(text):
+            return answered.astype(np.int64)
+        values = np.full(len(text), np.nan)
+        values[~missing] = answered  # as pandas: whole numbers with a blank are float64
+        return values
+    if ((lengths == 1) | missing).all():  # one digit a cell: the usual codes, read in numpy
         digits = np.take(data, offsets[:-1], mode="clip").astype(np.int64) - ord("0")
         if not missing.any():
             return digits
@@ -208,18 +223,17 @@ def _numbers(cells: pa.ChunkedArray, tokens: set[str]) -> Any:
 
 
 _NO_BYTES = np.zeros(0, dtype=np.uint8)
-_DIGIT = np.zeros(256, dtype=bool)
-_DIGIT[ord("0") : ord("9") + 1] = True
 
 
-def _check_plain(data: Any, offsets: Any, lengths: Any, missing: Any) -> None:
+def _check_plain(data: Any, offsets: Any, lengths: Any, missing: Any) -> bool:
     """Raise `NotPlain` unless every cell but the missing ones is `-?[0-9]{1,14}` (at most 15
-    characters: a float64 holds it exactly, so pandas' float column agrees)."""
-    if (lengths[~missing] > _MAX_CHARS).any():
+    characters: a float64 holds it exactly, so pandas' float column agrees). Whether every
+    byte is a digit."""
+    if not ((lengths <= _MAX_CHARS) | missing).all():
         raise NotPlain("an item cell of more than 15 characters")
-    digit = _DIGIT[data]
+    digit = (data - np.uint8(ord("0"))) <= 9  # seen unsigned, a byte below "0" is above "9"
     if digit.all():
-        return
+        return True
     # a minus sign is plain only as the first of at least two characters of a cell that is
     # not missing (a token such as "NA" may hold anything)
     starts = np.zeros(len(data), dtype=bool)
@@ -227,6 +241,7 @@ def _check_plain(data: Any, offsets: Any, lengths: Any, missing: Any) -> None:
     in_token = np.repeat(missing, lengths)
     if not (digit | (starts & (data == ord("-"))) | in_token).all():
         raise NotPlain("an item cell that is not a plain whole number")
+    return False
 
 
 _MAX_CHARS = 15

@@ -35,7 +35,7 @@ PHQ = [f"phq9_{n}" for n in range(1, 10)]
 GAD = [f"gad7_{n}" for n in range(1, 8)]
 
 
-def best(fn: Callable[[], object], repeat: int = 3) -> float:
+def best(fn: Callable[[], object], repeat: int = 5) -> float:
     times = []
     for _ in range(repeat):
         gc.collect()
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     both = pd.concat([frame(PHQ, n, missing=0.01), frame(GAD, n, missing=0.01, seed=2)], axis=1)
     shapes.append(("PHQ-9 + GAD-7 together, 1% NaN", ["phq9", "gad7"], both))
 
-    print(f"DataFrame engine ({n:,} rows; DASS-21 {max(n * 3 // 10, 1):,}); best of 3")
+    print(f"DataFrame engine ({n:,} rows; DASS-21 {max(n * 3 // 10, 1):,}); best of 5")
     print(f"{'shape':<46} {'ours s':>8} {'pandas s':>9} {'x faster':>9}")
     for title, instrument, df in shapes:
         refs = instrument if isinstance(instrument, list) else [instrument]

@@ -112,3 +112,31 @@ def test_a_block_needing_a_wider_score_type_widens_the_whole_column() -> None:
     # 1 + 1 + 2 (item 5 reversed) + 2; without item 4: 5 x 4 / 3
     assert whole["total"].tolist() == [6.0] * 20 + [pytest.approx(20 / 3)] * 20
     assert whole["total_prorated"].tolist() == [False] * 20 + [True] * 20
+
+
+@pytest.mark.parametrize("length", [9, 11, 0])
+@pytest.mark.parametrize("block", [3, 10_000])
+def test_a_context_array_of_another_length_is_refused_in_blocks_and_whole(
+    length: int, block: int
+) -> None:
+    """A numpy array as context must hold one value per row: cut into blocks, a longer one
+    would otherwise lose its tail without a word."""
+    df = pd.DataFrame({f"epds_{i}": [0] * 10 for i in range(1, 11)})
+    sexes = np.array(["female"] * length, dtype=object) if length else np.array("female")
+    with pytest.raises(ValueError, match="one value per row"):
+        _both("epds", df, block, context={"sex": sexes})
+    fits = _both("epds", df, block, context={"sex": np.array(["female"] * 10, dtype=object)})
+    assert fits[0]["valid"].all()
+
+
+def test_a_float_column_of_negative_zeros_is_kept_in_blocks() -> None:
+    """An output array that is all zeros is not written; -0.0 is not a zero bit pattern."""
+    whole = blocks._Whole(
+        {"x": screening.arrays.OutColumn("float", np.zeros(2), np.zeros(2, bool), "Float64")}, 6
+    )
+    for start in (0, 2, 4):
+        column = np.full(2, -0.0) if start == 2 else np.zeros(2)
+        part = screening.arrays.OutColumn("float", column, np.zeros(2, bool), "Float64")
+        whole.put({"x": part}, start, start + 2)
+    values = whole.columns()["x"].values
+    assert np.signbit(values).tolist() == [False, False, True, True, False, False]

@@ -569,7 +569,8 @@ def test_a_score_outside_its_band_table_is_a_bug_reported_not_a_band_guessed(
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.integers(0, 12) | st.sampled_from([127, 128, 300]), min_size=1, max_size=40),
+    # (-1: a score below the first band; 127 and 128: steps past int8)
+    st.lists(st.integers(-1, 12) | st.sampled_from([127, 128, 300]), min_size=1, max_size=40),
     st.integers(min_value=-50, max_value=50),
     st.data(),
 )
@@ -587,3 +588,11 @@ def test_band_codes_by_comparison_equal_the_table(
     got = _bands(lo, table).of(positions)
     assert got.dtype == np.int16
     assert got.tolist() == table[positions].tolist()
+
+
+def test_band_codes_whose_step_is_past_int8_are_counted_wider() -> None:
+    from screening.arrays import _bands
+
+    table = np.array([-1, -1, 127, 127], dtype=np.int16)  # one step of 128, codes within int8
+    got = _bands(0, table).of(np.array([0, 1, 2, 3, 0], dtype=np.int16))
+    assert got.tolist() == [-1, -1, 127, 127, -1]

@@ -43,6 +43,7 @@ __all__ = [
     "Scored",
     "Why",
     "array_plan",
+    "check_context",
     "explain",
     "score_arrays",
 ]
@@ -110,7 +111,8 @@ class _Bands(NamedTuple):
 def _bands(lo: int, codes: Any) -> _Bands:
     edges = (np.flatnonzero(codes[1:] != codes[:-1]) + 1).tolist()
     steps = tuple((e, int(codes[e]) - int(codes[e - 1])) for e in edges)
-    narrow = np.int8 if int(np.abs(codes).max()) < 2**7 else np.int16
+    widest = max([abs(int(c)) for c in codes] + [abs(step) for _, step in steps])
+    narrow = np.int8 if widest < 2**7 else np.int16  # every code and every step fits
     return _Bands(lo, codes, steps, narrow)
 
 
@@ -507,6 +509,7 @@ def _context_arrays(
             f"{plan.provenance.instrument} takes no context {', '.join(map(repr, unknown))} "
             f"(declared: {', '.join(sorted(plan.context_names)) or 'none'})"
         )
+    check_context(given, n)
     arrays: dict[str, tuple[Any, Any]] = {}
     status: dict[str, _ContextStatus] = {}
     bad = np.zeros(n, dtype=bool)
@@ -550,6 +553,17 @@ def _context_arrays(
         arrays[var.name] = (compared, valid)
         status[var.name] = _ContextStatus(values, missing, invalid)
     return arrays, bad, status
+
+
+def check_context(context: Mapping[str, Any], n: int) -> None:
+    """Refuse a context array that is not one value per row (never cut or stretched to fit)."""
+    for name, value in context.items():
+        if isinstance(value, np.ndarray) and (value.ndim != 1 or len(value) != n):
+            shape = "a single value" if value.ndim == 0 else f"shape {value.shape}"
+            raise ValueError(
+                f"context {name!r} is an array of {shape} for {n} rows: give one value per "
+                "row, or a plain value for every row"
+            )
 
 
 class Why(NamedTuple):

@@ -25,6 +25,7 @@ from .arrays import (
     ItemInput,
     OutColumn,
     Why,
+    check_context,
     explain,
     score_arrays,
 )
@@ -56,6 +57,7 @@ def score_blocks(
     positions)` reads an item's cells at row positions; `items` maps each item id that has a
     column to that column's name."""
     block = BLOCK  # read per call: tests score in tiny blocks
+    check_context(context, n)  # before any array is cut into blocks
     if n <= AT_ONCE:
         scored = score_arrays(aplan, inputs, context, n)
         rows = np.flatnonzero(~scored.valid)
@@ -167,7 +169,7 @@ class _Whole:
         self.texts: dict[str, dict[str, int]] = {
             name: {} for name, col in first.items() if col.kind == "text"
         }
-        held = [key for key, part in self._parts(first) if part.any()]
+        held = [key for key, part in self._parts(first) if _bits(part).any()]
         offsets = [0]
         for key in held:
             size = n * self.types[key].itemsize
@@ -208,7 +210,7 @@ class _Whole:
         for key, part in self._parts(columns):
             into = self.arrays[key]
             if into is None:
-                if not part.any():
+                if not _bits(part).any():
                     continue  # still all zeros
                 into = self.arrays[key] = np.zeros(self.n, dtype=self.types[key])
             if not np.can_cast(part.dtype, into.dtype, "safe") and self._widens(key):
@@ -235,6 +237,12 @@ class _Whole:
             else:
                 out[name] = shape._replace(values=values, null=null)
         return out
+
+
+def _bits(part: Any) -> Any:
+    """An array as its bits, so that only an array of zero bits counts as zeros (a float
+    -0.0 is not one)."""
+    return part.view(f"u{part.dtype.itemsize}") if part.dtype.kind == "f" else part
 
 
 class _Invalid:

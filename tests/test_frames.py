@@ -596,3 +596,22 @@ def test_band_codes_whose_step_is_past_int8_are_counted_wider() -> None:
     table = np.array([-1, -1, 127, 127], dtype=np.int16)  # one step of 128, codes within int8
     got = _bands(0, table).of(np.array([0, 1, 2, 3, 0], dtype=np.int16))
     assert got.tolist() == [-1, -1, 127, 127, -1]
+
+
+@pytest.mark.parametrize("instrument_id", ["asq", "phq9"])
+def test_a_duration_where_non_answers_are_read_is_a_bad_answer_not_a_crash(
+    instrument_id: str,
+) -> None:
+    """numpy's timedelta64 registers as an integer: reading it as a non-answer (7 or 9 in
+    NHANES' coding) raised TypeError; it is a bad answer with its reason, on both paths."""
+    inst = screening.load_instrument(instrument_id)
+    context = {"coding": "nhanes"} if instrument_id == "phq9" else {}
+    cells = pd.Series([np.timedelta64(1, "D"), 1], dtype=object)
+    df = pd.DataFrame({item.id: cells for item in inst.items})
+    out = screening.score_frame(inst, df, context=context)
+    first = inst.items[0].id
+    row = screening.score(inst, {first: np.timedelta64(1, "D")}, on_error="invalid", **context)
+    assert not row.valid
+    assert row.reasons[0].endswith("(got a value of type timedelta64)")
+    assert out["valid"].tolist() == [False, True]
+    assert out["reason"][0].startswith(row.reasons[0])

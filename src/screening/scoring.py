@@ -742,7 +742,12 @@ _NO_NON_ANSWERS: Mapping[str, str] = MappingProxyType({})
 
 def non_answer_of(item: ItemPlan, value: Any) -> str | None:
     """The kind of non-answer a recorded value is, or None."""
-    if value is None or _is_bool(value) or not isinstance(value, numbers.Real | Decimal):
+    if (
+        value is None
+        or _is_bool(value)
+        or _is_time(value)  # numpy's timedelta64 registers as an integer: never an answer
+        or not isinstance(value, numbers.Real | Decimal)
+    ):
         return None
     whole = _whole(value)
     return None if whole is None else item.non_answers.get(whole)

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ._extras import missing_extra
+from .arrays import IssueTable
 from .columns import API, ColumnError, Columns, Options, Prefix
 from .frames import (
     Backend,
@@ -619,15 +620,16 @@ class _Run:
         self.flags: Counter[str] = Counter()
         self.undetermined: Counter[str] = Counter()
 
-    def score(self, chunk: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def score(self, chunk: pd.DataFrame) -> tuple[pd.DataFrame, _Issues]:
         """A pandas chunk's score columns and issues (its index set to the rows' positions)."""
         chunk.index = pd.RangeIndex(self.rows, self.rows + len(chunk))
         parts, issues = self.score_parts(chunk, None)
         return to_frame(parts, chunk.index), issues
 
-    def score_parts(self, items: pd.DataFrame, kept: Any) -> tuple[dict[str, Any], pd.DataFrame]:
-        """The output columns and issues of a chunk's item columns; a context column is read
-        from them or, as text, from `kept` (an Arrow table) when given."""
+    def score_parts(self, items: pd.DataFrame, kept: Any) -> tuple[dict[str, Any], _Issues]:
+        """The output columns and issues (each instrument's table, as the kernels give it) of
+        a chunk's item columns; a context column is read from them or, as text, from `kept`
+        (an Arrow table) when given."""
         ctx: dict[str, Any] = {}
         for name, value in self.context.items():
             column = self.context_columns.get(name)
@@ -638,10 +640,9 @@ class _Run:
             else:
                 cells = kept.column(column).to_numpy(zero_copy_only=False)
                 ctx[name] = pd.Series(cells, index=items.index, dtype=object)
-        parts, tables = score_resolved(
+        return score_resolved(
             self.resolved, items, ctx, prefixed=self.prefixed, with_issues=True, backend=self.pandas
         )
-        return parts, self.pandas.issues(tables, items)
 
     def counted(self, parts: Mapping[str, Any]) -> dict[str, Any]:
         """The output columns the counts read: validity and flags."""
@@ -653,7 +654,7 @@ class _Run:
         }
         return {name: col for name, col in parts.items() if name in names}
 
-    def count(self, scored: pd.DataFrame, issues: pd.DataFrame, rows: int) -> None:
+    def count(self, scored: pd.DataFrame, issues: _Issues, rows: int) -> None:
         self.rows += rows
         self.valid += _tally(
             self.resolved,
@@ -697,10 +698,14 @@ def _refuse_clashes(path: Path, kept: list[Any], scored: list[str], prefixed: bo
         )
 
 
+_Issues = list[tuple[IssueTable | None, str]]
+"""A chunk's issues: each instrument's table as the kernels give it, and the instrument."""
+
+
 def _tally(
     resolved: Sequence[tuple[FramePlan, Mapping[str, Hashable]]],
     scored: pd.DataFrame,
-    issues: pd.DataFrame,
+    issues: _Issues,
     *,
     prefixed: bool,
     reasons: Counter[str],
@@ -719,15 +724,26 @@ def _tally(
             name = f"{head}{flag.id}" if several else flag.id
             flags[name] += int(column.sum())
             undetermined[name] += int(column.isna().sum())
-    if len(issues):
-        # the item, or the scale or classification a row-level issue names (never a value)
-        about = issues["item"].where(
-            issues["item"].notna(), issues["message"].str.split(":", n=1).str[0]
-        )
-        labels = issues["code"].astype(str) + ": " + about.astype(str)
-        if several:
-            labels = issues["instrument"].astype(str) + " " + labels
-        per_row = pd.DataFrame({"row": issues["row"], "label": labels}).drop_duplicates()
-        reasons.update({str(k): int(v) for k, v in per_row["label"].value_counts().items()})
+    for table, instrument in issues:
+        if table is not None:
+            reasons.update(_labels(table, f"{instrument} " if several else ""))
     assert ok is not None
     return int(ok.sum())
+
+
+def _labels(table: IssueTable, head: str) -> Counter[str]:
+    """The rows each issue label holds in one instrument's issues: its code and the item, or
+    the scale or classification a row-level issue names (never a value), a row counted once
+    per label. Read from the kernels' arrays: a DataFrame of the issues only to count them
+    cost as much as scoring the chunk."""
+    labels: dict[tuple[Any, Any, Any], str] = {}
+    seen: set[tuple[int, str]] = set()
+    for row, item, code, message in zip(
+        table.rows.tolist(), table.item, table.code, table.message, strict=True
+    ):
+        label = labels.get((item, code, message))
+        if label is None:
+            about = item if item is not None else str(message).split(":", 1)[0]
+            label = labels[item, code, message] = f"{head}{code}: {about}"
+        seen.add((row, label))
+    return Counter(label for _, label in seen)

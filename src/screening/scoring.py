@@ -106,9 +106,6 @@ class ScalePlan(NamedTuple):
     pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = _no_items
     """The scores of `items`, in order, taken in one call (KeyError: one is missing, or the
     scale has no items of its own: tally them)."""
-    simple: bool = False
-    """Scored from its items alone: no conversion table chosen by context, no scales to
-    combine or require, no alternative band tables (one test on the common path)."""
 
 
 class TablePlan(NamedTuple):
@@ -398,7 +395,6 @@ def _scale_plan(inst: Instrument, name: str, scale: Any) -> ScalePlan:
         tuple(compile_condition(t.when) if t.when is not None else None for t in steps.lookups),
         steps.combine,
         _picker(items),
-        not steps.lookups and steps.combine is None and scale.requires is None and not steps.tables,
     )
 
 
@@ -572,9 +568,11 @@ def score_plan(
     for scale in plan.scales:
         scaled = (
             _score_scale(scale, scores, skipped, bad)
-            if scale.simple
-            else _score_other(scale, scores, skipped, bad, ctx=ctx, results=scale_results)
+            if scale.combine is None and not scale.lookups
+            else _score_finished(scale, scores, skipped, bad, ctx=ctx, results=scale_results)
         )
+        if scale.requires is not None or scale.tables:
+            scaled = _completed(scale, scaled, scale_results, ctx)
         scale_results[scale.name] = scaled
         scale_scores[scale.name] = scaled.score
         if scale.primary and not scaled.valid:
@@ -610,27 +608,6 @@ def score_plan(
     if issues and on_error == "raise":
         raise ResponseError(issues, result)
     return result
-
-
-def _score_other(
-    scale: ScalePlan,
-    scores: Mapping[str, int],
-    skipped: set[str] | frozenset[str],
-    bad: set[str],
-    *,
-    ctx: Mapping[str, Any],
-    results: Mapping[str, ScaleResult],
-) -> ScaleResult:
-    """A scale that is not `simple`: converted by a table chosen by context, over other
-    scales, requiring one, or with alternative band tables."""
-    scaled = (
-        _score_scale(scale, scores, skipped, bad)
-        if scale.combine is None and not scale.lookups
-        else _score_finished(scale, scores, skipped, bad, ctx=ctx, results=results)
-    )
-    if scale.requires is not None or scale.tables:
-        scaled = _completed(scale, scaled, results, ctx)
-    return scaled
 
 
 NO_TABLE = "no conversion table applies to its context"

@@ -131,12 +131,12 @@ def test_a_context_array_of_another_length_is_refused_in_blocks_and_whole(
 
 def test_a_float_column_of_negative_zeros_is_kept_in_blocks() -> None:
     """An output array that is all zeros is not written; -0.0 is not a zero bit pattern."""
-    whole = blocks._Whole(
-        {"x": screening.arrays.OutColumn("float", np.zeros(2), np.zeros(2, bool), "Float64")}, 6
-    )
-    for start in (0, 2, 4):
-        column = np.full(2, -0.0) if start == 2 else np.zeros(2)
-        part = screening.arrays.OutColumn("float", column, np.zeros(2, bool), "Float64")
-        whole.put({"x": part}, start, start + 2)
+
+    def block(values: Any) -> dict[str, Any]:
+        return {"x": screening.arrays.OutColumn("float", values, np.zeros(2, bool), "Float64")}
+
+    whole = blocks._Whole(block(np.zeros(2)), 6)  # the first block: all zeros, not written
+    whole.put(block(np.full(2, -0.0)), 2, 4)
+    whole.put(block(np.zeros(2)), 4, 6)
     values = whole.columns()["x"].values
     assert np.signbit(values).tolist() == [False, False, True, True, False, False]

@@ -74,8 +74,9 @@ def score_blocks(
             stop - start,
         )
         if whole is None:
-            whole = _Whole(scored.columns, n)
-        whole.put(scored.columns, start, stop)
+            whole = _Whole(scored.columns, n)  # the first block's rows in place
+        else:
+            whole.put(scored.columns, start, stop)
         valid[start:stop] = scored.valid
         invalid.put(scored.why, np.flatnonzero(~scored.valid))
     assert whole is not None  # n > block: at least two blocks
@@ -169,7 +170,8 @@ class _Whole:
         self.texts: dict[str, dict[str, int]] = {
             name: {} for name, col in first.items() if col.kind == "text"
         }
-        held = [key for key, part in self._parts(first) if _bits(part).any()]
+        parts = self._parts(first)
+        held = [key for key, part in parts if _bits(part).any()]
         offsets = [0]
         for key in held:
             size = n * self.types[key].itemsize
@@ -179,6 +181,7 @@ class _Whole:
         for key, at in zip(held, offsets, strict=False):
             dtype = self.types[key]
             self.arrays[key] = buffer[at : at + n * dtype.itemsize].view(dtype)
+        self._write(parts, 0, len(next(iter(first.values())).null))
 
     def _parts(self, columns: Mapping[str, OutColumn]) -> list[tuple[tuple[str, str], Any]]:
         """Each column's arrays as this block holds them (a text column's codes renumbered
@@ -199,6 +202,7 @@ class _Whole:
         return parts
 
     def put(self, columns: Mapping[str, OutColumn], start: int, stop: int) -> None:
+        """A later block's columns, at its rows."""
         if list(columns) != list(self.shape):
             raise RuntimeError("two blocks of one input gave different columns")
         for name, col in columns.items():
@@ -207,7 +211,10 @@ class _Whole:
                 col.kind != "text" and col.categories != shape.categories
             ):
                 raise RuntimeError(f"two blocks of one input gave column {name!r} two forms")
-        for key, part in self._parts(columns):
+        self._write(self._parts(columns), start, stop)
+
+    def _write(self, parts: list[tuple[tuple[str, str], Any]], start: int, stop: int) -> None:
+        for key, part in parts:
             into = self.arrays[key]
             if into is None:
                 if not _bits(part).any():

@@ -85,6 +85,44 @@ def test_parquet_in_and_out_keep_dtypes(tmp_path: Path) -> None:
     assert got["total"].tolist() == expected["total"].tolist()
 
 
+@pytest.mark.parametrize("source_format", ["csv", "parquet"])
+def test_parquet_unique_columns_written_plain(tmp_path: Path, source_format: str) -> None:
+    # a column of unique values (an id, a float) gets no dictionary, which it would outgrow;
+    # repeated values (a site, the scores) keep one; the file reads back the same either way
+    pq = pytest.importorskip("pyarrow.parquet")
+    n = 3_000
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({f"PHQ_{i:02d}": rng.integers(0, 4, n) for i in range(1, 10)})
+    df.insert(0, "weight", rng.random(n))
+    df.insert(0, "site", np.where(np.arange(n) % 3 == 0, "north", "south"))
+    df.insert(0, "client_id", [f"c{i:06d}" for i in range(n)])
+    source, out = tmp_path / f"in.{source_format}", tmp_path / "out.parquet"
+    if source_format == "csv":
+        df.to_csv(source, index=False)
+        kept = pd.read_csv(source, dtype=str)[["client_id", "site", "weight"]]  # kept as text
+    else:
+        df.to_parquet(source, index=False)
+        kept = df[["client_id", "site", "weight"]]
+    score_file("phq9", source, out, prefix="PHQ_", chunk_rows=1_000)
+    meta = pq.ParquetFile(out).metadata
+    assert meta.num_row_groups == 3
+    encoded = {  # Parquet never keeps a dictionary of booleans
+        meta.schema.column(c).name: meta.row_group(g).column(c).has_dictionary_page
+        for g in range(meta.num_row_groups)
+        for c in range(meta.num_columns)
+        if meta.schema.column(c).physical_type != "BOOLEAN"
+    }
+    assert [name for name, dictionary in encoded.items() if not dictionary] == [
+        "client_id",
+        "weight",
+    ]
+    got = pd.read_parquet(out)
+    expected = screening.score_frame("phq9", df, prefix="PHQ_")
+    for name in kept.columns:
+        assert got[name].tolist() == kept[name].tolist()
+    assert got["total"].tolist() == expected["total"].tolist()
+
+
 def test_jsonl_to_stdout_as_jsonl(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text(

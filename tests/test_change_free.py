@@ -66,6 +66,39 @@ def test_rci_round_numbers_and_the_criterion_boundary() -> None:
     assert up.reliable is True
 
 
+def test_a_change_exactly_at_the_criterion_is_not_reliable() -> None:
+    # SD 5, r 0.92: SE = 5 * sqrt(0.08), S_diff = sqrt(2) * SE = 5 * sqrt(0.16) = 2 exactly;
+    # a drop of 4 is RCI -2, at criterion 2 and not past it (|RCI| > criterion, strictly).
+    # In floating point S_diff is 1.9999999999999996 and the RCI -2.0000000000000004.
+    at = reliable_change(20, 16, sd=5, reliability=0.92, criterion=2.0)
+    assert at.s_diff == pytest.approx(2.0)
+    assert at.rci == pytest.approx(-2.0)
+    assert at.reliable is False
+    past = reliable_change(20, 15.9, sd=5, reliability=0.92, criterion=2.0)  # RCI -2.05
+    assert past.reliable is True
+    # S_diff 2.5 * sqrt(0.16) = 1, so 1.96 points is RCI 1.96: at the default criterion
+    assert reliable_change(0, 1.96, sd=2.5, reliability=0.92).reliable is False
+    assert reliable_change(0, 1.97, sd=2.5, reliability=0.92).reliable is True
+    columns = reliable_change(
+        pd.Series([20, 20, 16]), pd.Series([16, 15.9, 20]), sd=5, reliability=0.92, criterion=2
+    )
+    assert columns.reliable.tolist() == [False, True, False]
+    # a definition's rule (PHQ-9, higher is worse) and the frames read it alike
+    rule = {"reliable_change": {"reliability": 0.92, "sd": 5, "criterion": 2.0}}
+    assert change("phq9", 20, 16, override=rule).reliable == "no reliable change"
+    assert change("phq9", 16, 20, override=rule).reliable == "no reliable change"
+    assert change("phq9", 20, 15, override=rule).reliable == "improved"
+    visits = pd.DataFrame(
+        {
+            "client": ["a", "a", "b", "b"],
+            "date": ["2024-01-01", "2024-02-01"] * 2,
+            "score": [20, 16, 20, 15],
+        }
+    )
+    frame = change_frame(visits, "phq9", override=rule)
+    assert frame["reliable_from_baseline"].tolist()[1::2] == ["no reliable change", "improved"]
+
+
 def test_rci_over_columns_keeps_the_index_and_marks_missing() -> None:
     before = pd.Series([20, 20, None, 5], index=["w", "x", "y", "z"])
     after = pd.Series([15, 16, 3, 15], index=["w", "x", "y", "z"])

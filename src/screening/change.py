@@ -61,7 +61,9 @@ OUTCOMES = (
 )
 
 # Scores and thresholds are often decimal fractions (a 0.3 share, a prorated 4.5): compare with a
-# tolerance far below any score's resolution, so a change exactly at a threshold meets it.
+# tolerance far below any score's resolution, so a change exactly at a threshold meets it, and
+# one exactly at the reliable-change criterion (a drop of 4 where S_diff is 2, criterion 2:
+# S_diff computes as 1.9999999999999996, RCI as -2.0000000000000004) does not pass it.
 _EPS = 1e-9
 
 
@@ -548,7 +550,8 @@ def _reliable_parts(rules: Rules, x1: Any, x2: Any) -> tuple[Any, Any, Any] | No
     if rules.s_diff is not None:
         rci = (x2 - x1) / rules.s_diff
         z = -rules.worse * rci  # positive: a change towards health
-        return rci, z > rules.criterion, z < -rules.criterion
+        beyond = rules.criterion + _EPS  # exactly at the criterion is not past it (see _EPS)
+        return rci, z > beyond, z < -beyond
     if rules.threshold is not None:
         improvement = _improvement(rules, x1, x2)
         limit = rules.threshold - _EPS  # the threshold is positive: never both
@@ -932,14 +935,14 @@ def reliable_change(
             s_diff,
             pairs.x2 - pairs.x1,
             rci,
-            abs(rci) > criterion,
+            abs(rci) > criterion + _EPS,
         )
     import numpy as np
 
     x1, x2, index, na = pairs
     with np.errstate(invalid="ignore"):
         rci = (x2 - x1) / s_diff
-        reliable = np.abs(rci) > criterion
+        reliable = np.abs(rci) > criterion + _EPS
     return ReliableChangeResult(
         _series(x1, np.isnan(x1), index, "float"),
         _series(x2, np.isnan(x2), index, "float"),

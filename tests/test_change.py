@@ -18,8 +18,10 @@ from hypothesis import strategies as st
 
 import screening
 from screening.change import (
+    NOT_A_CASE,
     OUTCOMES,
     ChangeResult,
+    Unavailable,
     _client_date_order,
     change,
     change_frame,
@@ -359,14 +361,14 @@ def test_to_dict_is_json() -> None:
         ((15, 9), (12, 8), (True, True, False, True, False, False)),  # GAD-7 still a case at 8
         ((8, 8), (10, 5), (True, False, True, True, False, True)),  # a case on the GAD-7 only
         ((15, 9), (5, 9), (True, True, False, False, False, False)),  # one up, one down reliably
-        ((9, 4), (7, 3), (False, False, False, True, False, False)),  # no case at the start
-        ((4, 10), (5, 5), (False, True, False, False, True, False)),  # reliable deterioration
+        ((9, 4), (7, 3), (False, False, None, True, False, None)),  # no case at the start
+        ((4, 10), (5, 5), (False, True, None, False, True, None)),  # reliable deterioration
         ((12, 10), (9, 9), (True, True, False, False, False, False)),  # no reliable change
         ((10, 9), (8, 7), (True, False, True, False, False, False)),  # recovery, not reliable
     ],
 )
 def test_paired_outcomes(
-    phq: tuple[int, int], gad: tuple[int, int], expected: tuple[bool, ...]
+    phq: tuple[int, int], gad: tuple[int, int], expected: tuple[bool | None, ...]
 ) -> None:
     pair = paired_change(change("phq9", *phq), change("gad7", *gad))
     assert (
@@ -377,7 +379,9 @@ def test_paired_outcomes(
         pair.reliable_deterioration,
         pair.reliable_recovery,
     ) == expected
-    assert pair.unavailable == ()
+    # recovery is judged for a case at the start only (as for one measure), and says so
+    not_judged = ("recovery", "reliable_recovery") if pair.case_before is False else ()
+    assert pair.unavailable == tuple(Unavailable(name, NOT_A_CASE) for name in not_judged)
 
 
 def test_paired_outcome_unavailable_when_a_measure_lacks_caseness() -> None:
@@ -391,6 +395,17 @@ def test_paired_outcome_unavailable_when_a_measure_lacks_caseness() -> None:
     reasons = dict(pair.unavailable)
     assert reasons["recovery"].startswith("pcl5: no change.total.caseness")
     assert reasons["reliable_improvement"].startswith("pcl5: no change.total.reliable_change")
+
+
+def test_paired_recovery_not_judged_where_caseness_at_the_start_is_unknown() -> None:
+    # the PHQ-9 is no case at 5 and the PCL-5 has no caseness: a case at the start (then no
+    # recovery, a case at 12 at the end) or none (then no recovery to judge) is unknown
+    pair = paired_change(change("phq9", 5, 12), change("pcl5", 50, 40))
+    assert (pair.case_before, pair.case_after) == (None, True)
+    assert pair.recovery is None
+    assert pair.reliable_recovery is None
+    reasons = dict(pair.unavailable)
+    assert reasons["recovery"].startswith("pcl5: no change.total.caseness")
 
 
 def test_paired_three_valued_logic_never_guesses() -> None:

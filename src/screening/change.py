@@ -665,27 +665,36 @@ def paired_change(depression: ChangeResult, anxiety: ChangeResult) -> PairedChan
 
     Caseness: either measure at caseness (OHID Fingertips glossary: "above the clinical/
     non-clinical cut-off on one of the followings or both"). Recovery: a case at the start and
-    neither measure at caseness at the end. Reliable improvement: at least one measure improves
-    reliably and neither deteriorates reliably; reliable deterioration mirrors it. Reliable
-    recovery: recovery and reliable improvement (NHS Digital, Psychological Therapies reports,
-    "Outcomes"; MindStep, BMC Psychiatry 2018, Table 1). The NHS Talking Therapies Manual itself
-    could not be retrieved; the "neither deteriorates" clause follows the programme's usual
-    reading and is not verified against it.
+    neither measure at caseness at the end; judged for a case at the start only (None, with
+    the reason in `unavailable`, where neither measure was one). Reliable improvement: at least
+    one measure improves reliably and neither deteriorates reliably; reliable deterioration
+    mirrors it. Reliable recovery: recovery and reliable improvement (NHS Digital, Psychological
+    Therapies reports, "Outcomes"; MindStep, BMC Psychiatry 2018, Table 1). The NHS Talking
+    Therapies Manual itself could not be retrieved; the "neither deteriorates" clause follows
+    the programme's usual reading and is not verified against it.
     """
     case_before = _or(depression.case_before, anxiety.case_before)
     case_after = _or(depression.case_after, anxiety.case_after)
-    recovery = _and(case_before, _not(case_after))
     improved = _or(_is(depression.reliable, "improved"), _is(anxiety.reliable, "improved"))
     worse = _or(_is(depression.reliable, "deteriorated"), _is(anxiety.reliable, "deteriorated"))
     reliable_improvement = _and(improved, _not(worse))
     reliable_deterioration = _and(worse, _not(improved))
-    reliable_recovery = _and(recovery, reliable_improvement)
+    # judged for a case at the start only, as for one measure: where neither measure was one
+    # there is no recovery to count (counted as False, it would lower a service's rate), and
+    # where that is unknown, neither is whether there is
+    recovery = reliable_recovery = None
+    if case_before:
+        recovery = _not(case_after)
+        reliable_recovery = _and(recovery, reliable_improvement)
     outcomes = {
         "caseness": (case_before is None or case_after is None, "caseness"),
-        "recovery": (recovery is None, "caseness"),
+        "recovery": (recovery is None and case_before is not False, "caseness"),
         "reliable_improvement": (reliable_improvement is None, "reliable_change"),
         "reliable_deterioration": (reliable_deterioration is None, "reliable_change"),
-        "reliable_recovery": (reliable_recovery is None, "reliable_recovery"),
+        "reliable_recovery": (
+            reliable_recovery is None and case_before is not False,
+            "reliable_recovery",
+        ),
     }
     unavailable = [
         Unavailable(name, f"{measure.instrument}: {u.reason}")
@@ -695,6 +704,8 @@ def paired_change(depression: ChangeResult, anxiety: ChangeResult) -> PairedChan
         for u in measure.unavailable
         if u.outcome == needs
     ]
+    if case_before is False:
+        unavailable += [Unavailable(name, NOT_A_CASE) for name in ("recovery", "reliable_recovery")]
     return PairedChangeResult(
         depression,
         anxiety,

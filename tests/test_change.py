@@ -744,6 +744,42 @@ def test_day_first_dates_are_refused_not_reordered() -> None:
     assert pd.isna(out["excluded"][2])
 
 
+@pytest.mark.parametrize("dtype", [object, "str", "category"])
+def test_a_year_or_month_alone_is_no_date(dtype: Any) -> None:
+    # ISO 8601 allows "2024" and "2024-02"; read as 1 January or 1 February they would take
+    # the baseline's place and knock the real first visit out as a duplicate of its day
+    df = pd.DataFrame(
+        {
+            "client": ["a"] * 6,
+            "date": ["2024-01-01", "2024", "2024-02", "20240301", "2024-04-01T09:30", "2024-5-2"],
+            "score": [20, 14, 8, 7, 6, 5],
+        },
+        index=[60, 50, 40, 30, 20, 10],
+    )
+    df["date"] = df["date"].astype(dtype)
+    out = change_frame(df, "phq9")
+    assert out.index.tolist() == [60, 50, 40, 30, 20, 10]
+    excluded = out["excluded"].tolist()
+    assert excluded[1:3] == ["date missing or not an ISO 8601 date"] * 2
+    assert [pd.isna(e) for e in (excluded[0], *excluded[3:])] == [True] * 4
+    assert out["administration"].tolist() == [1, pd.NA, pd.NA, 2, 3, 4]
+    assert out["baseline"].tolist()[-1] == 20
+
+
+def test_numbers_are_no_dates() -> None:
+    # 2024 would read as 1 January 2024, and 20240105 as 5 January: neither is a date
+    for dates in ([2024, 2025], [20240105, 20240301], [2024.0, 2025.0]):
+        df = pd.DataFrame({"client": ["a", "a"], "date": dates, "score": [20, 8]})
+        out = change_frame(df, "phq9")
+        assert out["excluded"].tolist() == ["date missing or not an ISO 8601 date"] * 2
+    mixed = pd.DataFrame(
+        {"client": ["a"] * 3, "date": ["2024-01-05", 20240301, dt.date(2024, 4, 1)]},
+    ).assign(score=[20, 14, 8])
+    out = change_frame(mixed, "phq9")
+    assert out["excluded"].isna().tolist() == [True, False, True]
+    assert out["change_from_baseline"].tolist()[2] == -12
+
+
 def test_offsets_across_daylight_saving_and_time_zones_are_one_timeline() -> None:
     df = pd.DataFrame(
         {

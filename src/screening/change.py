@@ -31,6 +31,7 @@ from __future__ import annotations
 import html
 import math
 import numbers
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -1188,18 +1189,50 @@ def _sorted_rows(
 
 
 def datetimes(when: pd.Series) -> pd.Series:
-    """Dates as change is read: datetimes, or ISO 8601 text, on one UTC timeline (naive);
-    anything else is NaT."""
+    """Dates as change is read: datetimes, or ISO 8601 text of a whole calendar date (and a
+    time, if any), on one UTC timeline (naive); anything else is NaT."""
+    import numpy as np
     import pandas as pd
 
-    if not pd.api.types.is_datetime64_any_dtype(when):
-        # text must be ISO 8601: a guess per string would read 12/02 as December in one row
-        # and 13/01 as January in the next, reordering a client's administrations; mixed UTC
-        # offsets (daylight saving) and time zones are brought to UTC
-        when = pd.to_datetime(when, errors="coerce", format="ISO8601", utc=True)
+    # text must be ISO 8601: a guess per string would read 12/02 as December in one row and
+    # 13/01 as January in the next, reordering a client's administrations; mixed UTC offsets
+    # (daylight saving) and time zones are brought to UTC
+    if pd.api.types.is_datetime64_any_dtype(when):
+        pass  # datetimes as they are (time zones brought to UTC below)
+    elif pd.api.types.infer_dtype(when, skipna=True) == "string":
+        text, when = when, pd.to_datetime(when, errors="coerce", format="ISO8601", utc=True)
+        # a year or a month alone ("2024", "2024-02") reads as its first day at midnight:
+        # only such readings are checked against their text
+        at = np.flatnonzero((when.dt.day == 1) & (when == when.dt.floor("D")))
+        if len(at):
+            cells = text.iloc[at].to_numpy(dtype=object)
+            alone = np.zeros(len(when), dtype=bool)
+            alone[at[[not _is_date(cell) for cell in cells]]] = True
+            when = when.mask(alone)
+    else:  # numbers, mixed types: each distinct value judged once
+        codes, distinct = pd.factorize(when)
+        read = pd.Series([v if _is_date(v) else None for v in distinct], dtype=object)
+        parsed = pd.to_datetime(read, errors="coerce", format="ISO8601", utc=True)
+        when = pd.Series(parsed.array.take(codes, allow_fill=True), index=when.index)
     if isinstance(when.dtype, pd.DatetimeTZDtype):
         when = when.dt.tz_convert("UTC").dt.tz_localize(None)
     return when
+
+
+def _is_date(value: Any) -> bool:
+    """A datetime, or text that starts with a whole calendar date. A number is no date (2024
+    would read as 1 January 2024, and 20240105 as a day), nor is a year or a month alone
+    ("2024", "2024-02"), which ISO 8601 allows but which would be taken for its first day."""
+    import datetime as dt
+
+    import numpy as np
+
+    if isinstance(value, str):
+        return _WHOLE_DATE.match(value) is not None
+    return isinstance(value, dt.date | np.datetime64)
+
+
+_WHOLE_DATE = re.compile(r"\s*(?:\d{4}-\d{1,2}-\d{1,2}|\d{8})(?![\d-])")
 
 
 def _client_date_order(codes: Any, dates: Any, clients: int) -> Any:
@@ -1540,8 +1573,10 @@ def change_frame(
     order. The result has the input's index, every row in input order, and only new columns,
     so `df.join(change_frame(df, "phq9"))` lines them up.
 
-    Dates are datetimes or ISO 8601 text (offsets and time zones are put on one UTC timeline);
-    other text, such as 13/01/2024, is excluded with that reason rather than guessed.
+    Dates are datetimes or ISO 8601 text of a whole calendar date, a time optional (offsets
+    and time zones are put on one UTC timeline); a number, a year or a month alone ("2024",
+    "2024-02") and other text, such as 13/01/2024, are excluded with that reason rather than
+    guessed.
     A row is excluded from change, with the reason in `excluded`, when its client, date or score
     is missing, `valid` (a boolean column name or Series; missing counts as invalid) is false,
     or its score is outside the scale's range (or fractional on a whole-number scale). When a

@@ -457,6 +457,19 @@ def test_duplicate_index_labels_and_a_validity_series() -> None:
         change_frame(df, "phq9", valid="ok")
 
 
+def test_a_validity_series_on_another_index_is_refused_not_read_as_invalid() -> None:
+    df = frame([("a", "2024-01-01", 15), ("a", "2024-02-01", 9)], index=[10, 11])
+    # in another order it lines up by label
+    out = change_frame(df, "phq9", valid=pd.Series([False, True], index=[11, 10]))
+    assert out["excluded"].tolist()[1] == "marked invalid"
+    with pytest.raises(ValueError, match=r"no label for 2 of the frame's rows \(first: 10\)"):
+        change_frame(df, "phq9", valid=pd.Series([True, True]))  # a reset index
+    with pytest.raises(ValueError, match="has the label 11 twice"):
+        client_summary(df, "phq9", valid=pd.Series([True, True, False], index=[10, 11, 11]))
+    with pytest.raises(TypeError, match=r"boolean Series on the frame's index \(got ndarray\)"):
+        change_frame(df, "phq9", valid=np.array([True, True]))  # type: ignore[arg-type]
+
+
 def test_duplicate_dates_keep_the_last_row() -> None:
     df = frame([("a", "2024-01-01", 15), ("a", "2024-01-01", 14), ("a", "2024-02-01", 8)])
     out = change_frame(df, "phq9")

@@ -153,6 +153,14 @@ def test_bad_scores_are_refused() -> None:
         reliable_change(10, [5, 6], sd=5, reliability=0.9)
     with pytest.raises(ValueError, match="got NaN"):
         reliable_change(math.nan, 5, sd=5, reliability=0.9)
+    with pytest.raises(ValueError, match=r"got -inf"):  # its RCI would be -inf, "reliable"
+        reliable_change(20, -math.inf, sd=5, reliability=0.9)
+    with pytest.raises(ValueError, match=r"after must hold numbers .* inf at position 1"):
+        reliable_change(pd.Series([1.0, 2.0]), pd.Series([2.0, math.inf]), sd=5, reliability=0.9)
+    with pytest.raises(ValueError, match="got inf"):
+        clinical_significance(
+            before=math.inf, after=3, reliability=0.9, clinical=(20, 5), functional=(5, 3)
+        )
     with pytest.raises(ValueError, match="before has 2 scores but after has 1"):
         reliable_change([1, 2], [3], sd=5, reliability=0.9)
     with pytest.raises(ValueError, match="must hold numbers"):

@@ -848,6 +848,35 @@ def _free_rules(
     )
 
 
+def _finite(score: Any) -> float:
+    x = float(score)
+    if not math.isfinite(x):  # NaN is no score, nor is inf (its RCI, inf, was "reliable")
+        got = "NaN" if math.isnan(x) else repr(x)
+        raise ValueError(f"before and after must be numbers (got {got})")
+    return x
+
+
+def _scores(name: str, given: Any) -> Any:
+    """A column of scores as float64, NaN where missing."""
+    import numpy as np
+    import pandas as pd
+
+    series = given if isinstance(given, pd.Series) else pd.Series(list(given), dtype=object)
+    if pd.api.types.is_bool_dtype(series.dtype):
+        raise ValueError(f"{name} must hold scores, not booleans")
+    try:
+        x = series.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold numbers (or missing values)") from None
+    infinite = np.flatnonzero(np.isinf(x))
+    if len(infinite):  # a missing score is NaN (or None); no score is infinite
+        raise ValueError(
+            f"{name} must hold numbers (or missing values): {float(x[infinite[0]])!r} "
+            f"at position {infinite[0]}"
+        )
+    return x
+
+
 class _Pairs(NamedTuple):
     """Scores as given: two numbers, or two float arrays with the index to hand back."""
 
@@ -860,10 +889,7 @@ class _Pairs(NamedTuple):
 def _pairs(before: Any, after: Any) -> _Pairs:
     scalar = [isinstance(x, numbers.Real) and not isinstance(x, bool) for x in (before, after)]
     if all(scalar):
-        first, second = float(before), float(after)
-        if math.isnan(first) or math.isnan(second):
-            raise ValueError("before and after must be numbers (got NaN)")
-        return _Pairs(first, second, None, None)
+        return _Pairs(_finite(before), _finite(after), None, None)
     if any(scalar) or isinstance(before, str | bool) or isinstance(after, str | bool):
         raise ValueError(
             "before and after must both be numbers, or both columns (Series, arrays or lists)"
@@ -877,16 +903,7 @@ def _pairs(before: Any, after: Any) -> _Pairs:
             if index is not None and not given.index.equals(index):
                 raise ValueError("before and after are Series on different indexes")
             index = given.index
-    columns = []
-    for name, given in (("before", before), ("after", after)):
-        series = given if isinstance(given, pd.Series) else pd.Series(list(given), dtype=object)
-        if pd.api.types.is_bool_dtype(series.dtype):
-            raise ValueError(f"{name} must hold scores, not booleans")
-        try:
-            columns.append(series.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan))
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must hold numbers (or missing values)") from None
-    x1, x2 = columns
+    x1, x2 = _scores("before", before), _scores("after", after)
     if len(x1) != len(x2):
         raise ValueError(f"before has {len(x1)} scores but after has {len(x2)}")
     if index is None:
@@ -1260,13 +1277,33 @@ def _client_date_order(codes: Any, dates: Any, clients: int) -> Any:
 
 def _valid_mask(df: pd.DataFrame, valid: str | pd.Series | None) -> Any:
     import numpy as np
+    import pandas as pd
 
     if valid is None:
         return np.ones(len(df), dtype=bool)
     if isinstance(valid, str):
         flags = df[valid]
-    else:  # a Series lines up on the index (as is when it is the frame's own index)
-        flags = valid if valid.index.equals(df.index) else valid.reindex(df.index)
+    elif not isinstance(valid, pd.Series):
+        raise TypeError(
+            "valid must be a column name or a boolean Series on the frame's index "
+            f"(got {type(valid).__name__})"
+        )
+    elif valid.index.equals(df.index):
+        flags = valid
+    else:  # a Series lines up on the index; a row it has no label for is a mistake, not False
+        absent = df.index[~df.index.isin(valid.index)].tolist()
+        twice = valid.index[valid.index.duplicated()].tolist()
+        if absent or twice:
+            problem = (
+                f"has no label for {len(absent)} of the frame's rows (first: {absent[0]!r})"
+                if absent
+                else f"has the label {twice[0]!r} twice"
+            )
+            raise ValueError(
+                f"valid {problem}: it is read by the frame's index; pass a Series on that "
+                "index, or the name of a column"
+            )
+        flags = valid.reindex(df.index)
     # a missing validity counts as invalid: an administration is used only when known good
     return flags.astype("boolean").fillna(False).to_numpy(dtype=bool)
 
@@ -1578,7 +1615,8 @@ def change_frame(
     "2024-02") and other text, such as 13/01/2024, are excluded with that reason rather than
     guessed.
     A row is excluded from change, with the reason in `excluded`, when its client, date or score
-    is missing, `valid` (a boolean column name or Series; missing counts as invalid) is false,
+    is missing, `valid` (a boolean column's name, or a Series read by the frame's index, with a
+    label for every row; a missing value counts as invalid) is false,
     or its score is outside the scale's range (or fractional on a whole-number scale). When a
     client has several usable rows at the same date (the same timestamp), the last one in input
     order stands and the earlier ones are excluded as duplicates. Among

@@ -203,13 +203,15 @@ def answered(link_id: str, **answer: Any) -> Json:
 
 
 @st.composite
-def answer_forms(draw: st.DrawFn, option: Json, value: int, yes_no: bool) -> Json:
+def answer_forms(
+    draw: st.DrawFn, option: Json, value: int, yes_no: bool, numbers: bool = True
+) -> Json:
     """One of the ways an EHR may answer with this option (a non-answer that scores nothing
-    has no weight to send)."""
+    has no weight to send; a number only where `numbers`: each option scores its value)."""
     coding = copy.deepcopy(option["valueCoding"])
     weighted = "extension" in option
     weight = option["extension"][0]["valueDecimal"] if weighted else None
-    forms = ["coding", "code only", "integer", "decimal"]
+    forms = ["coding", "code only"] + (["integer", "decimal"] if numbers else [])
     if weighted:
         forms += ["weight only", "ordinal only"]
     if yes_no:
@@ -227,6 +229,11 @@ def answer_forms(draw: st.DrawFn, option: Json, value: int, yes_no: bool) -> Jso
     if form == "decimal":
         return {"valueDecimal": float(value)}
     return {"valueBoolean": bool(value)}
+
+
+def numbers_answer(item: Any) -> bool:
+    """Whether a number may answer the item: each option scores its value."""
+    return all(value == score for value, score in item.scores.items())
 
 
 @st.composite
@@ -273,7 +280,7 @@ def generated_responses(draw: st.DrawFn, instrument_id: str) -> tuple[Json, dict
             scores[item.id] = item_plan.scores[value]
         codings[item.id] = options[position]["valueCoding"]
         yes_no = sorted(item_plan.scores) == [0, 1] and value in (0, 1)
-        answer = draw(answer_forms(options[position], value, yes_no))
+        answer = draw(answer_forms(options[position], value, yes_no, numbers_answer(item_plan)))
         loinc = item.codes.loinc if item.codes else None
         link_id = draw(st.sampled_from([item.id, f"/{loinc}"] if loinc else [item.id]))
         qr_items.append({"linkId": link_id, "answer": [answer]})
@@ -583,6 +590,36 @@ def test_weights_map_back_through_reverse_scoring() -> None:
         "epds", qr(answered("epds_3", valueCoding=weight), answered("epds_1", valueCoding=weight))
     )
     assert read == {"epds_3": 0, "epds_1": 3}  # epds_3 is reversed: the top box scores 3
+
+
+def test_a_number_is_refused_where_options_score_otherwise_than_their_values() -> None:
+    # an app that stores item scores sends 0 for a symptom-free EPDS; read as boxes, its
+    # reversed items would each score 3 (a total of 21) and item 10 raise the self-harm flag
+    response = qr(*(answered(f"epds_{n}", valueInteger=0) for n in range(1, 11)))
+    with pytest.raises(screening.ResponseError) as raised:
+        fhir.read_questionnaire_response("epds", response)
+    refused = {i.item: i for i in raised.value.issues}
+    reversed_items = {f"epds_{n}" for n in (3, 5, 6, 7, 8, 9, 10)}
+    assert set(refused) == reversed_items
+    assert {str(i.code) for i in refused.values()} == {"unsupported_answer_type"}
+    assert refused["epds_10"].message == (
+        "linkId 'epds_10' (item[9]): valueInteger cannot answer item 'epds_10': its options "
+        "score otherwise than their values (0 scores 3, 1 scores 2, 2 scores 1, 3 scores 0), so "
+        "a number could be either; use valueCoding (an option's code, or its score as the "
+        "coding's itemWeight or ordinalValue)"
+    )
+    # scored, the flag that reads item 10 is undetermined: never raised or dropped on a guess
+    result = fhir.score_questionnaire_response("epds", response, on_error="invalid")
+    assert not result.valid
+    assert result.flag_ids == []
+    assert result.undetermined_flag_ids == ["self_harm_thoughts"]
+    # where each option scores its value (items 1, 2 and 4; the PHQ-9), a number is the answer
+    plain = qr(*(answered(f"epds_{n}", valueDecimal=2.0) for n in (1, 2, 4)))
+    assert fhir.read_questionnaire_response("epds", plain) == {
+        "epds_1": 2,
+        "epds_2": 2,
+        "epds_4": 2,
+    }
 
 
 def test_booleans_answer_yes_no_items() -> None:

@@ -327,7 +327,9 @@ _FHIR_MEANINGS: dict[FhirCode, str] = {
     FhirCode.BOOLEAN_NOT_ALLOWED: "a boolean for an item that is not yes/no",
     FhirCode.NOT_INTEGRAL: "a `valueDecimal` that is not a whole number",
     FhirCode.INVALID_VALUE: "a number that is not one of the item's options",
-    FhirCode.UNSUPPORTED_ANSWER_TYPE: "a `value[x]` type that cannot answer a choice item",
+    FhirCode.UNSUPPORTED_ANSWER_TYPE: "a `value[x]` type that cannot answer the item: a number "
+    "for a choice item whose options score otherwise than their values (EPDS, reverse-scored "
+    "items: the number could be the box or the score), a code for a decimal answer, a string",
     FhirCode.CODE_WITHOUT_SYSTEM: "an answer code without a system: read, with a warning, when it "
     "is exactly one option's code; otherwise refused, saying the system is missing",
     FhirCode.SHARED_WEIGHT: "an answer given by its weight alone where several answers share "

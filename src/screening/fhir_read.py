@@ -30,6 +30,7 @@ from .fhir_common import (
 )
 from .results import FlagResult, ScoreResult
 from .scoring import CODING, OnError, check_on_error, plan_for, score
+from .text import number
 
 __all__ = [
     "read_questionnaire_response",
@@ -609,35 +610,64 @@ def _decode(
                 f"one of {allowed} (got {str(raw).lower()})",
             )
         return int(raw), None
-    if kind in ("valueInteger", "valueDecimal") and step != 1:  # a decimal answer: its units
-        units = _units(raw, step, kind == "valueDecimal")
+    if kind in ("valueInteger", "valueDecimal"):
+        return _decode_number(target, kind, raw, allowed)
+    return None, _Problem(
+        FhirCode.UNSUPPORTED_ANSWER_TYPE,
+        f"{kind} cannot answer item '{item.id}'; use valueCoding, valueInteger, valueDecimal "
+        "or (for a yes/no item) valueBoolean",
+    )
+
+
+def _decode_number(
+    target: _Target, kind: str, raw: Any, allowed: str
+) -> tuple[int | None, _Problem | None]:
+    """A valueInteger's or valueDecimal's option value (a decimal answer: its units)."""
+    item = target.item
+    decimal = kind == "valueDecimal"
+    if item.number is not None and item.number.step != 1:
+        units = _units(raw, item.number.step, decimal)
         if units is None or units not in target.values:
-            typed = _plain(raw) and (kind == "valueDecimal" or isinstance(raw, int))
+            typed = _plain(raw) and (decimal or isinstance(raw, int))
             return None, _Problem(
                 FhirCode.INVALID_VALUE if typed else FhirCode.INVALID_ANSWER,
                 f"item '{item.id}' must be one of {allowed} (got {kind} {_short(raw)})",
             )
         return units, None
-    if kind in ("valueInteger", "valueDecimal"):
-        number = _whole(raw, kind == "valueDecimal")
-        if number is None:
-            numeric = _plain(raw)
-            return None, _Problem(
-                FhirCode.NOT_INTEGRAL
-                if numeric and kind == "valueDecimal"
-                else FhirCode.INVALID_ANSWER,
-                f"{kind} must be a whole number, one of {allowed} (got {_short(raw)})",
-            )
-        if number not in target.values:
-            return None, _Problem(
-                FhirCode.INVALID_VALUE,
-                f"item '{item.id}' must be one of {allowed} (got {kind} {number})",
-            )
-        return number, None
-    return None, _Problem(
-        FhirCode.UNSUPPORTED_ANSWER_TYPE,
-        f"{kind} cannot answer item '{item.id}'; use valueCoding, valueInteger, valueDecimal "
-        "or (for a yes/no item) valueBoolean",
+    if item.number is None and _scored_otherwise(target):
+        # a number could be the option's value (its box) or its score: an app that stores
+        # scores would send 0 for an EPDS item whose box 3 scores 0, read as box 0 (score 3)
+        return None, _Problem(
+            FhirCode.UNSUPPORTED_ANSWER_TYPE,
+            f"{kind} cannot answer item '{item.id}': its options score otherwise than their "
+            f"values ({_otherwise(target)}), so a number could be either; use valueCoding (an "
+            "option's code, or its score as the coding's itemWeight or ordinalValue)",
+        )
+    whole = _whole(raw, decimal)
+    if whole is None:
+        return None, _Problem(
+            FhirCode.NOT_INTEGRAL if _plain(raw) and decimal else FhirCode.INVALID_ANSWER,
+            f"{kind} must be a whole number, one of {allowed} (got {_short(raw)})",
+        )
+    if whole not in target.values:
+        return None, _Problem(
+            FhirCode.INVALID_VALUE,
+            f"item '{item.id}' must be one of {allowed} (got {kind} {whole})",
+        )
+    return whole, None
+
+
+def _scored_otherwise(target: _Target) -> bool:
+    """Whether an option of the item scores otherwise than its value."""
+    return any(value != score for value, score in target.scores.items())
+
+
+def _otherwise(target: _Target) -> str:
+    """The options that score otherwise than their values, as "value scores score"."""
+    return ", ".join(
+        f"{value} scores {number(score)}"
+        for value, score in sorted(target.scores.items())
+        if value != score
     )
 
 
@@ -892,10 +922,13 @@ def read_questionnaire_response(
     its weight: an itemWeight / ordinalValue on the coding, or on the answerOption of that code
     in `questionnaire` (the Questionnaire the response answers, whose answers EHRs send as codes
     alone). A code of the item's own code systems that is no option is refused unless that
-    Questionnaire weighs it. A code without a system is read when it is exactly one option's
-    code. Scores and classifications the form calculated (`scale.total`, or a scale's or
-    classification's LOINC code such as the PHQ-9 total `/44261-6` or the C-SSRS risk level
-    `/93374-7`) are not answers: `score_questionnaire_response` compares them with its result.
+    Questionnaire weighs it. A valueInteger or valueDecimal is read as the option value, and
+    refused for an item whose options score otherwise than their values (EPDS item 3: box 0
+    scores 3), where a number could be the box or the score. A code without a system is read
+    when it is exactly one option's code. Scores and classifications the form calculated
+    (`scale.total`, or a scale's or classification's LOINC code such as the PHQ-9 total
+    `/44261-6` or the C-SSRS risk level `/93374-7`) are not answers:
+    `score_questionnaire_response` compares them with its result.
     An unanswered item is missing; an item answered more than once with the same answer (the
     same option, however coded) counts once. Anything that cannot be read (an unmatched
     answered linkId, an unknown answer code, different answers to one item, a boolean for a

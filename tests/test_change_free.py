@@ -371,6 +371,10 @@ def test_override_gives_change_rules_to_a_scale_without_them() -> None:
         ({"reliable": {"threshold": 3}}, "no change part 'reliable'"),
         ({"reliable_change": {"reliability": 1.5, "sd": 4}}, "reliability: Input should be less"),
         ({"reliable_change": {"sd": 4}}, "needs either reliability and sd"),
+        (
+            {"reliable_change": {"threshold": 6, "criterion": 2.58}},
+            "criterion applies to the index",
+        ),
         ({"caseness": {}}, "needs min, max or both"),
         ({"direction": None}, "direction cannot be removed"),
         ({"direction": "sideways"}, "direction"),

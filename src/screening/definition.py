@@ -677,6 +677,9 @@ class Expectation(Model):
     """Exactly the response-error codes expected (the result is then invalid)."""
 
 
+_DEFAULT_CRITERION = 1.96  # |RCI| > 1.96: p < .05, two-tailed
+
+
 class ReliableChange(Model):
     """Reliable change: the Jacobson-Truax index from reliability and SD, or a fixed threshold
     a programme publishes (NHS Talking Therapies: PHQ-9 6 points)."""
@@ -686,7 +689,7 @@ class ReliableChange(Model):
     """The standard deviation the index is computed with (of the reference sample)."""
     threshold: Number | None = Field(default=None, gt=0)
     """A change of at least this many points is reliable."""
-    criterion: StrictFloat = Field(default=1.96, gt=0)
+    criterion: StrictFloat = Field(default=_DEFAULT_CRITERION, gt=0)
     """|RCI| above this is reliable (1.96: 95%)."""
     source: Sources
 
@@ -696,6 +699,9 @@ class ReliableChange(Model):
         partial = (self.reliability is None) != (self.sd is None)
         if partial or index == (self.threshold is not None):
             raise ValueError("needs either reliability and sd (Jacobson-Truax) or a threshold")
+        if self.threshold is not None and self.criterion != _DEFAULT_CRITERION:
+            # a threshold is in points: a criterion for the index would be ignored unsaid
+            raise ValueError("criterion applies to the index (reliability and sd), not a threshold")
         return self
 
 

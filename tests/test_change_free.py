@@ -346,6 +346,35 @@ def test_override_caseness_and_remove_a_part() -> None:
     assert numpy_numbers.case_before is False
 
 
+def test_without_caseness_response_and_remission_are_judged_on_no_path() -> None:
+    # judged for a case at baseline only: without caseness, the per-client paths said
+    # "response" and "remission" where the group table said unavailable
+    rule = {"caseness": None}
+    reason = "needs caseness: no change.total.caseness in phq9"
+    one = change("phq9", 20, 3, override=rule)
+    assert (one.response, one.remission, one.recovery) == (None, None, None)
+    assert dict(one.unavailable)["response"] == reason
+    assert dict(one.unavailable)["remission"] == reason
+    visits = pd.DataFrame(
+        {"client": ["a", "a"], "date": ["2024-01-01", "2024-02-01"], "score": [20, 3]}
+    )
+    summary = client_summary(visits, "phq9", override=rule)
+    assert summary[["response", "remission"]].isna().all(axis=None)
+    table = group_outcomes(visits, "phq9", override=rule)
+    assert table.loc[["response", "remission"], "unavailable"].tolist() == [reason, reason]
+    # with caseness, all three paths judge them (20 is a case; 3 is half and in remission)
+    judged = change("phq9", 20, 3)
+    assert (judged.response, judged.remission) == (True, True)
+    assert client_summary(visits, "phq9")[["response", "remission"]].iloc[0].tolist() == [
+        True,
+        True,
+    ]
+    assert group_outcomes(visits, "phq9").loc[["response", "remission"], "count"].tolist() == [
+        1,
+        1,
+    ]
+
+
 def test_override_gives_change_rules_to_a_scale_without_them() -> None:
     block = {
         "direction": "higher_is_worse",

@@ -326,10 +326,14 @@ def scale_rules(
             "",
             f"needs {' and '.join(needs)}, which {inst.id} does not define",
         )
-    if spec.response is None:
-        lacks("response", "response")
-    if spec.remission is None:
-        lacks("remission", "remission")
+    # response and remission are judged for a case at baseline only (as recovery): without
+    # caseness neither is, on every path (group_outcomes counts them among baseline cases)
+    for outcome, part in (("response", spec.response), ("remission", spec.remission)):
+        if part is None:
+            lacks(outcome, outcome)
+        elif spec.caseness is None:
+            lacks(outcome, "", f"needs caseness: no {where}.caseness in {inst.id}")
+    judged = spec.caseness is not None
     return Rules(
         instrument=inst.id,
         scale=scale,
@@ -344,8 +348,8 @@ def scale_rules(
         cutoff=cutoff,
         cutoff_inclusive=inclusive,
         caseness=_bounds(spec.caseness),
-        remission=_bounds(spec.remission),
-        response=spec.response.relative_reduction if spec.response is not None else None,
+        remission=_bounds(spec.remission) if judged else None,
+        response=spec.response.relative_reduction if spec.response and judged else None,
         missing=tuple(missing),
         overrides=overrides,
     )

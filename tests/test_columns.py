@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, cast
 
 import pandas as pd
@@ -75,6 +76,24 @@ def test_a_duplicated_column_name_is_refused() -> None:
         ColumnError, match=r"'PHQ_9' .* appears 2 times in the data \(columns 9 and 10\)"
     ):
         screening.score_frame("phq9", df, prefix="PHQ_")
+
+
+def test_a_header_pandas_renamed_is_refused_on_every_path(tmp_path: Path) -> None:
+    # a file whose header repeats PHQ_9: pandas names the second PHQ_9.1, and the first would
+    # be scored without a word, whichever holds the item
+    source = tmp_path / "twice.csv"
+    source.write_text(",".join([*PHQ, "PHQ_9"]) + "\n" + ",".join(["1"] * 9 + ["3"]) + "\n")
+    df = pd.read_csv(source)
+    assert list(df.columns)[-2:] == ["PHQ_9", "PHQ_9.1"]
+    message = r"columns 'PHQ_9' and 'PHQ_9.1' may both hold item 'phq9_9' of phq9"
+    with pytest.raises(ColumnError, match=message):
+        screening.score_frame("phq9", df, prefix="PHQ_")
+    mapping = {f"phq9_{n}": f"PHQ_{n}" for n in range(1, 10)}
+    with pytest.raises(ColumnError, match=message):  # named by the caller, still ambiguous
+        screening.score_frame("phq9", df, columns=mapping)
+    # a column that only looks like one (PHQ_90.1 repeats PHQ_90, no item) is no twin
+    df = pd.DataFrame([[1] * 10], columns=[*PHQ, "PHQ_90.1"])
+    assert screening.score_frame("phq9", df, prefix="PHQ_")["total"].tolist() == [9]
 
 
 def test_one_column_for_two_items_is_refused() -> None:

@@ -3,8 +3,9 @@
 A column spec is a mapping `{item_id: column}`, a format string (`"PHQ_{n:0>2}"`) or a prefix
 (`"PHQ_"`); with several instruments, each has its own (`prefix={"phq9": "PHQ_", "gad7":
 "GAD_"}`). Anything ambiguous is refused with a `ColumnError` naming both sources: one spec for
-several instruments, two columns that could hold one item, a column name the data holds twice,
-one column given for two items, a mapped column or item that does not exist.
+several instruments, two columns that could hold one item, a column name the data holds twice
+(or as pandas renames a repeated header: `X` and `X.1`), one column given for two items, a
+mapped column or item that does not exist.
 
 Pure Python over column names, so every dataframe library (and the file reader, which only has
 a header) resolves columns the same way.
@@ -195,6 +196,13 @@ def item_columns(
                 f"column {name!r} (item {item_id!r} of {instrument}) appears {len(where)} times "
                 f"in the data (columns {places}); which one holds the item is ambiguous"
             )
+        renamed = _renamed_twin(name, positions)
+        if renamed is not None:
+            raise ColumnError(
+                f"columns {name!r} and {renamed!r} may both hold item {item_id!r} of "
+                f"{instrument}: a file read by pandas names a second {name!r} column "
+                f"{renamed!r}; which one holds the item is ambiguous (drop or rename one)"
+            )
         if name in used:
             raise ColumnError(
                 f"column {name!r} is given for both {used[name]!r} and {item_id!r} of {instrument}"
@@ -202,6 +210,13 @@ def item_columns(
         used[name] = item_id
         found[item_id] = names[where[0]]
     return found
+
+
+def _renamed_twin(name: str, positions: Mapping[str, list[int]]) -> str | None:
+    """A column named as pandas renames a repeated header `name` (`name.1`, `name.2`), if the
+    data has one: a file whose header repeats an item's column."""
+    twin = re.compile(rf"{re.escape(name)}\.[1-9][0-9]*")
+    return next((other for other in positions if twin.fullmatch(other)), None)
 
 
 def _column_of(

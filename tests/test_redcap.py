@@ -111,6 +111,16 @@ def test_calculations() -> None:
     shown = "([k10_2] = '2' or [k10_2] = '3' or [k10_2] = '4' or [k10_2] = '5')"
     assert k10["k10_3"][BRANCHING] == shown
     assert f"if({shown}, [k10_3], 1)" in k10["k10_total"][CHOICES]
+    # the K10 and the AUDIT score an answer given to a skipped item; REDCap's calc does not
+    skipped = "while skipped is not counted here; screening scores it as given"
+    assert (
+        f"count their score when skipped (an answer recorded {skipped})"
+        in (k10["k10_total"]["Field Note"])
+    )
+    audit = {row[NAME]: row for row in dictionary("audit")}
+    assert skipped in audit["audit_total"]["Field Note"]
+    cssrs = {row[NAME]: row for row in dictionary("cssrs_screener")}
+    assert all(skipped not in row["Field Note"] for row in cssrs.values())  # an answer: an error
     phq9 = {row[NAME]: row for row in dictionary("phq9")}
     assert phq9["phq9_1"]["Field Label"] == "Little interest or pleasure in doing things"
     assert phq9["phq9_1"]["Section Header"] == (

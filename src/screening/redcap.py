@@ -177,6 +177,14 @@ def _calc_row(inst: Instrument, name: str, scale: Scale) -> Row:
         )
         + ("; an answer with a stated score counts that score" if recoded else "")
         + (f"; {', '.join(skipped)} count their score when skipped" if skipped else "")
+        + (
+            # REDCap's branching hides a skipped field; screening scores an answer to it
+            " (an answer recorded "
+            + (f"for {', '.join(answered)} " if answered != skipped else "")
+            + "while skipped is not counted here; screening scores it as given)"
+            if (answered := [i for i in skipped if by_id[i].answered_when_skipped == "score"])
+            else ""
+        )
         + stopped
         + (
             ". REDCap's mean() leaves blank fields out: the"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import subprocess
 import sys
@@ -83,6 +84,25 @@ def test_parquet_in_and_out_keep_dtypes(tmp_path: Path) -> None:
     assert got["total_band"].cat.ordered
     expected = screening.score_frame("phq9", df, prefix="PHQ_")
     assert got["total"].tolist() == expected["total"].tolist()
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 100])
+def test_csv_output_quotes_a_cell_holding_a_bare_cr(tmp_path: Path, chunk_rows: int) -> None:
+    # Python's CSV writer quotes a cell for the line terminator's characters only (LF): a
+    # bare CR in a kept cell would split its row, and the scores land under another id
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_bytes(b'id,phq2_1,phq2_2\nx,1,1\n"Smith\rJones",3,1\ny,0,0\n')
+    score_file("phq2", source, out, chunk_rows=chunk_rows)
+    with out.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert [row[:2] for row in rows] == [
+        ["id", "total"],
+        ["x", "2"],
+        ["Smith\rJones", "4"],
+        ["y", "0"],
+    ]
+    if chunk_rows == 1:  # a chunk without a CR is written as before: unquoted
+        assert b"\nx,2,positive," in out.read_bytes()
 
 
 @pytest.mark.parametrize("source_format", ["csv", "parquet"])

@@ -385,7 +385,19 @@ class _Writer:
             return
         target = self.handle or self.out
         if self.fmt == "csv":
-            frame.to_csv(target, header=self.first, index=False, lineterminator="\n")
+            text = frame.to_csv(None, header=self.first, index=False, lineterminator="\n")
+            if "\r" in text:
+                # a cell holding a bare CR: Python's writer quotes a cell only for the line
+                # terminator's own characters, so the CR would end the row for any reader;
+                # this chunk's text cells are all quoted instead (still one cell each)
+                text = frame.to_csv(
+                    None,
+                    header=self.first,
+                    index=False,
+                    lineterminator="\n",
+                    quoting=csv.QUOTE_NONNUMERIC,
+                )
+            target.write(text)
         else:
             text = frame.to_json(orient="records", lines=True, force_ascii=False)
             target.write(text if text.endswith("\n") or not text else text + "\n")

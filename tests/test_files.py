@@ -102,7 +102,7 @@ def test_csv_output_quotes_a_cell_holding_a_bare_cr(tmp_path: Path, chunk_rows: 
         ["y", "0"],
     ]
     if chunk_rows == 1:  # a chunk without a CR is written as before: unquoted
-        assert b"\nx,2,positive," in out.read_bytes()
+        assert b"\nx,2,negative," in out.read_bytes()
 
 
 @pytest.mark.parametrize("source_format", ["csv", "parquet"])

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 import screening
-from screening.report import NOTICE, add_arguments, client_report, client_reports, run
+from screening.cli import _report as run  # the command, as the command line runs it
+from screening.report import NOTICE, add_arguments, client_report, client_reports
 from screening.scoring import plan_for
 
 PHQ = [f"phq9_{n}" for n in range(1, 10)]
@@ -192,13 +193,13 @@ def test_command_one_client_and_errors(tmp_path: Path) -> None:
     visits().rename(columns={"phq9_1": "Q1"}).to_csv(mapped, index=False)
     items = [f"--map=phq9:phq9_{n}={'Q1' if n == 1 else f'phq9_{n}'}" for n in range(1, 10)]
     assert run(parse("phq9", str(mapped), "-o", str(tmp_path / "m"), *items), io.StringIO()) == 0
-    with pytest.raises(ValueError, match="--map takes INSTRUMENT:ITEM=COLUMN"):
+    with pytest.raises(ValueError, match="'gad7' is not an instrument scored"):
         run(parse("phq9", str(mapped), "-o", str(folder), "--map", "gad7:gad7_1=X"), io.StringIO())
     with pytest.raises(ValueError, match="empty entry"):
         run(parse("phq9,", str(source), "-o", str(folder)), io.StringIO())
     with pytest.raises(ValueError, match="one spec for several instruments"):
         run(parse("phq9,gad7", str(source), "-o", str(folder), "--prefix", "X_"), io.StringIO())
-    with pytest.raises(OSError, match="No such file"):
+    with pytest.raises(OSError, match="none.csv does not exist"):
         run(parse("phq9", str(tmp_path / "none.csv"), "-o", str(folder)), io.StringIO())
     with pytest.raises(ValueError, match="no column 'who'"):
         run(parse("phq9", str(source), "-o", str(folder), "--client", "who"), io.StringIO())
@@ -206,6 +207,36 @@ def test_command_one_client_and_errors(tmp_path: Path) -> None:
         run(parse("phq9", str(tmp_path / "x.txt"), "-o", str(folder)), io.StringIO())
     with pytest.raises(SystemExit):  # the folder is required
         parse("phq9", str(source))
+
+
+def test_command_reads_the_file_as_score_does(tmp_path: Path) -> None:
+    # one client's bad cell is its row's problem: read as a column, "n/a" made every cell of
+    # phq9_9 text, and client a's raised flag read as undetermined
+    header = "client,date," + ",".join(f"phq9_{n}" for n in range(1, 10))
+    source = tmp_path / "visits.csv"
+    source.write_text(f"{header}\na,2024-01-01,{'1,' * 8}3\nb,2024-01-01,{'0,' * 8}n/a\n")
+    folder = tmp_path / "pages"
+    assert run(parse("phq9", str(source), "-o", str(folder)), io.StringIO()) == 0
+    page_a = (folder / "a.html").read_text()
+    assert "▼ suicidal ideation" in page_a
+    assert "not counted" not in page_a
+    assert "must be a whole number" in (folder / "b.html").read_text()
+    # a row of no client would be in no page: refused
+    source.write_text(f"{header}\na,2024-01-01,{'1,' * 8}3\n,2024-01-02,{'3,' * 8}3\n")
+    with pytest.raises(ValueError, match=r"1 row\(s\) have no client \(the first: index 1\)"):
+        run(parse("phq9", str(source), "-o", str(folder)), io.StringIO())
+    # what `screening score` refuses as ambiguous, so does the report
+    lines = tmp_path / "visits.jsonl"
+    lines.write_text('{"client": "a", "date": "2024-01-01", "phq9_9": 0, "phq9_9": 3}\n')
+    with pytest.raises(ValueError, match="'phq9_9' appears twice"):
+        run(parse("phq9", str(lines), "-o", str(folder)), io.StringIO())
+    source.write_text(f"{header}\na,2024-01-01,{'1,' * 8}3\n")
+    twice = ["--map", "phq9_1=phq9_1", "--map", "phq9_1=phq9_2"]
+    with pytest.raises(ValueError, match="--map gives item 'phq9_1' twice"):
+        run(parse("phq9", str(source), "-o", str(folder), *twice), io.StringIO())
+    twice = ["--context", "sex=female", "--context", "sex=male"]
+    with pytest.raises(ValueError, match="--context gives 'sex' twice"):
+        run(parse("audit_c", str(source), "-o", str(folder), *twice), io.StringIO())
 
 
 # --- a real browser -------------------------------------------------------------------------------

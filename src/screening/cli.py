@@ -483,24 +483,8 @@ def _score_table(args: argparse.Namespace, refs: list[str], out: TextIO) -> int:
         ) from None
     if args.chunk_rows < 1:
         raise ValueError("--chunk-rows must be at least 1")
-    insts = [_load(ref) for ref in refs]
-    ids = [inst.id for inst in insts]
-    if len(set(ids)) < len(ids):
-        raise ValueError(f"an instrument is listed twice ({', '.join(ids)})")
-    prefixes = _per_instrument(args.prefix, ids, "--prefix")
-    patterns = _per_instrument(args.pattern, ids, "--pattern")
-    maps = _item_map(args.map, insts)
-    columns: dict[str, Any] = {}
-    for instrument in ids:
-        given = [
-            f"--{name}"
-            for name, spec in (("pattern", patterns), ("map", maps))
-            if instrument in spec
-        ]
-        if len(given) > 1:
-            raise ValueError(f"{instrument}: give --pattern or --map, not both")
-        if instrument in patterns or instrument in maps:
-            columns[instrument] = patterns.get(instrument) or maps.get(instrument)
+    insts = _instruments_listed(refs)
+    columns, prefixes = _column_specs(args, insts)
     show = sys.stderr.isatty() and not args.no_progress and not os.environ.get("CI")
     summary = score_file(
         insts if len(insts) > 1 else insts[0],
@@ -522,6 +506,31 @@ def _score_table(args: argparse.Namespace, refs: list[str], out: TextIO) -> int:
     )
     sys.stderr.write(summary.format() + "\n")
     return EXIT_INVALID if summary.invalid and args.fail_on_invalid else EXIT_OK
+
+
+def _instruments_listed(refs: list[str]) -> list[Instrument]:
+    insts = [_load(ref) for ref in refs]
+    ids = [inst.id for inst in insts]
+    if len(set(ids)) < len(ids):
+        raise ValueError(f"an instrument is listed twice ({', '.join(ids)})")
+    return insts
+
+
+def _column_specs(
+    args: argparse.Namespace, insts: list[Instrument]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each instrument's `--pattern` or `--map` columns, and `--prefix`."""
+    ids = [inst.id for inst in insts]
+    prefixes = _per_instrument(args.prefix, ids, "--prefix")
+    patterns = _per_instrument(args.pattern, ids, "--pattern")
+    maps = _item_map(args.map, insts)
+    columns: dict[str, Any] = {}
+    for instrument in ids:
+        if instrument in patterns and instrument in maps:
+            raise ValueError(f"{instrument}: give --pattern or --map, not both")
+        if instrument in patterns or instrument in maps:
+            columns[instrument] = patterns.get(instrument) or maps.get(instrument)
+    return columns, prefixes
 
 
 def _record(record: Any, context: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -677,7 +686,16 @@ def _schema(args: argparse.Namespace, out: TextIO) -> int:
 def _report(args: argparse.Namespace, out: TextIO) -> int:
     from .report import run
 
-    return run(args, out)
+    insts = _instruments_listed(_instrument_refs(args.instrument))
+    columns, prefixes = _column_specs(args, insts)
+    return run(
+        args,
+        out,
+        instruments=insts,
+        columns=columns,
+        prefixes=prefixes,
+        context=_parse_context(args.context),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

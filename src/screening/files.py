@@ -20,7 +20,7 @@ import stat
 import sys
 import time
 from collections import Counter
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
@@ -466,6 +466,29 @@ class _Writer:
         if self.temp is not None:
             self.temp.unlink(missing_ok=True)
             self.temp = None
+
+
+def read_table(
+    source: str | os.PathLike[str],
+    input_format: str | None,
+    items_of: Callable[[list[str]], set[Hashable]],
+) -> pd.DataFrame:
+    """A whole table read as `score_file` reads its chunks, for a job that needs every row at
+    once (a client's report): a header naming a column twice, or a JSON Lines key given twice,
+    is refused; the columns but the items stay as written (a CSV's cells as text); an item cell
+    is read on its own (text that reads as a number is that number, other text stays text and
+    is refused by the scorer in its row only). `items_of(header)` names the item columns."""
+    path = Path(source)
+    reader = _Reader(path, file_format(path, input_format), ())
+    items = items_of(reader.header)
+    chunks = [chunk for chunk, _ in reader.chunks(_WHOLE, items)]
+    if not chunks:
+        return pd.DataFrame(columns=reader.header)
+    return pd.concat(chunks, ignore_index=True)
+
+
+_WHOLE = 1_000_000
+"""Rows read at a time by `read_table`."""
 
 
 def score_file(

@@ -109,6 +109,12 @@ def client_reports(
     for name in (client, date):
         if name not in df.columns:
             raise KeyError(f"no column '{name}' (columns: {', '.join(map(str, df.columns))})")
+    unlabelled = df.index[df[client].isna().to_numpy()]
+    if len(unlabelled):  # a row of no client would be in no page, without a word
+        raise ValueError(
+            f"{len(unlabelled)} row(s) have no {client} (the first: index {unlabelled[0]!r}); "
+            "each page is a client's: label or drop them"
+        )
     override = dict(override or {})
     unknown = set(override) - {inst.id for inst in insts}
     if unknown:
@@ -593,40 +599,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, out: TextIO) -> int:
-    """`screening report`: write one page per client into `args.output`; 0 on success.
+def run(
+    args: argparse.Namespace,
+    out: TextIO,
+    *,
+    instruments: Sequence[Instrument],
+    columns: Mapping[str, Any],
+    prefixes: Mapping[str, str],
+    context: Mapping[str, str],
+) -> int:
+    """`screening report`: write one page per client into `args.output`; 0 on success. The
+    command line reads the instruments, the column specs and the context as `screening score`
+    does (a repeated `--map` or `--context` refused).
 
     Usage and input errors raise `ValueError` (a missing column or client included) or
     `OSError`, which the command line turns into exit code 2 with one line."""
+    from .columns import CLI
+    from .files import read_table
+    from .frames import resolve_columns
     from .outputs import write_atomic
 
-    refs = [part.strip() for part in args.instrument.split(",")]
-    if not all(refs):
-        raise ValueError(f"instrument list {args.instrument!r} has an empty entry")
-    insts = [load_instrument(ref) for ref in refs]
-    ids = [inst.id for inst in insts]
-    if len(set(ids)) < len(ids):
-        raise ValueError(f"an instrument is listed twice ({', '.join(ids)})")
-    columns, prefixes = _item_specs(args, ids)
-    df = _read_table(Path(args.input), args.input_format, {args.client, args.date})
-    context: dict[str, Any] = {}
-    for pair in args.context:
-        name, eq, value = pair.partition("=")
-        if not eq or not name:
-            raise ValueError(f"--context takes NAME=VALUE (got {pair!r})")
-        context[name] = df[value] if value in df.columns else value
-    if args.client in df.columns:  # labels as text, as the column holds them
-        df = df.assign(**{args.client: df[args.client].astype(str).where(df[args.client].notna())})
+    insts, ids = list(instruments), [inst.id for inst in instruments]
     one = len(ids) == 1
+    spec_columns = (columns.get(ids[0]) if one else dict(columns)) or None
+    spec_prefix = (prefixes.get(ids[0]) if one else dict(prefixes)) or None
+
+    def items_of(header: list[str]) -> set[Hashable]:
+        resolved = resolve_columns(
+            insts,
+            header,
+            columns=spec_columns,
+            prefix=spec_prefix,
+            allow_missing_columns=args.allow_missing_columns,
+            options=CLI,
+        )
+        return {column for _, found in resolved for column in found.values()}
+
+    # read as `screening score` reads a file: each item cell on its own (one bad cell is its
+    # row's problem, never its column's), a repeated header or JSON key refused
+    df = read_table(Path(args.input), args.input_format, items_of)
+    given: dict[str, Any] = {
+        name: df[value] if value in df.columns else value for name, value in context.items()
+    }
+    if args.client in df.columns:  # labels as text, as the column holds them; a blank one none
+        labels = df[args.client].astype(str)
+        df = df.assign(
+            **{args.client: labels.where(df[args.client].notna() & labels.str.strip().ne(""))}
+        )
     try:
         pages = client_reports(
             df,
             insts[0] if one else insts,
             client=args.client,
             date=args.date,
-            columns=(columns.get(ids[0]) if one else columns) or None,
-            prefix=(prefixes.get(ids[0]) if one else prefixes) or None,
-            context=context or None,
+            columns=spec_columns,
+            prefix=spec_prefix,
+            context=given or None,
             clients=args.client_id or None,
             allow_missing_columns=args.allow_missing_columns,
         )
@@ -639,73 +667,6 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         write_atomic(folder / _file_name(label, names), page)
     out.write(f"wrote {len(pages)} client reports to {folder}\n")
     return 0
-
-
-def _item_specs(args: argparse.Namespace, ids: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """--pattern/--map (columns) and --prefix, by instrument, as `screening score` reads them."""
-    prefixes = _per_instrument(args.prefix, ids, "--prefix")
-    patterns = _per_instrument(args.pattern, ids, "--pattern")
-    maps: dict[str, dict[str, str]] = {}
-    for pair in args.map:
-        target, eq, column = pair.partition("=")
-        name, colon, item = target.rpartition(":") if ":" in target else ("", "", target)
-        if not colon and len(ids) == 1:
-            name = ids[0]
-        if not eq or not item or name not in ids:
-            raise ValueError(f"--map takes INSTRUMENT:ITEM=COLUMN (got {pair!r})")
-        maps.setdefault(name, {})[item] = column
-    columns: dict[str, Any] = {}
-    for inst_id in ids:
-        if inst_id in patterns and inst_id in maps:
-            raise ValueError(f"{inst_id}: give --pattern or --map, not both")
-        if inst_id in patterns or inst_id in maps:
-            columns[inst_id] = patterns.get(inst_id) or maps[inst_id]
-    return columns, prefixes
-
-
-def _per_instrument(values: list[str], ids: list[str], option: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for value in values:
-        name, eq, rest = value.partition("=")
-        if eq and name in ids:
-            key, given = name, rest
-        elif len(ids) == 1:
-            key, given = ids[0], value
-        else:
-            raise ValueError(
-                f"{option} {value!r} is one spec for several instruments; give one each: "
-                f"{option} {ids[0]}=VALUE"
-            )
-        if key in out:
-            raise ValueError(f"{option} is given twice for {key}")
-        out[key] = given
-    return out
-
-
-def _read_table(path: Path, given: str | None, text: set[str]) -> pd.DataFrame:
-    """A whole table: the client and date columns as text, as written; the rest as read."""
-    import pandas as pd
-
-    fmt = given or {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}.get(
-        path.suffix.lower()
-    )
-    if fmt is None:
-        raise ValueError(f"{path}: give --input-format csv, parquet or jsonl")
-    if not path.is_file():
-        raise OSError(2, "No such file", str(path))
-    if fmt == "csv":
-        header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
-        dtype = {name: str for name in header if name in text}
-        return pd.read_csv(
-            path,
-            dtype=dtype,
-            encoding="utf-8-sig",
-            keep_default_na=False,
-            na_values={name: [""] for name in header},
-        )
-    if fmt == "parquet":
-        return pd.read_parquet(path)
-    return pd.read_json(path, lines=True, dtype=False)
 
 
 def _file_name(label: Hashable, taken: set[str]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -415,6 +416,31 @@ def test_export_fhir_questionnaire_and_redcap(tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert "is the definition file" in refused.stderr
     assert definition.read_bytes() == (ROOT / "instruments" / "phq9.yaml").read_bytes()
+    # by id (an instrument pack's), and the scores of `screening score` too
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    mine = pack / "phq9_copy.yaml"
+    mine.write_text(definition.read_text().replace("id: phq9\n", "id: phq9_copy\n", 1))
+    env = {**os.environ, "SCREENING_PATH": str(pack)}
+    export = [sys.executable, "-m", "screening.cli", "export", "phq9_copy", "--format", "redcap"]
+    for argv in (
+        [*export, "-o", str(pack / "." / "phq9_copy.yaml")],
+        [
+            sys.executable,
+            "-m",
+            "screening.cli",
+            "score",
+            str(definition),
+            "x.json",
+            "-o",
+            str(definition),
+        ],
+    ):
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+        assert done.returncode == 2, done.stderr
+        assert "is the definition file of" in done.stderr
+    assert definition.read_bytes() == (ROOT / "instruments" / "phq9.yaml").read_bytes()
+    assert "id: phq9_copy" in mine.read_text()
 
 
 def test_score_a_fhir_questionnaire_response() -> None:

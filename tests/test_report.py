@@ -199,7 +199,7 @@ def test_command_one_client_and_errors(tmp_path: Path) -> None:
         run(parse("phq9,", str(source), "-o", str(folder)), io.StringIO())
     with pytest.raises(ValueError, match="one spec for several instruments"):
         run(parse("phq9,gad7", str(source), "-o", str(folder), "--prefix", "X_"), io.StringIO())
-    with pytest.raises(OSError, match="none.csv does not exist"):
+    with pytest.raises(OSError, match=r"none\.csv does not exist"):
         run(parse("phq9", str(tmp_path / "none.csv"), "-o", str(folder)), io.StringIO())
     with pytest.raises(ValueError, match="no column 'who'"):
         run(parse("phq9", str(source), "-o", str(folder), "--client", "who"), io.StringIO())

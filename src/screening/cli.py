@@ -398,6 +398,9 @@ def _score(args: argparse.Namespace, out: TextIO) -> int:
     refs = _instrument_refs(args.instrument)
     if args.output is not None and same_file(Path(args.input), Path(args.output)):
         raise ValueError(f"output {args.output} is the input file; write the scores elsewhere")
+    if args.output is not None:
+        for ref in refs:
+            _not_the_definition(ref, Path(args.output))
     fhir_only = _fhir_only(args)
     if fmt != "json":
         if fhir_only:
@@ -670,12 +673,21 @@ def _export(args: argparse.Namespace, out: TextIO) -> int:
         text = json.dumps(questionnaire, indent=2, ensure_ascii=False) + "\n"
     if args.output:
         target = Path(args.output)
-        if Path(args.instrument).is_file() and same_file(Path(args.instrument), target):
-            raise ValueError(f"--output {args.output} is the definition file; choose another")
+        _not_the_definition(args.instrument, target)
         write_atomic(target, text)  # all of it or nothing, never a half-written file
     else:
         out.write(text)
     return EXIT_OK
+
+
+def _not_the_definition(ref: str, target: Path) -> None:
+    """Refuse an output that is the definition file an instrument is read from: a path, or
+    the file of a built-in or an instrument pack's definition named by id."""
+    files = [Path(ref)] if Path(ref).is_file() else []
+    if not files and looks_like_id(ref):
+        files = [s.path for s in instrument_sources() if s.id == ref]
+    if any(same_file(file, target) for file in files):
+        raise ValueError(f"--output {target} is the definition file of {ref}; choose another")
 
 
 def _schema(args: argparse.Namespace, out: TextIO) -> int:

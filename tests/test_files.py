@@ -86,6 +86,21 @@ def test_parquet_in_and_out_keep_dtypes(tmp_path: Path) -> None:
     assert got["total"].tolist() == expected["total"].tolist()
 
 
+@pytest.mark.parametrize("index", [["id"], ["id", "phq2_2"]])
+def test_parquet_with_a_stored_pandas_index(tmp_path: Path, index: list[str]) -> None:
+    # pandas stores a DataFrame's index as columns and makes them the index again on reading:
+    # an item or kept column among them was missing (a KeyError, exit code 1)
+    pytest.importorskip("pyarrow")
+    df = pd.DataFrame({"id": ["a", "b", "c"], "phq2_1": [1, 2, 3], "phq2_2": [0, 1, 3]})
+    source, out = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    df.set_index(index).to_parquet(source)
+    summary = score_file("phq2", source, out, chunk_rows=2)
+    got = pd.read_parquet(out)
+    assert summary.rows == 3
+    assert got["id"].tolist() == ["a", "b", "c"]
+    assert got["total"].tolist() == [1, 3, 6]
+
+
 @pytest.mark.parametrize("chunk_rows", [1, 100])
 def test_csv_output_quotes_a_cell_holding_a_bare_cr(tmp_path: Path, chunk_rows: int) -> None:
     # Python's CSV writer quotes a cell for the line terminator's characters only (LF): a

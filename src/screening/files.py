@@ -312,7 +312,7 @@ class _Reader:
                     yield csv_items(chunk, items), None
         elif self.fmt == "parquet":
             for batch in _parquet().ParquetFile(self.path).iter_batches(batch_size=chunk_rows):
-                frame = batch.to_pandas()
+                frame = _columns_as_stored(batch, self.header)
                 yield frame, frame[names].copy() if verbatim else None
         else:
             assert self.jsonl is not None
@@ -489,6 +489,22 @@ def read_table(
 
 _WHOLE = 1_000_000
 """Rows read at a time by `read_table`."""
+
+
+def _columns_as_stored(batch: Any, header: list[str]) -> pd.DataFrame:
+    """A Parquet batch as a DataFrame of the file's columns: pandas would make a DataFrame
+    index it stored (a column, `id` or `__index_level_0__`) the index again."""
+    frame = batch.to_pandas()
+    stored = [
+        c
+        for c in (batch.schema.pandas_metadata or {}).get("index_columns", [])
+        if isinstance(c, str)
+    ]
+    if stored:
+        frame = frame.reset_index()
+        frame.columns = [*stored, *frame.columns[len(stored) :]]
+        frame = frame[header]
+    return frame
 
 
 def score_file(

@@ -307,6 +307,12 @@ def test_validate_usage_and_io_errors(tmp_path: Path) -> None:
     assert unknown_flag.returncode == 2
     no_command = run()
     assert no_command.returncode == 2
+    empty = tmp_path / "definitions"  # a mistyped or emptied folder is no "valid" CI run
+    empty.mkdir()
+    (empty / "README.md").write_text("nothing to check")
+    nothing = run("validate", str(empty))
+    assert nothing.returncode == 2
+    assert f"no definition file (.yaml or .yml) in {empty}" in nothing.stderr
 
 
 # --- list, show, schema ---------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -172,6 +173,18 @@ def test_jsonl_to_stdout_as_jsonl(tmp_path: Path) -> None:
     assert (summary.rows, summary.valid) == (2, 1)
     assert rows[0]["total"] == 21
     assert rows[1]["valid"] is False or rows[1]["valid"] == 0
+
+
+def test_jsonl_output_keeps_a_floats_digits(tmp_path: Path) -> None:
+    # a PHQ-9 of 7 answered items scoring 10, prorated: 10 x 9/7 = 12.857142857142858
+    # unrounded, which pandas wrote with 10 decimals
+    source = tmp_path / "in.csv"
+    source.write_text(",".join(f"phq9_{n}" for n in range(1, 10)) + "\n1,1,1,1,1,2,3,,\n")
+    buffer = io.StringIO()
+    score_file("phq9", source, output_format="jsonl", stdout=buffer)
+    row = json.loads(buffer.getvalue())
+    assert row["total_unrounded"] == 10 * 9 / 7
+    assert row["total"] == 13
 
 
 def test_context_from_a_column_or_a_value(tmp_path: Path) -> None:

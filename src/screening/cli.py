@@ -561,6 +561,9 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
     missing = [str(f) for f in files if not f.exists()]
     if missing:
         raise OSError(f"no such file: {', '.join(missing)}")
+    empty = [str(p) for p in args.paths if Path(p).is_dir() and not any(definition_files([p]))]
+    if empty:  # a mistyped or emptied folder must not pass a CI job as "valid"
+        raise ValueError(f"no definition file (.yaml or .yml) in {', '.join(empty)}")
     issues: list[Issue] = []
     for path in files:
         issues.extend(lint_file(path))

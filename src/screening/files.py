@@ -399,7 +399,10 @@ class _Writer:
                 )
             target.write(text)
         else:
-            text = frame.to_json(orient="records", lines=True, force_ascii=False)
+            # 15 decimals (pandas' most; its default is 10, which cut an unrounded score)
+            text = frame.to_json(
+                orient="records", lines=True, force_ascii=False, double_precision=15
+            )
             target.write(text if text.endswith("\n") or not text else text + "\n")
         self.first = False
 

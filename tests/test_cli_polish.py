@@ -134,10 +134,20 @@ def test_keep_items_in_parquet_and_json_lines(tmp_path: Path, fmt: str) -> None:
     assert scored["total"].tolist()[:4] == [9, 18, 27, 0]
 
 
-def test_keep_items_is_refused_for_json_input(run: Run) -> None:
-    done = run("score", "phq9", "examples/phq9.json", "--keep-items")
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--keep-items"],
+        ["--output-format", "parquet"],  # JSON was written into any file named .parquet
+        ["--add-prefix"],
+        ["--allow-missing-columns"],
+        ["--chunk-rows", "5"],
+    ],
+)
+def test_table_options_are_refused_for_json_input(run: Run, option: list[str]) -> None:
+    done = run("score", "phq9", "examples/phq9.json", *option)
     assert done.returncode == 2
-    assert "--keep-items applies to tables only" in done.stderr
+    assert f"{option[0]} applies to tables only" in done.stderr
 
 
 def test_keep_items_must_be_a_boolean(tmp_path: Path) -> None:

@@ -169,7 +169,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--chunk-rows",
         type=int,
-        default=100_000,
         metavar="N",
         help="rows per chunk of a table: memory is bounded by the chunk (default 100000)",
     )
@@ -417,6 +416,10 @@ def _score(args: argparse.Namespace, out: TextIO) -> int:
         "--map": args.map,
         "--na-values": args.na_values,
         "--keep-items": args.keep_items,
+        "--output-format": args.output_format,  # a JSON result is JSON, whatever the file's name
+        "--add-prefix": args.add_prefix,
+        "--allow-missing-columns": args.allow_missing_columns,
+        "--chunk-rows": args.chunk_rows is not None,
     }
     given = [name for name, value in table_only.items() if value]
     if given:  # a JSON response names its items; the option would be silently ignored
@@ -484,7 +487,8 @@ def _score_table(args: argparse.Namespace, refs: list[str], out: TextIO) -> int:
             f"scoring a table needs {exc.name or 'numpy and pandas'}, which is not installed; "
             "install the extra: pip install 'screening[frames]'"
         ) from None
-    if args.chunk_rows < 1:
+    chunk_rows = _CHUNK_ROWS if args.chunk_rows is None else args.chunk_rows
+    if chunk_rows < 1:
         raise ValueError("--chunk-rows must be at least 1")
     insts = _instruments_listed(refs)
     columns, prefixes = _column_specs(args, insts)
@@ -501,7 +505,7 @@ def _score_table(args: argparse.Namespace, refs: list[str], out: TextIO) -> int:
         na_values=args.na_values,
         allow_missing_columns=args.allow_missing_columns,
         add_prefix=True if args.add_prefix else None,
-        chunk_rows=args.chunk_rows,
+        chunk_rows=chunk_rows,
         stdout=out,
         progress=sys.stderr if show else None,
         options=CLI,
@@ -509,6 +513,10 @@ def _score_table(args: argparse.Namespace, refs: list[str], out: TextIO) -> int:
     )
     sys.stderr.write(summary.format() + "\n")
     return EXIT_INVALID if summary.invalid and args.fail_on_invalid else EXIT_OK
+
+
+_CHUNK_ROWS = 100_000
+"""`--chunk-rows` when not given (only a table is read in chunks)."""
 
 
 def _instruments_listed(refs: list[str]) -> list[Instrument]:

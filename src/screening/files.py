@@ -497,7 +497,7 @@ _WHOLE = 1_000_000
 def _columns_as_stored(batch: Any, header: list[str]) -> pd.DataFrame:
     """A Parquet batch as a DataFrame of the file's columns: pandas would make a DataFrame
     index it stored (a column, `id` or `__index_level_0__`) the index again."""
-    frame = batch.to_pandas()
+    frame: pd.DataFrame = batch.to_pandas()
     stored = [
         c
         for c in (batch.schema.pandas_metadata or {}).get("index_columns", [])

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,6 +86,32 @@ def test_parquet_in_and_out_keep_dtypes(tmp_path: Path) -> None:
     assert got["total_band"].cat.ordered
     expected = screening.score_frame("phq9", df, prefix="PHQ_")
     assert got["total"].tolist() == expected["total"].tolist()
+
+
+def test_json_lines_to_parquet_whatever_the_chunks(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    lines: list[dict[str, Any]] = [{"id": n, "phq2_1": 1, "phq2_2": 1} for n in range(4)]
+    lines[3]["note"] = "a key first given on a late line"
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.parquet"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    for chunk_rows in (2, 100):  # a chunk without the key was a column of no type
+        out.unlink(missing_ok=True)
+        score_file("phq2", source, out, chunk_rows=chunk_rows)
+        got = pd.read_parquet(out)
+        assert got["note"].isna().tolist() == [True, True, True, False]
+        assert got["total"].tolist() == [2] * 4
+    # a column whose values change type between chunks: a clear error, and no file
+    lines[3] = {"id": "x3", "phq2_1": 1, "phq2_2": 1}
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out.unlink()
+    with pytest.raises(ValueError, match="column 'id' holds values of several types"):
+        score_file("phq2", source, out, chunk_rows=2)  # in one chunk
+    assert not out.exists()
+    with pytest.raises(ValueError, match=r"column 'id' holds .* in a later chunk, where the first"):
+        score_file("phq2", source, out, chunk_rows=3)  # in two
+    assert not out.exists()
+    with pytest.raises(TypeError, match="na_values must be a list of tokens"):
+        score_file("phq2", source, out, na_values="NA")
 
 
 @pytest.mark.parametrize("index", [["id"], ["id", "phq2_2"]])

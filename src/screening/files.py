@@ -211,9 +211,16 @@ class _Jsonl:
     def __init__(self, path: Path) -> None:
         self.path = path
         keys: dict[str, None] = {}
+        kinds: dict[str, set[type]] = {}
         for _, record in self._records():
             keys.update(dict.fromkeys(record))
+            for key, value in record.items():
+                if value is not None:
+                    kinds.setdefault(key, set()).add(type(value))
         self.columns = list(keys)
+        self.text = {key for key, found in kinds.items() if found == {str}}
+        """Keys whose values are all text: a chunk of lines without one is still text (an
+        optional note first given in a later line), so that a Parquet column has one type."""
 
     def _records(self) -> Iterator[tuple[int, dict[str, Any]]]:
         with self.path.open(encoding="utf-8-sig") as handle:
@@ -247,7 +254,11 @@ class _Jsonl:
         data = {
             name: pd.Series([r.get(name) for r in batch], dtype=object) for name in self.columns
         }
-        return pd.DataFrame(data, columns=self.columns).infer_objects()
+        frame = pd.DataFrame(data, columns=self.columns).infer_objects()
+        for name in self.text:
+            if frame[name].isna().all():
+                frame[name] = frame[name].astype("str")
+        return frame
 
 
 class _Reader:
@@ -332,6 +343,33 @@ def _parquet() -> Any:
     return pq
 
 
+def _as_schema(table: Any, schema: Any) -> Any:
+    """A later chunk cast to the file's schema (the first chunk's); a column whose values are
+    of another type now (text after numbers, or after a chunk with none) is a ValueError
+    naming it: a Parquet column has one type."""
+    import pyarrow as pa
+
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        for field, column in zip(schema, table.columns, strict=True):
+            if column.type == field.type:
+                continue
+            try:
+                column.cast(field.type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                raise ValueError(
+                    f"column {field.name!r} holds {column.type} values in a later chunk, where "
+                    f"the first chunk's were {field.type}: {_ONE_TYPE}"
+                ) from None
+        raise ValueError(f"a later chunk does not fit the file's columns: {exc}") from None
+
+
+_ONE_TYPE = (
+    "a Parquet column has one type (write CSV or JSON Lines, or give the column values of one type)"
+)
+
+
 def _repeating(table: Any) -> list[str]:
     """The columns worth a Parquet dictionary: those whose first rows repeat values.
 
@@ -409,7 +447,19 @@ class _Writer:
     def _parquet(self, frame: pd.DataFrame) -> None:
         import pyarrow as pa
 
-        self.write_table(pa.Table.from_pandas(frame, preserve_index=False))
+        try:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            for name in frame.columns:  # the column Arrow cannot type: values of two kinds
+                try:
+                    pa.Array.from_pandas(frame[name])
+                except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                    raise ValueError(
+                        f"column {name!r} holds values of several types (text and numbers, "
+                        f"say): {_ONE_TYPE}"
+                    ) from None
+            raise
+        self.write_table(table)
 
     def write_table(self, table: Any) -> None:
         """A pyarrow Table to Parquet: the first sets the file's schema, each later one is cast
@@ -423,7 +473,7 @@ class _Writer:
                 self.temp, self.schema, compression="zstd", use_dictionary=_repeating(table)
             )
         else:
-            table = table.cast(self.schema)
+            table = _as_schema(table, self.schema)
         # written by one thread while the next chunk is read and scored (pyarrow releases the
         # GIL): one table waits at most, so memory stays bounded; a failed write is raised
         # here or at the close, before the file is committed
@@ -542,6 +592,8 @@ def score_file(
     """
     if not isinstance(keep_items, bool):
         raise TypeError(f"keep_items must be True or False (got {keep_items!r})")
+    if isinstance(na_values, str):  # its letters would each be a token
+        raise TypeError(f"na_values must be a list of tokens (got the text {na_values!r})")
     if not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a whole number of at least 1 (got {chunk_rows!r})")
     path = Path(source)

@@ -141,8 +141,6 @@ def test_a_cell_only_pandas_reads_sends_the_file_to_pandas(
 @pytest.mark.parametrize(
     "text",
     [
-        _csv([["c1", "x", *["1"] * 9], ["c2", "x", "1"]]),  # a short row: pandas fills it
-        _csv([["c1", "x", *["1"] * 9, "extra"]]),  # a long row: an index column to pandas
         # a quote used otherwise than to quote a whole cell
         _csv([[f"c{n}", 'say "hi"', *["1"] * 9] for n in range(20)]),
         _csv([[f"c{n}", ' "spaced"' if n == 15 else "x", *["1"] * 9] for n in range(20)]),
@@ -156,6 +154,29 @@ def test_a_line_arrow_reads_otherwise_goes_to_pandas(
     arrow, pandas, taken = _routes(tmp_path, monkeypatch, text)
     assert taken == ["pandas"]
     _assert_same(arrow, pandas)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "cells"),
+    [
+        # a short row: pandas filled it with missing cells (unanswered items: prorated, valid)
+        (_csv([["c1", "x", *["1"] * 9], ["c2", "x", "1"]]), 3, 3),
+        # a first row of a cell more: pandas made its first cell an index, and every other
+        # moved one column left (the id took the note, each answer the next item's value)
+        (_csv([["c1", "x", *["1"] * 8, "1", "3"]]), 2, 12),
+        (_csv([["c1", '"a, b\nc"', *["1"] * 9], ["c2", "x", "1", "1"]]), 4, 4),  # quoted
+    ],
+)
+def test_a_row_of_another_width_is_refused_on_either_route(
+    tmp_path: Path, text: bytes, line: int, cells: int
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(text)
+    for out in ("out.parquet", "out.csv"):
+        message = rf"in\.csv, line {line}: a row of {cells} cell\(s\) where the header has 11"
+        with pytest.raises(ValueError, match=message):
+            score_file("phq9", source, tmp_path / out, prefix="phq9_")
+    assert list(tmp_path.iterdir()) == [source]
 
 
 @pytest.mark.parametrize("end", [b'"1', b'"1\n', b'"1""\n'])

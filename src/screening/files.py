@@ -182,6 +182,89 @@ _SCAN = 1 << 24  # bytes read at a time when scanning a file's bytes
 _CR, _LF, _COMMA = ord("\r"), ord("\n"), ord(",")
 
 
+def _refuse_uneven_rows(path: Path, lineterminator: str | None, width: int) -> None:
+    """Refuse a CSV with a row of more or fewer cells than its header. pandas pads a short
+    row with missing cells, which would read as unanswered items (a truncated row scored as
+    prorated and valid); a first row of one cell more makes its first cell an index, and every
+    cell moves one column left (the id takes the next column's value, each answer the next
+    item's). Cells are counted by their commas outside quoted cells; a line holding only
+    whitespace is skipped, as pandas skips it, and the first other line is the header."""
+    end = ord(lineterminator or "\n")
+    quotes = breaks = 0  # quotes and line ends (a quoted one too) before the block
+    partial, filled = 0, False  # the commas of the record the block starts in, and if it has text
+    header = True
+    with path.open("rb") as handle:
+        head = handle.read(3)
+        block = (head[3:] if head == b"\xef\xbb\xbf" else head) + handle.read(_SCAN)
+        while block:
+            data = np.frombuffer(block, dtype=np.uint8)
+            newline = np.flatnonzero(data == end)
+            commas, ends = _record_commas(block, data, newline, quotes)
+            quotes += block.count(b'"')
+            commas[0] += partial
+            starts = np.concatenate(([0], ends[:-1] + 1))
+            first = 0  # the block's first record that may be a row
+            if header:  # the first line with text is the header; blank lines before it
+                first = next(
+                    (k + 1 for k in range(len(ends)) if _has_text(block, starts, ends, k, filled)),
+                    0,
+                )
+                header = first == 0
+            if not header:
+                for k in (np.flatnonzero(commas[first:-1] + 1 != width) + first).tolist():
+                    if _has_text(block, starts, ends, k, filled):  # else a blank line
+                        line = breaks + int(np.searchsorted(newline, ends[k], side="right"))
+                        _uneven_row(path, line, int(commas[k]) + 1, width)
+            tail = block[ends[-1] + 1 :] if len(ends) else block
+            filled = bool(tail.strip()) or (filled and not len(ends))
+            partial = int(commas[-1])
+            breaks += len(newline)
+            block = handle.read(_SCAN)
+    if filled and not header and partial + 1 != width:
+        _uneven_row(path, breaks + 1, partial + 1, width)  # a last line, unended
+
+
+def _has_text(block: bytes, starts: Any, ends: Any, k: int, carried: bool) -> bool:
+    """Whether the block's k-th record holds more than whitespace (`carried`: its part in the
+    blocks before does, for the first)."""
+    return bool(block[starts[k] : ends[k]].strip()) or (k == 0 and carried)
+
+
+def _record_commas(block: bytes, data: Any, newline: Any, quotes: int) -> tuple[Any, Any]:
+    """The block's record ends (line ends outside quoted cells) and the commas outside quoted
+    cells in each record it ends, then in the record it leaves open (the last count)."""
+    comma = data == _COMMA
+    if not quotes & 1 and b'"' not in block:  # outside any quoted cell throughout
+        ends = newline
+    else:  # a comma or a line end is a delimiter where an even number of quotes precede it
+        marks = np.flatnonzero(data == _QUOTE)
+        ends = newline[((np.searchsorted(marks, newline) + quotes) & 1) == 0]
+        at = np.flatnonzero(comma)
+        comma = np.zeros(len(data), dtype=bool)
+        comma[at[((np.searchsorted(marks, at) + quotes) & 1) == 0]] = True
+    starts = np.concatenate(([0], ends + 1))
+    inside = starts < len(data)  # a block ending with a line end leaves an empty record open
+    counts = np.zeros(len(starts), dtype=np.int64)
+    counts[inside] = np.add.reduceat(comma.view(np.uint8), starts[inside], dtype=np.int64)
+    # reduceat sums from each start to the next start: the record's own commas, its end's none
+    return counts, ends
+
+
+def _uneven_row(path: Path, line: int, cells: int, width: int) -> None:
+    why = (
+        "its missing cells would read as unanswered items"
+        if cells < width
+        else "the reader would move its cells to other columns"
+    )
+    raise ValueError(
+        f"{path}, line {line}: a row of {cells} cell(s) where the header has {width} ({why}); "
+        "mend the row (an empty cell is still written, as a comma)"
+    )
+
+
+_QUOTE = ord('"')
+
+
 def _csv_header(path: Path, lineterminator: str | None = None) -> list[str]:
     """The header as the parser names it (an empty name becomes `Unnamed: N`), after refusing
     a name written twice, which the parser would silently rename (`X.1`)."""
@@ -534,6 +617,8 @@ def read_table(
     path = Path(source)
     reader = _Reader(path, file_format(path, input_format), ())
     items = items_of(reader.header)
+    if reader.fmt == "csv":
+        _refuse_uneven_rows(path, reader.lineterminator, len(reader.header))
     chunks = [chunk for chunk, _ in reader.chunks(_WHOLE, items)]
     if not chunks:
         return pd.DataFrame(columns=reader.header)
@@ -645,6 +730,8 @@ def score_file(
         started = run.started  # a cell only pandas reads as pandas does: start over
         run = _Run(resolved, **setup)
         run.started = started  # the time of the attempt counts too
+    if fmt_in == "csv":  # (Arrow's reader refuses a short row itself)
+        _refuse_uneven_rows(path, reader.lineterminator, len(header))
     writer = _Writer(target, fmt_out, stdout)
     try:
         for chunk, verbatim in reader.chunks(chunk_rows, item_cols, verbatim=keep_items):

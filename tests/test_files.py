@@ -88,6 +88,20 @@ def test_parquet_in_and_out_keep_dtypes(tmp_path: Path) -> None:
     assert got["total"].tolist() == expected["total"].tolist()
 
 
+@pytest.mark.parametrize("keep_items", [False, True])
+def test_a_missing_token_is_its_exact_text(tmp_path: Path, keep_items: bool) -> None:
+    # pandas matches a number token by value: "9" also took "9.0" and "09" for missing (a
+    # prorated, valid total), but only where the item columns were not kept as written
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    header = ",".join(f"phq9_{n}" for n in range(1, 10))
+    source.write_text(f"{header}\n1,1,1,1,1,1,1,1,9\n1,1,1,1,1,1,1,1,9.0\n1,1,1,1,1,1,1,1,09\n")
+    score_file("phq9", source, out, na_values=["9"], keep_items=keep_items)
+    got = pd.read_csv(out)
+    assert got["valid"].tolist() == [True, False, False]
+    assert got["total_missing"].tolist() == [1, 0, 0]
+    assert got["reason"].str.contains("phq9_9").tolist() == [False, True, True]
+
+
 def test_json_lines_to_parquet_whatever_the_chunks(tmp_path: Path) -> None:
     pytest.importorskip("pyarrow")
     lines: list[dict[str, Any]] = [{"id": n, "phq2_1": 1, "phq2_2": 1} for n in range(4)]

@@ -368,7 +368,10 @@ class _Reader:
         """Chunks with item cells read for scoring, each with its item columns as read (a
         CSV's text) when `verbatim`, for output that keeps them."""
         names = [c for c in self.header if c in items]
-        if self.fmt == "csv" and verbatim:
+        # a token that is a number ("9") pandas also matches by value ("9.0", "09"): read the
+        # cells as text, and a token as the exact text it is, as with verbatim item columns
+        exact = any(_is_number(token) for token in self.na_values)
+        if self.fmt == "csv" and (verbatim or exact):
             # every column as text, nothing read as missing; item cells then as below
             tokens = ["", *self.na_values]
             reader = pd.read_csv(
@@ -382,7 +385,7 @@ class _Reader:
             )
             with reader:
                 for chunk in reader:
-                    as_read = chunk[names].copy()
+                    as_read = chunk[names].copy() if verbatim else None
                     for column in names:
                         chunk[column] = chunk[column].mask(chunk[column].isin(tokens))
                     yield csv_items(chunk, items), as_read
@@ -602,6 +605,14 @@ class _Writer:
         if self.temp is not None:
             self.temp.unlink(missing_ok=True)
             self.temp = None
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
 
 def read_table(

@@ -88,6 +88,21 @@ def test_parquet_in_and_out_keep_dtypes(tmp_path: Path) -> None:
     assert got["total"].tolist() == expected["total"].tolist()
 
 
+def test_a_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    utf16, empty, out = tmp_path / "u16.csv", tmp_path / "empty.csv", tmp_path / "out.csv"
+    utf16.write_bytes("phq2_1,phq2_2\n1,1\n".encode("utf-16"))
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"u16\.csv: not UTF-8 text \(byte 0xff at offset 0"):
+        score_file("phq2", utf16, out)
+    with pytest.raises(ValueError, match=r"empty\.csv: the file is empty \(no header\)"):
+        score_file("phq2", empty, out)
+    good = tmp_path / "good.csv"
+    good.write_text("phq2_1,phq2_2\n1,1\n")
+    with pytest.raises(FileNotFoundError, match=r"out\.csv: no folder .*nowhere$"):
+        score_file("phq2", good, tmp_path / "nowhere" / "out.csv")  # not its hidden temporary
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.csv", "good.csv", "u16.csv"]
+
+
 @pytest.mark.parametrize("keep_items", [False, True])
 def test_a_missing_token_is_its_exact_text(tmp_path: Path, keep_items: bool) -> None:
     # pandas matches a number token by value: "9" also took "9.0" and "09" for missing (a

@@ -626,14 +626,15 @@ def read_table(
     is read on its own (text that reads as a number is that number, other text stays text and
     is refused by the scorer in its row only). `items_of(header)` names the item columns."""
     path = Path(source)
-    reader = _Reader(path, file_format(path, input_format), ())
-    items = items_of(reader.header)
-    if reader.fmt == "csv":
-        _refuse_uneven_rows(path, reader.lineterminator, len(reader.header))
-    chunks = [chunk for chunk, _ in reader.chunks(_WHOLE, items)]
-    if not chunks:
-        return pd.DataFrame(columns=reader.header)
-    return pd.concat(chunks, ignore_index=True)
+    with _naming(path):
+        reader = _Reader(path, file_format(path, input_format), ())
+        items = items_of(reader.header)
+        if reader.fmt == "csv":
+            _refuse_uneven_rows(path, reader.lineterminator, len(reader.header))
+        chunks = [chunk for chunk, _ in reader.chunks(_WHOLE, items)]
+        if not chunks:
+            return pd.DataFrame(columns=reader.header)
+        return pd.concat(chunks, ignore_index=True)
 
 
 _WHOLE = 1_000_000
@@ -654,6 +655,24 @@ def _columns_as_stored(batch: Any, header: list[str]) -> pd.DataFrame:
         frame.columns = [*stored, *frame.columns[len(stored) :]]
         frame = frame[header]
     return frame
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """A reader's error about the input's text, naming the file."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}, "
+            "perhaps UTF-16 or Latin-1); save it as UTF-8"
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the file is empty (no header)") from None
+    except pd.errors.ParserError as exc:
+        if str(path) in str(exc):
+            raise
+        raise pd.errors.ParserError(f"{path}: {exc}") from None
 
 
 def score_file(
@@ -693,67 +712,73 @@ def score_file(
     if not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a whole number of at least 1 (got {chunk_rows!r})")
     path = Path(source)
-    fmt_in = file_format(path, input_format)
-    fmt_out = file_format(output, output_format) if output is not None else output_format or "csv"
-    target = Path(output) if output is not None else None
-    if target is not None and same_file(path, target):
-        raise ValueError(f"output {target} is the input file; write the scores elsewhere")
-    refs = _instruments(instrument)
-    reader = _Reader(path, fmt_in, na_values)
-    header = reader.header
-    resolved = resolve_columns(
-        refs,
-        header,
-        columns=columns,
-        prefix=prefix,
-        allow_missing_columns=allow_missing_columns,
-        options=options,
-    )
-    if all(not found for _, found in resolved):
-        names = ", ".join(f.plan.provenance.instrument for f, _ in resolved)
-        raise ColumnError(
-            f"no column of {path} holds a {names} item; pass {options.prefix} or {options.columns}"
+    with _naming(path):
+        fmt_in = file_format(path, input_format)
+        fmt_out = (
+            file_format(output, output_format) if output is not None else output_format or "csv"
         )
-    prefixed = _prefixed(refs, add_prefix)
-    item_cols: set[Hashable] = {c for _, found in resolved for c in found.values()}
-    kept = [c for c in header if keep_items or c not in item_cols]
-    _refuse_clashes(path, kept, list(output_schema(refs, add_prefix=prefixed).columns), prefixed)
-    context = dict(context or {})
-    context_columns = {name: col for name, col in context.items() if col in header}
-    empty = pd.concat(
-        [pd.DataFrame(columns=kept), output_schema(refs, add_prefix=prefixed)], axis=1
-    )
-    setup: dict[str, Any] = {
-        "prefixed": prefixed,
-        "kept": kept,
-        "context": context,
-        "context_columns": context_columns,
-        "progress": progress,
-    }
-    run = _Run(resolved, **setup)
-    if fmt_in == "csv" and fmt_out == "parquet" and not keep_items:
-        _parquet()  # without pyarrow: the error that names the extra to install
-        writer = _Writer(target, fmt_out, stdout)
-        if _arrow_route(
-            run, reader, writer, item_cols=item_cols, chunk_rows=chunk_rows, empty=empty
-        ):
-            return run.summary()
-        started = run.started  # a cell only pandas reads as pandas does: start over
+        target = Path(output) if output is not None else None
+        if target is not None and same_file(path, target):
+            raise ValueError(f"output {target} is the input file; write the scores elsewhere")
+        refs = _instruments(instrument)
+        reader = _Reader(path, fmt_in, na_values)
+        header = reader.header
+        resolved = resolve_columns(
+            refs,
+            header,
+            columns=columns,
+            prefix=prefix,
+            allow_missing_columns=allow_missing_columns,
+            options=options,
+        )
+        if all(not found for _, found in resolved):
+            names = ", ".join(f.plan.provenance.instrument for f, _ in resolved)
+            raise ColumnError(
+                f"no column of {path} holds a {names} item; pass {options.prefix} or "
+                f"{options.columns}"
+            )
+        prefixed = _prefixed(refs, add_prefix)
+        item_cols: set[Hashable] = {c for _, found in resolved for c in found.values()}
+        kept = [c for c in header if keep_items or c not in item_cols]
+        _refuse_clashes(
+            path, kept, list(output_schema(refs, add_prefix=prefixed).columns), prefixed
+        )
+        context = dict(context or {})
+        context_columns = {name: col for name, col in context.items() if col in header}
+        empty = pd.concat(
+            [pd.DataFrame(columns=kept), output_schema(refs, add_prefix=prefixed)], axis=1
+        )
+        setup: dict[str, Any] = {
+            "prefixed": prefixed,
+            "kept": kept,
+            "context": context,
+            "context_columns": context_columns,
+            "progress": progress,
+        }
         run = _Run(resolved, **setup)
-        run.started = started  # the time of the attempt counts too
-    if fmt_in == "csv":  # (Arrow's reader refuses a short row itself)
-        _refuse_uneven_rows(path, reader.lineterminator, len(header))
-    writer = _Writer(target, fmt_out, stdout)
-    try:
-        for chunk, verbatim in reader.chunks(chunk_rows, item_cols, verbatim=keep_items):
-            scored, issues = run.score(chunk)
-            writer.write(pd.concat([_given(chunk, kept, verbatim), scored], axis=1))
-            run.count(scored, issues, len(chunk))
-        writer.commit(empty)
-    except BaseException:  # an interrupt too: never a valid-looking partial file
-        writer.abort()
-        raise
-    return run.summary()
+        if fmt_in == "csv" and fmt_out == "parquet" and not keep_items:
+            _parquet()  # without pyarrow: the error that names the extra to install
+            writer = _Writer(target, fmt_out, stdout)
+            if _arrow_route(
+                run, reader, writer, item_cols=item_cols, chunk_rows=chunk_rows, empty=empty
+            ):
+                return run.summary()
+            started = run.started  # a cell only pandas reads as pandas does: start over
+            run = _Run(resolved, **setup)
+            run.started = started  # the time of the attempt counts too
+        if fmt_in == "csv":  # (Arrow's reader refuses a short row itself)
+            _refuse_uneven_rows(path, reader.lineterminator, len(header))
+        writer = _Writer(target, fmt_out, stdout)
+        try:
+            for chunk, verbatim in reader.chunks(chunk_rows, item_cols, verbatim=keep_items):
+                scored, issues = run.score(chunk)
+                writer.write(pd.concat([_given(chunk, kept, verbatim), scored], axis=1))
+                run.count(scored, issues, len(chunk))
+            writer.commit(empty)
+        except BaseException:  # an interrupt too: never a valid-looking partial file
+            writer.abort()
+            raise
+        return run.summary()
 
 
 def _csv_arrow() -> Any:

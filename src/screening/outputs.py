@@ -28,6 +28,8 @@ def temporary_beside(path: Path) -> tuple[int, Path]:
     """An open descriptor and the path of a new hidden file in the output's folder."""
     if path.is_dir():
         raise IsADirectoryError(f"output {path} is a folder")
+    if not path.parent.is_dir():  # named, not the hidden temporary file that could not be made
+        raise FileNotFoundError(f"output {path}: no folder {path.parent}")
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     return fd, Path(name)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +187,25 @@ def test_an_interrupted_run_leaves_no_output(
         with pytest.raises(KeyboardInterrupt):
             score_file("phq9", source, out, prefix="PHQ_", chunk_rows=10)
         assert sorted(os.listdir(tmp_path)) == ["in.csv"], fmt  # no partial file, no temp file
+
+
+def test_a_terminated_command_leaves_no_output(tmp_path: Path) -> None:
+    # SIGTERM (a job stopped by a scheduler) is cleaned up as Ctrl-C is: the hidden
+    # temporary file was left beside the output
+    rows = "".join("1,1,1,1,1,1,1,1,1\n" for _ in range(200_000))
+    write(tmp_path / "in.csv", f"{PHQ}\n{rows}")
+    argv = [sys.executable, "-m", "screening.cli", "score", "phq9", "in.csv", "--prefix"]
+    argv += ["PHQ_", "-o", "out.csv", "--chunk-rows", "20", "--no-progress"]
+    with subprocess.Popen(argv, cwd=tmp_path, stderr=subprocess.PIPE, text=True) as job:
+        for _ in range(600):  # until it writes (at most a minute)
+            if any(name.endswith(".part") for name in os.listdir(tmp_path)):
+                break
+            time.sleep(0.1)
+        job.send_signal(signal.SIGTERM)
+        _, stderr = job.communicate(timeout=60)
+    assert job.returncode == 143, stderr
+    assert "terminated; no output was left behind" in stderr
+    assert sorted(os.listdir(tmp_path)) == ["in.csv"]
 
 
 def test_a_previous_output_survives_a_failed_run(tmp_path: Path) -> None:

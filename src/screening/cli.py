@@ -7,10 +7,13 @@ Exit codes: 0 success; 1 a definition is invalid (validate), or an invalid respo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -261,7 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": _report,
     }[args.command]
     try:
-        return handler(args, sys.stdout)
+        with _terminated_as_interrupted():
+            return handler(args, sys.stdout)
     except (UnknownInstrumentError, DefinitionError, OSError, ValueError) as exc:
         sys.stderr.write(f"screening: error: {_one_line(exc)}\n")
         return EXIT_USAGE
@@ -271,6 +275,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("screening: interrupted; no output was left behind\n")
         return 130
+    except _Terminated:
+        sys.stderr.write("screening: terminated; no output was left behind\n")
+        return 143
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the command is, so that its output is cleaned up as on Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _terminated_as_interrupted() -> Iterator[None]:
+    def terminate(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # a handler can only be set from the main thread
+        return
+    before = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -88,6 +88,32 @@ def test_parquet_in_and_out_keep_dtypes(tmp_path: Path) -> None:
     assert got["total"].tolist() == expected["total"].tolist()
 
 
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        # a quote opens a cell only at its start: after a space it is text, and the comma in
+        # it splits the cell (pandas made the long first row's first cell an index)
+        (b'id,note,phq2_1,phq2_2\n1, "a, b",3,0\n2,ok,1,0\n', "line 2: a row of 5 cell"),
+        (b"id,note,phq2_1,phq2_2\n1,5'10\" tall,3,3\n2,ok,0,1\n", None),  # a stray quote
+        # LF, CR LF and a bare CR all end a line (pandas' default reader)
+        (b"id,note,phq2_1,phq2_2\n1,a,3,0\r2,b,1,1\n", None),
+        (b'id,note,phq2_1,phq2_2\r1,2,3,0\r2,"x\ny",1\r', "line 4: a row of 3 cell"),
+        (b'id,note,phq2_1,phq2_2\n1,"",3,0\n""\n', "line 3: a row of 1 cell"),  # not blank
+        (b'id,note,phq2_1,phq2_2\n1,"",3,0\n  \t\n2,x,1,1\n\n', None),  # blank lines
+    ],
+)
+def test_row_widths_are_counted_as_pandas_splits_cells(
+    tmp_path: Path, text: bytes, refused: str | None
+) -> None:
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_bytes(text)
+    if refused is None:
+        assert score_file("phq2", source, out).rows == 2
+    else:
+        with pytest.raises(ValueError, match=refused):
+            score_file("phq2", source, out)
+
+
 def test_a_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
     utf16, empty, out = tmp_path / "u16.csv", tmp_path / "empty.csv", tmp_path / "out.csv"
     utf16.write_bytes("phq2_1,phq2_2\n1,1\n".encode("utf-16"))

@@ -187,23 +187,35 @@ def _refuse_uneven_rows(path: Path, lineterminator: str | None, width: int) -> N
     row with missing cells, which would read as unanswered items (a truncated row scored as
     prorated and valid); a first row of one cell more makes its first cell an index, and every
     cell moves one column left (the id takes the next column's value, each answer the next
-    item's). Cells are counted by their commas outside quoted cells; a line holding only
-    whitespace is skipped, as pandas skips it, and the first other line is the header."""
-    end = ord(lineterminator or "\n")
-    quotes = breaks = 0  # quotes and line ends (a quoted one too) before the block
-    partial, filled = 0, False  # the commas of the record the block starts in, and if it has text
+    item's). A line of whitespace is skipped, as pandas skips it; the first other line is the
+    header. A file without quotes whose line ends are all of one kind is counted in numpy, by
+    its commas; any other is read by Python's CSV reader, which splits lines and quoted cells
+    as pandas' does (a quote opens a cell only at its start; LF, CR LF and a bare CR end a
+    line)."""
+    if not _counted_by_commas(path, lineterminator, width):
+        _counted_by_reader(path, width)
+
+
+def _counted_by_commas(path: Path, lineterminator: str | None, width: int) -> bool:
+    """`_refuse_uneven_rows` for a file without quotes whose line ends are LF (a CR only
+    before one) or, told so, bare CRs; False (nothing decided) for any other file."""
+    end = lineterminator or "\n"
+    breaks = 0  # line ends before the block
+    partial, filled = 0, False  # the commas of the line the block starts in, and if it has text
     header = True
     with path.open("rb") as handle:
         head = handle.read(3)
         block = (head[3:] if head == b"\xef\xbb\xbf" else head) + handle.read(_ROWS_SCAN)
         while block:
+            following = handle.read(_ROWS_SCAN)
+            if b'"' in block or (end == "\n" and not _crs_before_lfs(block, following)):
+                return False
             data = np.frombuffer(block, dtype=np.uint8)
-            newline = np.flatnonzero(data == end)
-            commas, ends = _record_commas(block, data, newline, quotes)
-            quotes += block.count(b'"')
+            ends = np.flatnonzero(data == ord(end))
+            commas = _line_commas(data, ends)
             commas[0] += partial
             starts = np.concatenate(([0], ends[:-1] + 1))
-            first = 0  # the block's first record that may be a row
+            first = 0  # the block's first line that may be a row
             if header:  # the first line with text is the header; blank lines before it
                 first = next(
                     (k + 1 for k in range(len(ends)) if _has_text(block, starts, ends, k, filled)),
@@ -213,41 +225,58 @@ def _refuse_uneven_rows(path: Path, lineterminator: str | None, width: int) -> N
             if not header:
                 for k in (np.flatnonzero(commas[first:-1] + 1 != width) + first).tolist():
                     if _has_text(block, starts, ends, k, filled):  # else a blank line
-                        line = breaks + int(np.searchsorted(newline, ends[k], side="right"))
-                        _uneven_row(path, line, int(commas[k]) + 1, width)
+                        _uneven_row(path, breaks + k + 1, int(commas[k]) + 1, width)
             tail = block[ends[-1] + 1 :] if len(ends) else block
             filled = bool(tail.strip()) or (filled and not len(ends))
             partial = int(commas[-1])
-            breaks += len(newline)
-            block = handle.read(_ROWS_SCAN)
+            breaks += len(ends)
+            block = following
     if filled and not header and partial + 1 != width:
         _uneven_row(path, breaks + 1, partial + 1, width)  # a last line, unended
+    return True
+
+
+def _crs_before_lfs(block: bytes, following: bytes) -> bool:
+    """Whether every CR of the block comes before an LF (a CR LF line end)."""
+    crs = block.count(b"\r")
+    if not crs:
+        return True
+    pairs = block.count(b"\r\n") + (block.endswith(b"\r") and following.startswith(b"\n"))
+    return crs == pairs
 
 
 def _has_text(block: bytes, starts: Any, ends: Any, k: int, carried: bool) -> bool:
-    """Whether the block's k-th record holds more than whitespace (`carried`: its part in the
+    """Whether the block's k-th line holds more than whitespace (`carried`: its part in the
     blocks before does, for the first)."""
     return bool(block[starts[k] : ends[k]].strip()) or (k == 0 and carried)
 
 
-def _record_commas(block: bytes, data: Any, newline: Any, quotes: int) -> tuple[Any, Any]:
-    """The block's record ends (line ends outside quoted cells) and the commas outside quoted
-    cells in each record it ends, then in the record it leaves open (the last count)."""
-    comma = data == _COMMA
-    if not quotes & 1 and b'"' not in block:  # outside any quoted cell throughout
-        ends = newline
-    else:  # a comma or a line end is a delimiter where an even number of quotes precede it
-        marks = np.flatnonzero(data == _QUOTE)
-        ends = newline[((np.searchsorted(marks, newline) + quotes) & 1) == 0]
-        at = np.flatnonzero(comma)
-        comma = np.zeros(len(data), dtype=bool)
-        comma[at[((np.searchsorted(marks, at) + quotes) & 1) == 0]] = True
+def _line_commas(data: Any, ends: Any) -> Any:
+    """The commas in each line the block ends, then in the line it leaves open (the last)."""
     starts = np.concatenate(([0], ends + 1))
-    inside = starts < len(data)  # a block ending with a line end leaves an empty record open
+    inside = starts < len(data)  # a block ending with a line end leaves an empty line open
     counts = np.zeros(len(starts), dtype=np.int64)
-    counts[inside] = np.add.reduceat(comma.view(np.uint8), starts[inside], dtype=np.int64)
-    # reduceat sums from each start to the next start: the record's own commas, its end's none
-    return counts, ends
+    comma = (data == _COMMA).view(np.uint8)
+    # reduceat sums from each start to the next: a line's own commas (its end is none)
+    counts[inside] = np.add.reduceat(comma, starts[inside], dtype=np.int64)
+    return counts
+
+
+def _counted_by_reader(path: Path, width: int) -> None:
+    """`_refuse_uneven_rows` by Python's CSV reader (quotes, or mixed line ends)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = True
+        try:
+            for cells in reader:
+                if not cells or (len(cells) == 1 and cells[0] and not cells[0].strip()):
+                    continue  # a blank line, or one of whitespace (a quoted "" is a cell)
+                if header:
+                    header = False
+                elif len(cells) != width:
+                    _uneven_row(path, reader.line_num, len(cells), width)
+        except csv.Error:  # a line it cannot read (a NUL byte, a huge cell): left to pandas
+            return
 
 
 def _uneven_row(path: Path, line: int, cells: int, width: int) -> None:

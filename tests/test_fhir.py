@@ -232,8 +232,10 @@ def answer_forms(
 
 
 def numbers_answer(item: Any) -> bool:
-    """Whether a number may answer the item: each option scores its value."""
-    return all(value == score for value, score in item.scores.items())
+    """Whether a number may answer the item: no option's value is another option's score
+    unless it scores that value itself."""
+    scores = set(item.scores.values())
+    return all(value == score or value not in scores for value, score in item.scores.items())
 
 
 @st.composite
@@ -620,6 +622,9 @@ def test_a_number_is_refused_where_options_score_otherwise_than_their_values() -
         "epds_2": 2,
         "epds_4": 2,
     }
+    # ASQ's "declined" (9) scores 1, as a yes: no option scores 9, so 0, 1 and 9 are values
+    asq = qr(*(answered(f"asq_{n}", valueInteger=v) for n, v in ((1, 0), (2, 1), (3, 9))))
+    assert fhir.read_questionnaire_response("asq", asq) == {"asq_1": 0, "asq_2": 1, "asq_3": 9}
 
 
 def test_booleans_answer_yes_no_items() -> None:

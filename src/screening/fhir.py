@@ -11,8 +11,9 @@ caller's mapping (linkId → item id), by linkId = item id, or by LOINC code (a 
 caller passes the Questionnaire the response answers), and each answer to an option: a
 `valueCoding` by the option's LOINC answer code (or this library's own answer code), else by the
 score in its `itemWeight` / `ordinalValue` extension or, for a code alone, on the Questionnaire's
-answerOption of that code; a `valueInteger` or integral `valueDecimal` as the option value; a
-`valueBoolean` only for a yes/no item (options exactly 0 and 1). The same answer given twice
+answerOption of that code; a `valueInteger` or integral `valueDecimal` as the option value
+(refused where a number could be an option's value or another option's score, as on the EPDS's
+reverse-scored items); a `valueBoolean` only for a yes/no item (options exactly 0 and 1). The same answer given twice
 counts once. Nothing is guessed: anything else (different answers to one item, an `item` or
 `answer` that is not a list, ...) is a `ResponseError` whose issues name the linkId and its
 place in the resource. A score or classification the form states (`/44261-6`, `/93374-7`) is

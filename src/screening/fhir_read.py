@@ -658,16 +658,22 @@ def _decode_number(
 
 
 def _scored_otherwise(target: _Target) -> bool:
-    """Whether an option of the item scores otherwise than its value."""
-    return any(value != score for value, score in target.scores.items())
+    """Whether a number could be an option's value or another option's score: an option whose
+    value is some option's score, and which scores otherwise (EPDS item 3: box 0 scores 3, and
+    box 3 scores 0). ASQ's "declined" (9, scoring 1 as a yes) is no such option: no option
+    scores 9."""
+    return bool(_otherwise_options(target))
+
+
+def _otherwise_options(target: _Target) -> list[tuple[int, float]]:
+    scores = set(target.scores.values())
+    return sorted((v, s) for v, s in target.scores.items() if v != s and v in scores)
 
 
 def _otherwise(target: _Target) -> str:
-    """The options that score otherwise than their values, as "value scores score"."""
+    """The options that make a number ambiguous, as "value scores score"."""
     return ", ".join(
-        f"{value} scores {number(score)}"
-        for value, score in sorted(target.scores.items())
-        if value != score
+        f"{value} scores {number(score)}" for value, score in _otherwise_options(target)
     )
 
 
@@ -923,8 +929,8 @@ def read_questionnaire_response(
     in `questionnaire` (the Questionnaire the response answers, whose answers EHRs send as codes
     alone). A code of the item's own code systems that is no option is refused unless that
     Questionnaire weighs it. A valueInteger or valueDecimal is read as the option value, and
-    refused for an item whose options score otherwise than their values (EPDS item 3: box 0
-    scores 3), where a number could be the box or the score. A code without a system is read
+    refused for an item where a number could be an option's value or another option's score
+    (EPDS item 3: box 0 scores 3, box 3 scores 0). A code without a system is read
     when it is exactly one option's code. Scores and classifications the form calculated
     (`scale.total`, or a scale's or classification's LOINC code such as the PHQ-9 total
     `/44261-6` or the C-SSRS risk level `/93374-7`) are not answers:

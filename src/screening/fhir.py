@@ -13,12 +13,12 @@ caller passes the Questionnaire the response answers), and each answer to an opt
 score in its `itemWeight` / `ordinalValue` extension or, for a code alone, on the Questionnaire's
 answerOption of that code; a `valueInteger` or integral `valueDecimal` as the option value
 (refused where a number could be an option's value or another option's score, as on the EPDS's
-reverse-scored items); a `valueBoolean` only for a yes/no item (options exactly 0 and 1). The same answer given twice
-counts once. Nothing is guessed: anything else (different answers to one item, an `item` or
-`answer` that is not a list, ...) is a `ResponseError` whose issues name the linkId and its
-place in the resource. A score or classification the form states (`/44261-6`, `/93374-7`) is
-compared with the result, and a difference is a warning on it; so is a status other than
-completed.
+reverse-scored items); a `valueBoolean` only for a yes/no item (options exactly 0 and 1). The
+same answer given twice counts once. Nothing is guessed: anything else (different answers to
+one item, an `item` or `answer` that is not a list, ...) is a `ResponseError` whose issues name
+the linkId and its place in the resource. A score or classification the form states
+(`/44261-6`, `/93374-7`) is compared with the result, and a difference is a warning on it; so
+is a status other than completed.
 
 The library's canonical URLs (its code systems for scales and answers without LOINC codes, and
 its Questionnaires' urls) are under `CANONICAL_BASE` unless a writer or reader is given

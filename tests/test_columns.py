@@ -10,6 +10,7 @@ import pytest
 
 import screening
 from screening.columns import ColumnError, Spec, item_columns, specs
+from screening.files import score_file
 
 PHQ = [f"PHQ_{n}" for n in range(1, 10)]
 GAD = [f"GAD_{n}" for n in range(1, 8)]
@@ -88,9 +89,16 @@ def test_a_header_pandas_renamed_is_refused_on_every_path(tmp_path: Path) -> Non
     message = r"columns 'PHQ_9' and 'PHQ_9.1' may both hold item 'phq9_9' of phq9"
     with pytest.raises(ColumnError, match=message):
         screening.score_frame("phq9", df, prefix="PHQ_")
+    # named by the caller, the column is the caller's choice
     mapping = {f"phq9_{n}": f"PHQ_{n}" for n in range(1, 10)}
-    with pytest.raises(ColumnError, match=message):  # named by the caller, still ambiguous
-        screening.score_frame("phq9", df, columns=mapping)
+    assert screening.score_frame("phq9", df, columns=mapping)["total"].tolist() == [9]
+    # a file's header as written was checked for a name given twice: there, Q1.1 is a column
+    # of its own (a sub-question), beside the Q1 a pattern finds
+    legit = tmp_path / "sub.csv"
+    legit.write_text("Q1,Q2,Q1.1,Q1.2\n2,3,yes,no\n")
+    out = tmp_path / "out.csv"
+    score_file("phq2", legit, out, columns="Q{n}")
+    assert pd.read_csv(out)["total"].tolist() == [5]
     # a column that only looks like one (PHQ_90.1 repeats PHQ_90, no item) is no twin
     df = pd.DataFrame([[1] * 10], columns=[*PHQ, "PHQ_90.1"])
     assert screening.score_frame("phq9", df, prefix="PHQ_")["total"].tolist() == [9]

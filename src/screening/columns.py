@@ -165,6 +165,8 @@ def item_columns(
     names: Sequence[Hashable],
     spec: Spec = _NO_SPEC,
     options: Options = API,
+    *,
+    renamed: bool = True,
 ) -> dict[str, Hashable]:
     """Which of `names` holds each item (an item without a column is left out).
 
@@ -196,12 +198,20 @@ def item_columns(
                 f"column {name!r} (item {item_id!r} of {instrument}) appears {len(where)} times "
                 f"in the data (columns {places}); which one holds the item is ambiguous"
             )
-        renamed = _renamed_twin(name, positions)
-        if renamed is not None:
+        # a column found by a pattern beside one named as pandas renames a repeated header
+        # (`X.1`): the names may have been renamed (not a file's header as written), and the
+        # caller did not name the column
+        twin = (
+            _renamed_twin(name, positions)
+            if renamed and not isinstance(spec.columns, Mapping)
+            else None
+        )
+        if twin is not None:
             raise ColumnError(
-                f"columns {name!r} and {renamed!r} may both hold item {item_id!r} of "
+                f"columns {name!r} and {twin!r} may both hold item {item_id!r} of "
                 f"{instrument}: a file read by pandas names a second {name!r} column "
-                f"{renamed!r}; which one holds the item is ambiguous (drop or rename one)"
+                f"{twin!r}; which one holds the item is ambiguous (drop or rename one, or "
+                f"name the item's column with {options.columns})"
             )
         if name in used:
             raise ColumnError(

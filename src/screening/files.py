@@ -760,6 +760,7 @@ def score_file(
             prefix=prefix,
             allow_missing_columns=allow_missing_columns,
             options=options,
+            raw_header=fmt_in == "csv",  # its names were checked as written
         )
         if all(not found for _, found in resolved):
             names = ", ".join(f.plan.provenance.instrument for f, _ in resolved)

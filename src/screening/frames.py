@@ -52,8 +52,11 @@ def resolve_columns(
     prefix: Prefix = None,
     allow_missing_columns: bool = False,
     options: Options = API,
+    raw_header: bool = False,
 ) -> list[tuple[FramePlan, dict[str, Hashable]]]:
-    """Each instrument's plan and the column of each of its items, every ambiguity refused."""
+    """Each instrument's plan and the column of each of its items, every ambiguity refused.
+    `raw_header`: the names are a file's header as written, checked for a name given twice, so
+    a column named `X.1` beside `X` is its own (not pandas' renaming of a second `X`)."""
     if not isinstance(allow_missing_columns, bool):
         raise TypeError(
             f"allow_missing_columns must be True or False (got {allow_missing_columns!r})"
@@ -70,7 +73,9 @@ def resolve_columns(
     for fplan in plans:
         instrument = fplan.plan.provenance.instrument
         spec = by_instrument[instrument]
-        found = item_columns(instrument, items[instrument], names, spec, options)
+        found = item_columns(
+            instrument, items[instrument], names, spec, options, renamed=not raw_header
+        )
         _check_columns(fplan.plan, found, allow_missing_columns, options)
         out.append((fplan, found))
     return out

@@ -615,7 +615,7 @@ def run(
     Usage and input errors raise `ValueError` (a missing column or client included) or
     `OSError`, which the command line turns into exit code 2 with one line."""
     from .columns import CLI
-    from .files import read_table
+    from .files import file_format, read_table
     from .frames import resolve_columns
     from .outputs import write_atomic
 
@@ -623,6 +623,8 @@ def run(
     one = len(ids) == 1
     spec_columns = (columns.get(ids[0]) if one else dict(columns)) or None
     spec_prefix = (prefixes.get(ids[0]) if one else dict(prefixes)) or None
+
+    found: dict[str, dict[str, Hashable]] = {}  # each instrument's item columns
 
     def items_of(header: list[str]) -> set[Hashable]:
         resolved = resolve_columns(
@@ -632,12 +634,15 @@ def run(
             prefix=spec_prefix,
             allow_missing_columns=args.allow_missing_columns,
             options=CLI,
+            raw_header=file_format(path, args.input_format) == "csv",
         )
-        return {column for _, found in resolved for column in found.values()}
+        found.update({f.plan.provenance.instrument: dict(cols) for f, cols in resolved})
+        return {column for cols in found.values() for column in cols.values()}
 
     # read as `screening score` reads a file: each item cell on its own (one bad cell is its
     # row's problem, never its column's), a repeated header or JSON key refused
-    df = read_table(Path(args.input), args.input_format, items_of)
+    path = Path(args.input)
+    df = read_table(path, args.input_format, items_of)
     given: dict[str, Any] = {
         name: df[value] if value in df.columns else value for name, value in context.items()
     }
@@ -652,8 +657,7 @@ def run(
             insts[0] if one else insts,
             client=args.client,
             date=args.date,
-            columns=spec_columns,
-            prefix=spec_prefix,
+            columns=found[ids[0]] if one else found,  # as resolved from the file's header
             context=given or None,
             clients=args.client_id or None,
             allow_missing_columns=args.allow_missing_columns,

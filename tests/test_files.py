@@ -199,8 +199,8 @@ def test_csv_output_quotes_a_cell_holding_a_bare_cr(tmp_path: Path, chunk_rows: 
         ["Smith\rJones", "4"],
         ["y", "0"],
     ]
-    if chunk_rows == 1:  # a chunk without a CR is written as before: unquoted
-        assert b"\nx,2,negative," in out.read_bytes()
+    # only the cell holding the CR is quoted (a missing cell quoted as "" is text to Polars)
+    assert b'\nx,2,negative,2,0,False,True,\n"Smith\rJones",4,positive,' in out.read_bytes()
 
 
 @pytest.mark.parametrize("source_format", ["csv", "parquet"])

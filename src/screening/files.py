@@ -459,6 +459,22 @@ def _parquet() -> Any:
     return pq
 
 
+def _quoting_crs(frame: pd.DataFrame, header: bool) -> str:
+    """A chunk holding a cell with a bare CR, as CSV with LF line ends. Python's writer quotes
+    a cell for the line terminator's own characters only, so with LF the CR would end the row
+    for any reader. Written with CR LF line ends, every cell holding a CR or an LF is quoted;
+    the line ends outside quoted cells (an even number of quotes before them) then become LF."""
+    text = frame.to_csv(None, header=header, index=False, lineterminator="\r\n")
+    rows, pending, quotes = [], [], 0
+    for piece in text.split("\r\n"):
+        pending.append(piece)
+        quotes += piece.count('"')
+        if quotes % 2 == 0:  # outside a quoted cell: a row's end
+            rows.append("\r\n".join(pending))
+            pending, quotes = [], 0
+    return "\n".join(rows)
+
+
 def _as_schema(table: Any, schema: Any) -> Any:
     """A later chunk cast to the file's schema (the first chunk's); a column whose values are
     of another type now (text after numbers, or after a chunk with none) is a ValueError
@@ -541,16 +557,7 @@ class _Writer:
         if self.fmt == "csv":
             text = frame.to_csv(None, header=self.first, index=False, lineterminator="\n")
             if "\r" in text:
-                # a cell holding a bare CR: Python's writer quotes a cell only for the line
-                # terminator's own characters, so the CR would end the row for any reader;
-                # this chunk's text cells are all quoted instead (still one cell each)
-                text = frame.to_csv(
-                    None,
-                    header=self.first,
-                    index=False,
-                    lineterminator="\n",
-                    quoting=csv.QUOTE_NONNUMERIC,
-                )
+                text = _quoting_crs(frame, self.first)
             target.write(text)
         else:
             # 15 decimals (pandas' most; its default is 10, which cut an unrounded score)

@@ -209,7 +209,7 @@ def test_a_blank_line_before_a_header_of_numbers_is_no_row(
 def test_bytes_that_are_not_utf8_fail_as_on_the_pandas_route(tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
     source.write_bytes(_csv([["c\xff", "x", *["1"] * 9]]).replace(b"c\xc3\xbf", b"c\xff"))
-    with pytest.raises(ValueError, match=r"in\.csv: not UTF-8 text \(byte 0xff at offset 72"):
+    with pytest.raises(ValueError, match=r"in\.csv: not UTF-8 text \(a byte 0xff;"):
         score_file("phq9", source, tmp_path / "out.parquet")
     assert not (tmp_path / "out.parquet").exists()
 

@@ -331,9 +331,14 @@ class _Jsonl:
                 if value is not None:
                     kinds.setdefault(key, set()).add(type(value))
         self.columns = list(keys)
-        self.text = {key for key, found in kinds.items() if found == {str}}
-        """Keys whose values are all text: a chunk of lines without one is still text (an
-        optional note first given in a later line), so that a Parquet column has one type."""
+        self.typed = {
+            key: _KIND[frozenset(found)]
+            for key, found in kinds.items()
+            if frozenset(found) in _KIND
+        }
+        """Keys whose values are of one kind (text, numbers, booleans): a chunk of lines
+        without one types it as the others do (an optional note first given in a later line),
+        so that a Parquet column has one type."""
 
     def _records(self) -> Iterator[tuple[int, dict[str, Any]]]:
         with self.path.open(encoding="utf-8-sig") as handle:
@@ -368,10 +373,20 @@ class _Jsonl:
             name: pd.Series([r.get(name) for r in batch], dtype=object) for name in self.columns
         }
         frame = pd.DataFrame(data, columns=self.columns).infer_objects()
-        for name in self.text:
+        for name, dtype in self.typed.items():
             if frame[name].isna().all():
-                frame[name] = frame[name].astype("str")
+                frame[name] = frame[name].astype(dtype)
         return frame
+
+
+_KIND: dict[frozenset[type], Any] = {
+    frozenset({str}): "str",
+    frozenset({int}): "float64",  # missing in this chunk: NaN, read as a number elsewhere
+    frozenset({float}): "float64",
+    frozenset({int, float}): "float64",
+    frozenset({bool}): "boolean",
+}
+"""The pandas type of a JSON Lines key's chunk of missing values, by the kinds of its values."""
 
 
 class _Reader:
@@ -700,9 +715,10 @@ def _naming(path: Path) -> Iterator[None]:
     try:
         yield
     except UnicodeDecodeError as exc:
+        # (the offset is the reader's, within its buffer: not named)
         raise ValueError(
-            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}, "
-            "perhaps UTF-16 or Latin-1); save it as UTF-8"
+            f"{path}: not UTF-8 text (a byte {exc.object[exc.start]:#04x}; perhaps UTF-16 or "
+            "Latin-1); save it as UTF-8"
         ) from None
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path}: the file is empty (no header)") from None

@@ -169,6 +169,11 @@ def test_json_lines_to_parquet_whatever_the_chunks(tmp_path: Path) -> None:
     assert not out.exists()
     with pytest.raises(TypeError, match="na_values must be a list of tokens"):
         score_file("phq2", source, out, na_values="NA")
+    lines[3] = {"id": 10**30, "phq2_1": 1, "phq2_2": 1}  # a number no Parquet column holds
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with pytest.raises(ValueError, match="column 'id' holds an integer past 64 bits"):
+        score_file("phq2", source, out)  # was an OverflowError traceback
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("index", [["id"], ["id", "phq2_2"]])

@@ -585,13 +585,19 @@ class _Writer:
     def _parquet(self, frame: pd.DataFrame) -> None:
         import pyarrow as pa
 
+        failed = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
         try:
             table = pa.Table.from_pandas(frame, preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            for name in frame.columns:  # the column Arrow cannot type: values of two kinds
+        except (*failed, OverflowError):
+            for name in frame.columns:  # the column Arrow cannot type
                 try:
                     pa.Array.from_pandas(frame[name])
-                except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                except OverflowError:
+                    raise ValueError(
+                        f"column {name!r} holds an integer past 64 bits, which no Parquet "
+                        "column holds (write CSV or JSON Lines)"
+                    ) from None
+                except failed:
                     raise ValueError(
                         f"column {name!r} holds values of several types (text and numbers, "
                         f"say): {_ONE_TYPE}"

@@ -191,6 +191,19 @@ def test_parquet_with_a_stored_pandas_index(tmp_path: Path, index: list[str]) ->
     assert got["total"].tolist() == [1, 3, 6]
 
 
+def test_parquet_with_an_index_stored_as_a_range(tmp_path: Path) -> None:
+    # consecutive client ids set as the index: pandas stores them as a range in the metadata,
+    # not as a column, and a reader of the columns alone lost them without a word
+    pytest.importorskip("pyarrow")
+    df = pd.DataFrame({"client": [101, 102, 103], "phq2_1": [1, 2, 3], "phq2_2": [0, 1, 3]})
+    source, out = tmp_path / "in.parquet", tmp_path / "out.csv"
+    df.set_index("client").to_parquet(source)
+    score_file("phq2", source, out, chunk_rows=2)
+    got = pd.read_csv(out)
+    assert got["client"].tolist() == [101, 102, 103]
+    assert got["total"].tolist() == [1, 3, 6]
+
+
 @pytest.mark.parametrize("chunk_rows", [1, 100])
 def test_csv_output_quotes_a_cell_holding_a_bare_cr(tmp_path: Path, chunk_rows: int) -> None:
     # Python's CSV writer quotes a cell for the line terminator's characters only (LF): a

@@ -397,11 +397,14 @@ class _Reader:
         self.path, self.fmt, self.na_values = path, fmt, list(na_values)
         self.jsonl: _Jsonl | None = None
         self.lineterminator: str | None = None
+        self.ranges: list[tuple[str, int, int]] = []
         if fmt == "csv":
             self.lineterminator = _line_breaks(path)
             self.header: list[str] = _csv_header(path, self.lineterminator)
         elif fmt == "parquet":
-            self.header = list(_parquet().ParquetFile(path).schema_arrow.names)
+            schema = _parquet().ParquetFile(path).schema_arrow
+            self.ranges = _named_ranges(schema)
+            self.header = [name for name, _, _ in self.ranges] + list(schema.names)
         else:
             self.jsonl = _Jsonl(path)
             self.header = self.jsonl.columns
@@ -453,8 +456,10 @@ class _Reader:
                 for chunk in reader:
                     yield csv_items(chunk, items), None
         elif self.fmt == "parquet":
+            start = 0
             for batch in _parquet().ParquetFile(self.path).iter_batches(batch_size=chunk_rows):
-                frame = _columns_as_stored(batch, self.header)
+                frame = _columns_as_stored(batch, self.header, self.ranges, start)
+                start += len(frame)
                 yield frame, frame[names].copy() if verbatim else None
         else:
             assert self.jsonl is not None
@@ -699,9 +704,13 @@ _WHOLE = 1_000_000
 """Rows read at a time by `read_table`."""
 
 
-def _columns_as_stored(batch: Any, header: list[str]) -> pd.DataFrame:
-    """A Parquet batch as a DataFrame of the file's columns: pandas would make a DataFrame
-    index it stored (a column, `id` or `__index_level_0__`) the index again."""
+def _columns_as_stored(
+    batch: Any, header: list[str], ranges: list[tuple[str, int, int]], start: int
+) -> pd.DataFrame:
+    """A Parquet batch (rows from `start`) as a DataFrame of the file's columns: pandas would
+    make a DataFrame index it stored (a column, `id` or `__index_level_0__`) the index again,
+    and leave out a named index it stored as a range (client ids 101, 102, ... set as the
+    index), which is given back as its column."""
     frame: pd.DataFrame = batch.to_pandas()
     stored = [
         c
@@ -711,8 +720,21 @@ def _columns_as_stored(batch: Any, header: list[str]) -> pd.DataFrame:
     if stored:
         frame = frame.reset_index()
         frame.columns = [*stored, *frame.columns[len(stored) :]]
-        frame = frame[header]
-    return frame
+    if ranges:
+        frame = frame.reset_index(drop=True)
+        rows = np.arange(start, start + len(frame))
+        for name, first, step in ranges:
+            frame[name] = first + step * rows
+    return frame[header] if stored or ranges else frame
+
+
+def _named_ranges(schema: Any) -> list[tuple[str, int, int]]:
+    """A named DataFrame index pandas stored as a range, not a column: (name, start, step)."""
+    return [
+        (str(c["name"]), int(c["start"]), int(c["step"]))
+        for c in (schema.pandas_metadata or {}).get("index_columns", [])
+        if isinstance(c, dict) and c.get("kind") == "range" and c.get("name") is not None
+    ]
 
 
 @contextlib.contextmanager

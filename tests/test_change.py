@@ -26,6 +26,7 @@ from screening.change import (
     change,
     change_frame,
     client_summary,
+    datetimes,
     paired_change,
     scale_rules,
 )
@@ -791,6 +792,15 @@ def test_numbers_are_no_dates() -> None:
     out = change_frame(mixed, "phq9")
     assert out["excluded"].isna().tolist() == [True, False, True]
     assert out["change_from_baseline"].tolist()[2] == -12
+    # a numpy month is a month alone; an Arrow timestamp with a time zone goes to UTC
+    month = mixed.assign(date=["2024-01-05", np.datetime64("2024-02"), np.datetime64("2024-04-01")])
+    assert change_frame(month, "phq9")["excluded"].isna().tolist() == [True, False, True]
+    pa = pytest.importorskip("pyarrow")
+    zoned = pd.Series(
+        [pd.Timestamp("2024-03-31 03:30", tz="Europe/Paris")],  # summer time: UTC+2
+        dtype=pd.ArrowDtype(pa.timestamp("us", tz="Europe/Paris")),
+    )
+    assert datetimes(zoned).tolist() == [pd.Timestamp("2024-03-31 01:30")]  # naive UTC
 
 
 def test_offsets_across_daylight_saving_and_time_zones_are_one_timeline() -> None:

@@ -1235,6 +1235,8 @@ def datetimes(when: pd.Series) -> pd.Series:
         read = pd.Series([v if _is_date(v) else None for v in distinct], dtype=object)
         parsed = pd.to_datetime(read, errors="coerce", format="ISO8601", utc=True)
         when = pd.Series(parsed.array.take(codes, allow_fill=True), index=when.index)
+    if isinstance(when.dtype, pd.ArrowDtype) and getattr(when.dtype.pyarrow_dtype, "tz", None):
+        when = pd.to_datetime(when, utc=True)  # an Arrow timestamp with a time zone: as below
     if isinstance(when.dtype, pd.DatetimeTZDtype):
         when = when.dt.tz_convert("UTC").dt.tz_localize(None)
     return when
@@ -1250,7 +1252,9 @@ def _is_date(value: Any) -> bool:
 
     if isinstance(value, str):
         return _WHOLE_DATE.match(value) is not None
-    return isinstance(value, dt.date | np.datetime64)
+    if isinstance(value, np.datetime64):  # a day or finer: not a month ("2024-02") or a year
+        return np.datetime_data(value.dtype)[0] in ("D", "h", "m", "s", "ms", "us", "ns")
+    return isinstance(value, dt.date)
 
 
 _WHOLE_DATE = re.compile(r"\s*(?:\d{4}-\d{1,2}-\d{1,2}|\d{8})(?![\d-])")

@@ -29,6 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from .text import reads_as_number
+
 __all__ = ["Chunk", "NotPlain", "chunks"]
 
 _BLOCK = 1 << 20  # bytes Arrow parses at a time; chunks are cut to the caller's row count
@@ -54,7 +56,7 @@ def chunks(
 ) -> Iterator[Chunk]:
     """The file in chunks of `chunk_rows` rows (the last one shorter). Raises `NotPlain` at the
     first cell or line it cannot read as the pandas reader would."""
-    if any(_numeric(token) for token in na_values):
+    if any(reads_as_number(token) for token in na_values):
         # pandas also treats a cell numerically equal to such a token as missing ("09" for
         # "9"): that reading is pandas' own
         raise NotPlain("a missing-value token that is a number")
@@ -245,11 +247,3 @@ def _check_plain(data: Any, offsets: Any, lengths: Any, missing: Any) -> bool:
 
 
 _MAX_CHARS = 15
-
-
-def _numeric(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True

@@ -44,6 +44,7 @@ from .frames import (
 from .jsonio import DuplicateKeyError, loads_unique
 from .outputs import commit, same_file, temporary_beside
 from .pandas_io import to_frame
+from .text import reads_as_number
 
 __all__ = [
     "FORMATS",
@@ -418,7 +419,7 @@ class _Reader:
         names = [c for c in self.header if c in items]
         # a token that is a number ("9") pandas also matches by value ("9.0", "09"): read the
         # cells as text, and a token as the exact text it is, as with verbatim item columns
-        exact = any(_is_number(token) for token in self.na_values)
+        exact = any(reads_as_number(token) for token in self.na_values)
         if self.fmt == "csv" and (verbatim or exact):
             # every column as text, nothing read as missing; item cells then as below
             tokens = ["", *self.na_values]
@@ -668,14 +669,6 @@ class _Writer:
         if self.temp is not None:
             self.temp.unlink(missing_ok=True)
             self.temp = None
-
-
-def _is_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
 
 
 def read_table(

@@ -225,8 +225,18 @@ def item_columns(
 def _renamed_twin(name: str, positions: Mapping[str, list[int]]) -> str | None:
     """A column named as pandas renames a repeated header `name` (`name.1`, `name.2`), if the
     data has one: a file whose header repeats an item's column."""
-    twin = re.compile(rf"{re.escape(name)}\.[1-9][0-9]*")
-    return next((other for other in positions if twin.fullmatch(other)), None)
+    head = f"{name}."
+    return next(
+        (
+            other
+            for other in positions
+            if other.startswith(head)
+            and other[len(head) :].isascii()
+            and other[len(head) :].isdigit()
+            and other[len(head)] != "0"
+        ),
+        None,
+    )
 
 
 def _column_of(

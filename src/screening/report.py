@@ -619,19 +619,16 @@ def run(
     from .frames import resolve_columns
     from .outputs import write_atomic
 
-    insts, ids = list(instruments), [inst.id for inst in instruments]
-    one = len(ids) == 1
-    spec_columns = (columns.get(ids[0]) if one else dict(columns)) or None
-    spec_prefix = (prefixes.get(ids[0]) if one else dict(prefixes)) or None
-
-    found: dict[str, dict[str, Hashable]] = {}  # each instrument's item columns
+    insts = list(instruments)
+    path = Path(args.input)
+    found: dict[str, dict[str, Hashable]] = {}  # each instrument's item columns, by id
 
     def items_of(header: list[str]) -> set[Hashable]:
         resolved = resolve_columns(
             insts,
             header,
-            columns=spec_columns,
-            prefix=spec_prefix,
+            columns=dict(columns) or None,  # one spec per instrument id, as `score` gives them
+            prefix=dict(prefixes) or None,
             allow_missing_columns=args.allow_missing_columns,
             options=CLI,
             raw_header=file_format(path, args.input_format) == "csv",
@@ -641,7 +638,6 @@ def run(
 
     # read as `screening score` reads a file: each item cell on its own (one bad cell is its
     # row's problem, never its column's), a repeated header or JSON key refused
-    path = Path(args.input)
     df = read_table(path, args.input_format, items_of)
     given: dict[str, Any] = {
         name: df[value] if value in df.columns else value for name, value in context.items()
@@ -654,10 +650,10 @@ def run(
     try:
         pages = client_reports(
             df,
-            insts[0] if one else insts,
+            insts,
             client=args.client,
             date=args.date,
-            columns=found[ids[0]] if one else found,  # as resolved from the file's header
+            columns=found,  # as resolved from the file's header
             context=given or None,
             clients=args.client_id or None,
             allow_missing_columns=args.allow_missing_columns,
